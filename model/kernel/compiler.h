@@ -1,0 +1,37 @@
+// Copyright 2026 The ionsim Authors. SPDX-License-Identifier: Apache-2.0
+//
+// container_of and friends. Model structs mirror kernel structs but may hold C++ members (locks, strings), which
+// makes them non-standard-layout; offsetof on them is conditionally supported and works with gcc and clang for
+// non-virtual types, so the warning is silenced in this one place.
+#ifndef MODEL_KERNEL_COMPILER_H_
+#define MODEL_KERNEL_COMPILER_H_
+
+#include <cstddef>
+#include <cstdint>
+
+namespace ionsim::kernel::compiler_internal {
+
+template <typename T, typename M>
+inline T* container_of_impl(M* ptr, size_t offset) {
+  return reinterpret_cast<T*>(reinterpret_cast<uintptr_t>(ptr) - offset);
+}
+template <typename T, typename M>
+inline const T* container_of_impl(const M* ptr, size_t offset) {
+  return reinterpret_cast<const T*>(reinterpret_cast<uintptr_t>(ptr) - offset);
+}
+
+}  // namespace ionsim::kernel::compiler_internal
+
+#define ION_OFFSETOF(type, member)                                        \
+  ([]() constexpr -> size_t {                                             \
+    _Pragma("GCC diagnostic push")                                        \
+    _Pragma("GCC diagnostic ignored \"-Winvalid-offsetof\"")              \
+    return offsetof(type, member);                                        \
+    _Pragma("GCC diagnostic pop")                                         \
+  }())
+
+// Mirrors include/linux/kernel.h:container_of() @ v4.4.
+#define container_of(ptr, type, member) \
+  (::ionsim::kernel::compiler_internal::container_of_impl<type>((ptr), ION_OFFSETOF(type, member)))
+
+#endif  // MODEL_KERNEL_COMPILER_H_
