@@ -24,6 +24,7 @@ def ionsim_fuzzer(name, srcs, corpus, deps = [], dict = None):
     """
     native.cc_binary(
         name = name,
+        testonly = True,
         srcs = srcs,
         copts = IONSIM_COPTS,
         linkopts = select({
@@ -38,6 +39,7 @@ def ionsim_fuzzer(name, srcs, corpus, deps = [], dict = None):
     data = corpus + ([dict] if dict else [])
     native.filegroup(
         name = name + "_corpus",
+        testonly = True,
         srcs = corpus,
     )
     native.sh_test(

@@ -44,6 +44,7 @@ const char* bug_kind_name(BugKind kind) {
     case BugKind::kBug: return "BUG";
     case BugKind::kBadPage: return "BUG: Bad page state";
     case BugKind::kPageAllocFailure: return "page allocation failure";
+    case BugKind::kSoftLockup: return "BUG: soft lockup";
   }
   return "?";
 }

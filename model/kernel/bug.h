@@ -22,6 +22,7 @@ enum class BugKind {
   kBug,                // BUG(), BUG_ON(); the process aborts right after recording
   kBadPage,            // mm/page_alloc.c:bad_page(): "BUG: Bad page state", the page is not freed
   kPageAllocFailure,   // mm/page_alloc.c:warn_alloc_failed(): "page allocation failure" (not a WARN)
+  kSoftLockup,         // kernel/watchdog.c: "BUG: soft lockup"; the kernel would spin, the model stops the loop
 };
 
 const char* bug_kind_name(BugKind kind);
