@@ -48,6 +48,49 @@ int bitmap_update_ll(unsigned long* map, int start, int nr, bool set) {
   return 0;
 }
 
+// Sets (or clears) bits [start, start + nr) of a chunk and keeps its index in step. Returns what
+// bitmap_update_ll returns.
+int chunk_update_bits(struct gen_pool_chunk* chunk, int start, int nr, bool set) {
+  const int remain = bitmap_update_ll(chunk->bits, start, nr, set);
+  if (!chunk->index) return remain;
+  std::lock_guard<std::mutex> guard(chunk->index->lock());
+  chunk->index->update(static_cast<unsigned long>(start), static_cast<unsigned long>(nr));
+  return remain;
+}
+
+// One search of one chunk with `algo`, then the claim of the bits found. Returns the start bit, or the failed
+// search's value (>= end_bit). first fit, the algorithm of every ION heap, is answered by the chunk's index
+// under the index lock, so the search and the claim are one step; other algorithms scan the bitmap as upstream
+// and retry when they lose a race for the bits.
+int chunk_alloc_bits(struct gen_pool_chunk* chunk, int end_bit, int start_bit, int nbits, genpool_algo_t algo,
+                     void* data, struct gen_pool* pool) {
+  if (algo == gen_pool_first_fit && chunk->index) {
+    std::lock_guard<std::mutex> guard(chunk->index->lock());
+    for (;;) {
+      start_bit = wrap_int(chunk->index->first_fit(static_cast<unsigned long>(start_bit),
+                                                   static_cast<unsigned int>(nbits)));
+      if (start_bit >= end_bit) return start_bit;
+      const int remain = bitmap_update_ll(chunk->bits, start_bit, nbits, /*set=*/true);
+      if (remain != 0) {
+        // Another algorithm's caller claimed bits the index had not seen yet: undo, re-read, search again.
+        BUG_ON(bitmap_update_ll(chunk->bits, start_bit, nbits - remain, /*set=*/false));
+      }
+      chunk->index->update(static_cast<unsigned long>(start_bit), static_cast<unsigned long>(nbits));
+      if (remain == 0) return start_bit;
+    }
+  }
+  for (;;) {
+    start_bit = wrap_int(algo(chunk->bits, static_cast<unsigned long>(end_bit), static_cast<unsigned long>(start_bit),
+                              static_cast<unsigned int>(nbits), data, pool));
+    if (start_bit >= end_bit) return start_bit;
+    int remain = chunk_update_bits(chunk, start_bit, nbits, /*set=*/true);
+    if (remain == 0) return start_bit;
+    // Lost a race for some of the bits: give back the ones this call set, and search again.
+    remain = chunk_update_bits(chunk, start_bit, nbits - remain, /*set=*/false);
+    BUG_ON(remain);
+  }
+}
+
 }  // namespace
 
 struct gen_pool* gen_pool_create(int min_alloc_order, int /*nid*/) {
@@ -75,6 +118,8 @@ Errno gen_pool_add_virt(struct gen_pool* pool, unsigned long virt, phys_addr_t p
   chunk->start_addr = virt;
   chunk->end_addr = virt + size - 1;
   chunk->avail.store(wrap_int(size), std::memory_order_relaxed);
+  const unsigned long index_bits = static_cast<unsigned int>(nbits);
+  if (index_bits <= genalloc_index::kMaxBits) chunk->index = std::make_unique<genalloc_index>(chunk->bits, index_bits);
 
   spin_lock(&pool->lock);
   list_add(&chunk->next_chunk, &pool->chunks);  // upstream: list_add_rcu
@@ -131,22 +176,12 @@ unsigned long gen_pool_alloc_algo(struct gen_pool* pool, size_t size, genpool_al
     if (size > static_cast<size_t>(static_cast<long>(chunk->avail.load(std::memory_order_relaxed)))) continue;
 
     const int end_bit = wrap_int(chunk_size(chunk) >> order);
-    for (;;) {
-      start_bit = wrap_int(algo(chunk->bits, static_cast<unsigned long>(end_bit),
-                                static_cast<unsigned long>(start_bit), static_cast<unsigned int>(nbits), data,
-                                pool));
-      if (start_bit >= end_bit) break;
-      int remain = bitmap_update_ll(chunk->bits, start_bit, nbits, /*set=*/true);
-      if (remain == 0) {
-        addr = chunk->start_addr + (static_cast<unsigned long>(start_bit) << order);
-        size = static_cast<size_t>(static_cast<long>(int_shl(nbits, order)));
-        chunk->avail.fetch_sub(wrap_int(size), std::memory_order_relaxed);
-        return addr;
-      }
-      // Lost a race for some of the bits: give back the ones this call set, and search again.
-      remain = bitmap_update_ll(chunk->bits, start_bit, nbits - remain, /*set=*/false);
-      BUG_ON(remain);
-    }
+    start_bit = chunk_alloc_bits(chunk, end_bit, start_bit, nbits, algo, data, pool);
+    if (start_bit >= end_bit) continue;
+    addr = chunk->start_addr + (static_cast<unsigned long>(start_bit) << order);
+    size = static_cast<size_t>(static_cast<long>(int_shl(nbits, order)));
+    chunk->avail.fetch_sub(wrap_int(size), std::memory_order_relaxed);
+    break;
   }
   return addr;
 }
@@ -159,7 +194,7 @@ void gen_pool_free(struct gen_pool* pool, unsigned long addr, size_t size) {
     if (addr >= chunk->start_addr && addr <= chunk->end_addr) {
       BUG_ON(addr + size - 1 > chunk->end_addr);
       const int start_bit = wrap_int((addr - chunk->start_addr) >> order);
-      const int remain = bitmap_update_ll(chunk->bits, start_bit, nbits, /*set=*/false);
+      const int remain = chunk_update_bits(chunk, start_bit, nbits, /*set=*/false);
       BUG_ON(remain);
       size = static_cast<size_t>(static_cast<long>(int_shl(nbits, order)));
       chunk->avail.fetch_add(wrap_int(size), std::memory_order_relaxed);

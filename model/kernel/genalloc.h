@@ -21,8 +21,10 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 #include "model/kernel/err.h"
+#include "model/kernel/genalloc_index.h"
 #include "model/kernel/list.h"
 #include "model/kernel/lock.h"
 
@@ -55,6 +57,8 @@ struct gen_pool_chunk {
   unsigned long end_addr;  // inclusive
   // Divergence: a flexible array member upstream; a separate kcalloc here (C++ has no flexible arrays).
   unsigned long* bits;
+  // Divergence: not upstream. Answers first-fit searches without walking every hole (genalloc_index.h).
+  std::unique_ptr<genalloc_index> index;
 };
 
 // Mirrors include/linux/genalloc.h:struct genpool_data_align @ v4.14.
