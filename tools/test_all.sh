@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs every ionsim test: the whole suite under the default config (gcc), AddressSanitizer,
+# UndefinedBehaviorSanitizer and ThreadSanitizer; the clang build with the thread-safety analysis; the fuzz
+# build with a short run of every fuzzer from its committed corpus. Stops at the first failure.
+# Usage: tools/test_all.sh   (after tools/setup.sh)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "default (gcc): bazel test //..."
+bazel test //...
+
+step "asan: bazel test --config=asan //..."
+bazel test --config=asan //...
+
+step "ubsan: bazel test --config=ubsan //..."
+bazel test --config=ubsan //...
+
+step "tsan: bazel test --config=tsan //..."
+bazel test --config=tsan //...
+
+step "clang-14 with -Wthread-safety: bazel build --config=clang //..."
+bazel build --config=clang //...
+
+step "fuzz (libFuzzer): bazel build --config=fuzz //fuzz/..., then 20 s per fuzzer"
+bazel build --config=fuzz //fuzz/...
+work=$(mktemp -d)
+for fuzzer in $(bazel query 'kind(cc_binary, //fuzz/...) except //fuzz:replay_main' 2>/dev/null); do
+  name=${fuzzer##*:}
+  corpus=fuzz/corpus/${name%_fuzzer}
+  mkdir -p "$work/$name"
+  cp "$corpus"/* "$work/$name/"
+  echo "--- $name"
+  if ! "bazel-bin/fuzz/$name" -max_total_time=20 -print_final_stats=1 -artifact_prefix="$work/$name-" \
+      "$work/$name" >"$work/$name.log" 2>&1; then
+    tail -n 60 "$work/$name.log"
+    echo "FAIL: $name found a crash (input saved as $work/$name-crash-*)" >&2
+    exit 1
+  fi
+  grep -E '^stat::(number_of_executed_units|average_exec_per_sec)' "$work/$name.log"
+done
+
+step "all tests passed"
