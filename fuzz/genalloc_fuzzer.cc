@@ -102,9 +102,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       // An invalid free: the reference must call it a BUG; the model is not asked (it would abort).
       const unsigned long addr = in.ConsumeIntegralInRange<unsigned long>(0, 4UL << 24);
       const size_t bytes = in.ConsumeIntegralInRange<size_t>(1, 8 * g);
+      // Compare whole granules: an allocation owns its rounded-up tail, and a free clears the granules from the
+      // one holding addr onwards (chunk starts are granule-aligned here).
+      auto granules = [g](size_t n) { return (n + g - 1) & ~(g - 1); };
+      const unsigned long free_start = addr & ~(g - 1);
+      const unsigned long free_end = free_start + granules(bytes);
       bool overlaps_live = false;
       for (const auto& [a, s] : live) {
-        if (addr < a + s && a < addr + bytes) overlaps_live = true;
+        if (free_start < a + granules(s) && a < free_end) overlaps_live = true;
       }
       if (overlaps_live) continue;  // might be (partly) valid; the valid path covers frees
       if (ref.Free(addr, bytes).empty()) Fail("reference accepted a free of memory that is not allocated");
