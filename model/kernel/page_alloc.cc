@@ -691,32 +691,37 @@ bool phys_range_valid(struct phys_mem* mem, phys_addr_t phys, size_t len) {
 
 }  // namespace
 
-Errno phys_read(struct phys_mem* mem, phys_addr_t phys, void* buf, size_t len) {
+namespace {
+
+// Calls fn(page, offset_in_page, offset_in_buffer, length) for each page piece of [phys, phys + len).
+template <typename Fn>
+Errno for_each_phys_piece(struct phys_mem* mem, phys_addr_t phys, size_t len, Fn fn) {
   if (!phys_range_valid(mem, phys, len)) return Errno(-EFAULT);
-  uint8_t* out = static_cast<uint8_t*>(buf);
-  while (len > 0) {
+  size_t done = 0;
+  while (done < len) {
     const size_t offset = phys & ~PAGE_MASK;
-    const size_t chunk = std::min(len, PAGE_SIZE - offset);
-    page_read(pfn_to_page(mem, PFN_DOWN(phys)), offset, out, chunk);
-    phys += chunk;
-    out += chunk;
-    len -= chunk;
+    const size_t piece = std::min(len - done, PAGE_SIZE - offset);
+    fn(pfn_to_page(mem, PFN_DOWN(phys)), offset, done, piece);
+    phys += piece;
+    done += piece;
   }
   return Errno::Ok();
 }
 
+}  // namespace
+
+Errno phys_read(struct phys_mem* mem, phys_addr_t phys, void* buf, size_t len) {
+  uint8_t* out = static_cast<uint8_t*>(buf);
+  return for_each_phys_piece(mem, phys, len, [out](struct page* page, size_t offset, size_t done, size_t piece) {
+    page_read(page, offset, out + done, piece);
+  });
+}
+
 Errno phys_write(struct phys_mem* mem, phys_addr_t phys, const void* buf, size_t len) {
-  if (!phys_range_valid(mem, phys, len)) return Errno(-EFAULT);
   const uint8_t* in = static_cast<const uint8_t*>(buf);
-  while (len > 0) {
-    const size_t offset = phys & ~PAGE_MASK;
-    const size_t chunk = std::min(len, PAGE_SIZE - offset);
-    page_write(pfn_to_page(mem, PFN_DOWN(phys)), offset, in, chunk);
-    phys += chunk;
-    in += chunk;
-    len -= chunk;
-  }
-  return Errno::Ok();
+  return for_each_phys_piece(mem, phys, len, [in](struct page* page, size_t offset, size_t done, size_t piece) {
+    page_write(page, offset, in + done, piece);
+  });
 }
 
 // ---- The buddy allocator ---------------------------------------------------------------------------------------
