@@ -1,0 +1,148 @@
+// Copyright 2026 The ionsim Authors. SPDX-License-Identifier: Apache-2.0
+//
+// /dev/ion's ioctl handler. The legacy commands mirror ion.c:ion_ioctl() @ v4.4; ION_IOC_HEAP_QUERY mirrors
+// ion-ioctl.c @ v4.11, where it sat beside the legacy commands; the 4.12 ALLOC answers on its own command
+// number (ION_IOC_NEW_ALLOC) with ion.c:ion_alloc_fd() @ v4.14 semantics.
+#include <cstring>
+
+#include "model/ion_priv.h"
+#include "model/kernel/bug.h"
+
+namespace ionsim::kernel {
+namespace {
+
+// Mirrors include/uapi/asm-generic/ioctl.h @ v4.4.
+constexpr unsigned int kIocNrBits = 8, kIocTypeBits = 8, kIocSizeBits = 14;
+constexpr unsigned int kIocSizeShift = kIocNrBits + kIocTypeBits;
+constexpr unsigned int kIocDirShift = kIocSizeShift + kIocSizeBits;
+constexpr unsigned int kIocWrite = 1U, kIocRead = 2U;
+constexpr unsigned int ioc_size(unsigned int cmd) { return (cmd >> kIocSizeShift) & ((1U << kIocSizeBits) - 1); }
+constexpr unsigned int ioc_dir(unsigned int cmd) { return (cmd >> kIocDirShift) & 3U; }
+
+// Mirrors ion.c:ion_ioctl_dir() @ v4.4: FREE, SYNC and CUSTOM are declared _IOWR but only read from userspace.
+unsigned int ion_ioctl_dir(unsigned int cmd) {
+  switch (cmd) {
+    case ION_IOC_SYNC:
+    case ION_IOC_FREE:
+    case ION_IOC_CUSTOM:
+      return kIocWrite;
+    default:
+      return ioc_dir(cmd);
+  }
+}
+
+// Mirrors ion-ioctl.c:validate_ioctl_arg() @ v4.11.
+int validate_ioctl_arg(unsigned int cmd, const struct ion_heap_query& query) {
+  if (cmd != ION_IOC_HEAP_QUERY) return 0;
+  const bool bad = query.reserved0 != 0 || query.reserved1 != 0 || query.reserved2 != 0;
+  return bad ? -EINVAL : 0;
+}
+
+// The argument union of ion.c:ion_ioctl() @ v4.4 with the v4.11 and v4.14 members added (32 bytes on LP64,
+// as in v4.4: ion_allocation_data is the largest member).
+union ion_ioctl_arg {
+  struct ion_fd_data fd;
+  struct ion_allocation_data allocation;
+  struct ion_handle_data handle;
+  struct ion_custom_data custom;
+  struct ion_heap_query query;
+  struct ion_new_allocation_data new_allocation;
+};
+static_assert(sizeof(union ion_ioctl_arg) == sizeof(struct ion_allocation_data));
+
+}  // namespace
+
+// Mirrors ion.c:ion_ioctl() @ v4.4 (HEAP_QUERY from ion-ioctl.c @ v4.11, NEW_ALLOC from v4.14).
+long ion_ioctl(struct file* filp, unsigned int cmd, unsigned long arg) {
+  struct ion_client* client = static_cast<struct ion_client*>(filp->private_data);
+  struct ion_device* dev = client->dev;
+  struct ion_handle* cleanup_handle = nullptr;
+  int ret = 0;
+  union ion_ioctl_arg data;
+  // v4.4 leaves data uninitialised when the command has no write direction; the model zeroes it, which v4.11
+  // does explicitly, so nothing reads host garbage.
+  std::memset(&data, 0, sizeof(data));
+
+  const unsigned int dir = ion_ioctl_dir(cmd);
+  if (ioc_size(cmd) > sizeof(data)) return -EINVAL;
+
+  if (dir & kIocWrite) {
+    if (copy_from_user(&data, arg, ioc_size(cmd))) return -EFAULT;
+  }
+  // v4.11 validates the query before dispatch and WARNs once (reference ion.md section 1.3).
+  ret = validate_ioctl_arg(cmd, data.query);
+  if (WARN_ON_ONCE(ret)) return ret;
+
+  switch (cmd) {
+    case ION_IOC_ALLOC: {
+      ErrnoOr<struct ion_handle*> handle = ion_alloc(client, data.allocation.len, data.allocation.align,
+                                                     data.allocation.heap_id_mask, data.allocation.flags);
+      if (!handle.ok()) return handle.error().kernel_ret();
+      data.allocation.handle = handle.value()->id;
+      cleanup_handle = handle.value();
+      break;
+    }
+    case ION_IOC_FREE: {
+      mutex_lock(&client->lock);
+      ErrnoOr<struct ion_handle*> handle = ion_handle_get_by_id_nolock(client, data.handle.handle);
+      if (!handle.ok()) {
+        mutex_unlock(&client->lock);
+        return handle.error().kernel_ret();
+      }
+      ion_free_nolock(client, handle.value());
+      ion_handle_put_nolock(handle.value());
+      mutex_unlock(&client->lock);
+      break;
+    }
+    case ION_IOC_SHARE:
+    case ION_IOC_MAP: {
+      ErrnoOr<struct ion_handle*> handle = ion_handle_get_by_id(client, data.handle.handle);
+      if (!handle.ok()) return handle.error().kernel_ret();
+      data.fd.fd = ion_share_dma_buf_fd(client, handle.value());
+      ion_handle_put(handle.value());
+      if (data.fd.fd < 0) ret = data.fd.fd;
+      break;
+    }
+    case ION_IOC_IMPORT: {
+      ErrnoOr<struct ion_handle*> handle = ion_import_dma_buf(client, data.fd.fd);
+      if (!handle.ok()) {
+        ret = handle.error().kernel_ret();
+      } else {
+        data.handle.handle = handle.value()->id;
+      }
+      break;
+    }
+    case ION_IOC_SYNC: {
+      ret = ion_sync_for_device(client, data.fd.fd);
+      break;
+    }
+    case ION_IOC_CUSTOM: {
+      if (!dev->custom_ioctl) return -ENOTTY;
+      ret = static_cast<int>(dev->custom_ioctl(client, data.custom.cmd, data.custom.arg));
+      break;
+    }
+    case ION_IOC_HEAP_QUERY: {
+      ret = ion_query_heaps(client, &data.query);
+      break;
+    }
+    case ION_IOC_NEW_ALLOC: {
+      const int fd = ion_alloc_fd(dev, static_cast<size_t>(data.new_allocation.len),
+                                  data.new_allocation.heap_id_mask, data.new_allocation.flags);
+      if (fd < 0) return fd;
+      data.new_allocation.fd = static_cast<__u32>(fd);
+      break;
+    }
+    default:
+      return -ENOTTY;
+  }
+
+  if (dir & kIocRead) {
+    if (copy_to_user(arg, &data, ioc_size(cmd))) {
+      if (cleanup_handle) ion_free(client, cleanup_handle);
+      return -EFAULT;
+    }
+  }
+  return ret;
+}
+
+}  // namespace ionsim::kernel
