@@ -563,6 +563,7 @@ ErrnoOr<struct ion_client*> ion_client_create(struct ion_device* dev, const char
   }
 
   down_write(&dev->lock);
+  client->serial = ++dev->next_client_serial;
   client->display_serial = ion_get_client_serial(&dev->clients, name);
   {
     char buf[64];

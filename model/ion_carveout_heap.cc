@@ -148,6 +148,13 @@ ErrnoOr<struct ion_heap*> ion_carveout_heap_create(const struct ion_platform_hea
 // Mirrors ion_carveout_heap.c:ion_carveout_heap_destroy() @ v4.4.
 void ion_carveout_heap_destroy(struct ion_heap* heap) {
   struct ion_carveout_heap* carveout_heap = to_carveout(heap);
+  // Divergence: a carveout based at physical 0 still holds the granule that genalloc handed out as address 0
+  // and the allocator took for failure; gen_pool_destroy() would BUG on it. v4.4 never destroys a carveout (it
+  // is built in); the model's module unload gives the granule back first and says so.
+  if (carveout_heap->base == 0 && gen_pool_avail(carveout_heap->pool) + PAGE_SIZE == gen_pool_size(carveout_heap->pool)) {
+    pr_warn("%s: %s: returning granule 0, lost to the address-0 quirk\n", __func__, heap->name);
+    gen_pool_free(carveout_heap->pool, 0, PAGE_SIZE);
+  }
   gen_pool_destroy(carveout_heap->pool);
   kfree(carveout_heap);
 }

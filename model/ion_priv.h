@@ -129,8 +129,9 @@ struct ion_device {
   struct dentry* heaps_debug_root;
   struct dentry* clients_debug_root;
   int heap_cnt ABSL_GUARDED_BY(lock);
-  // Model bookkeeping: the source of ion_buffer::serial.
+  // Model bookkeeping: the sources of ion_buffer::serial and ion_client::serial.
   unsigned long next_buffer_serial;
+  unsigned long next_client_serial;
   struct phys_mem* mem;
 };
 
@@ -147,6 +148,8 @@ struct ion_client {
   struct task_struct* task;
   pid_t pid;
   struct dentry* debug_root;
+  // Model bookkeeping, not in v4.4: a creation sequence number (the canonical dump's stable key).
+  unsigned long serial;
 };
 
 // Mirrors ion.c:struct ion_handle @ v4.4.

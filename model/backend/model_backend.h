@@ -1,0 +1,99 @@
+// Copyright 2026 The ionsim Authors. SPDX-License-Identifier: Apache-2.0
+//
+// The model backend: a simulated machine (physical memory, tasks, VFS) with the ION model loaded, driven
+// through IonBackend. It also offers white-box access (the device, the heaps, the invariant checker) for
+// policy tests that need to look inside.
+#ifndef MODEL_BACKEND_MODEL_BACKEND_H_
+#define MODEL_BACKEND_MODEL_BACKEND_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kmod/uapi/ion.h"
+#include "model/backend/ion_backend.h"
+#include "model/ion_priv.h"
+#include "model/kernel/mm.h"
+#include "model/kernel/sched.h"
+
+namespace ionsim {
+
+// One heap of the platform data (struct ion_platform_heap).
+struct ModelHeapConfig {
+  ion_heap_type type = ION_HEAP_TYPE_SYSTEM;
+  unsigned int id = 0;
+  std::string name;
+  uint64_t base = 0;        // carveout-like heaps: physical base (reserved at boot)
+  uint64_t size = 0;        // bytes
+  uint64_t align = 0;
+  uint64_t chunk_size = 0;  // chunk heap: the chunk size (platform priv)
+};
+
+// The machine and its heaps.
+struct ModelConfig {
+  uint64_t ram_base = 0x80000000ULL;
+  uint64_t ram_size = 512ULL << 20;
+  uint64_t lowmem_size = 448ULL << 20;
+  std::vector<ModelHeapConfig> heaps;
+};
+
+// A machine with the heap types of the ION core: system_contig (id 1) and a 4 MiB carveout (id 2) reserved at
+// the top of RAM, as the dummy board lays them out.
+ModelConfig CoreModelConfig();
+
+class ModelBackend : public IonBackend {
+ public:
+  // Boots the machine: physical memory with every carveout-like range reserved, the ION device, then every
+  // heap in config order. The error of the first step that fails.
+  static ErrnoOr<std::unique_ptr<ModelBackend>> Create(const ModelConfig& config);
+  // Shuts down: every process exits, the deferred-free threads run, heaps and device go, then the machine.
+  ~ModelBackend() override;
+
+  std::string name() const override { return "model"; }
+  ErrnoOr<ProcId> spawn(const std::string& comm) override;
+  ErrnoOr<ProcId> fork(ProcId parent) override;
+  Errno exit(ProcId proc) override;
+  ErrnoOr<int> open(ProcId proc, const std::string& path, unsigned int flags) override;
+  Errno close(ProcId proc, int fd) override;
+  ErrnoOr<int> dup(ProcId proc, int fd) override;
+  ErrnoOr<int> pass_fd(ProcId from, int fd, ProcId to) override;
+  ErrnoOr<long> ioctl(ProcId proc, int fd, unsigned int cmd, uint64_t arg) override;
+  ErrnoOr<long> read(ProcId proc, int fd, uint64_t buf, size_t count) override;
+  ErrnoOr<long> write(ProcId proc, int fd, uint64_t buf, size_t count) override;
+  ErrnoOr<uint64_t> mmap(ProcId proc, uint64_t addr, size_t len, int prot, int flags, int fd,
+                         uint64_t offset) override;
+  Errno munmap(ProcId proc, uint64_t addr, size_t len) override;
+  Errno peek(ProcId proc, uint64_t addr, void* buf, size_t len) override;
+  Errno poke(ProcId proc, uint64_t addr, const void* buf, size_t len) override;
+  ErrnoOr<std::string> debugfs_read(const std::string& path) override;
+  Errno debugfs_write(const std::string& path, const std::string& text) override;
+  Errno run_deferred_free() override;
+  ErrnoOr<std::string> canonical_dump() override;
+
+  // White-box access.
+  kernel::ion_device* device() const { return dev_; }
+  kernel::phys_mem* mem() const { return mem_; }
+  // The heap with this id, or NULL.
+  kernel::ion_heap* heap(unsigned int id) const;
+  // The task of a live process, or NULL.
+  kernel::task_struct* task(ProcId proc) const;
+  // The invariant checker (model/ion_state.h): "" when every invariant holds.
+  std::string check_invariants() const;
+
+ private:
+  ModelBackend() = default;
+  ErrnoOr<kernel::task_struct*> live_task(ProcId proc) const;
+
+  kernel::phys_mem* mem_ = nullptr;
+  kernel::ion_device* dev_ = nullptr;
+  std::vector<kernel::ion_heap*> heaps_;
+  std::vector<std::unique_ptr<kernel::ion_platform_heap>> heap_data_;
+  std::vector<std::unique_ptr<std::string>> heap_names_;
+  std::map<ProcId, kernel::task_struct*> tasks_;
+};
+
+}  // namespace ionsim
+
+#endif  // MODEL_BACKEND_MODEL_BACKEND_H_

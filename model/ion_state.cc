@@ -1,0 +1,260 @@
+// Copyright 2026 The ionsim Authors. SPDX-License-Identifier: Apache-2.0
+#include "model/ion_state.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdarg>
+#include <cstdlib>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "model/kernel/genalloc.h"
+
+namespace ionsim::kernel {
+
+extern const struct dma_buf_ops ion_dma_buf_ops;
+
+namespace {
+
+const char* heap_type_name(enum ion_heap_type type) {
+  switch (type) {
+    case ION_HEAP_TYPE_SYSTEM:
+      return "system";
+    case ION_HEAP_TYPE_SYSTEM_CONTIG:
+      return "system_contig";
+    case ION_HEAP_TYPE_CARVEOUT:
+      return "carveout";
+    case ION_HEAP_TYPE_CHUNK:
+      return "chunk";
+    case ION_HEAP_TYPE_DMA:
+      return "dma";
+    case ION_HEAP_TYPE_CUSTOM:
+      return "custom";
+  }
+  return "unknown";
+}
+
+std::string format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+std::string format(const char* fmt, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  std::vsnprintf(buf, sizeof(buf), fmt, ap);
+  va_end(ap);
+  return buf;
+}
+
+// The offset of a buffer inside its carveout, or -1 when its heap has no fixed range.
+long long buffer_offset(struct ion_buffer* buffer) {
+  if (buffer->heap->type != ION_HEAP_TYPE_CARVEOUT || !buffer->sg_table) return -1;
+  const phys_addr_t phys = page_to_phys(sg_page(buffer->sg_table->sgl));
+  return static_cast<long long>(phys - ion_carveout_heap_base(buffer->heap));
+}
+
+std::string buffer_line(struct ion_buffer* buffer) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  const long long offset = buffer_offset(buffer);
+  const std::string off = offset < 0 ? "-" : format("%#llx", offset);
+  return format("buffer b%lu heap=%s size=%zu offset=%s flags=%#lx ref=%d handles=%d kmap=%d\n", buffer->serial,
+                buffer->heap->name, buffer->size, off.c_str(), buffer->flags, kref_read(&buffer->ref),
+                buffer->handle_count, buffer->kmap_cnt);
+}
+
+struct DmaBufRefs {
+  std::map<const struct ion_buffer*, int> refs;
+};
+
+void count_dma_buf(struct dma_buf* dmabuf, void* data) {
+  if (dmabuf->ops != &ion_dma_buf_ops) return;
+  static_cast<DmaBufRefs*>(data)->refs[static_cast<const struct ion_buffer*>(dmabuf->priv)]++;
+}
+
+std::vector<struct ion_client*> clients_by_serial(struct ion_device* dev) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  std::vector<struct ion_client*> clients;
+  for (struct rb_node* n = rb_first(&dev->clients); n; n = rb_next(n)) {
+    clients.push_back(rb_entry(n, struct ion_client, node));
+  }
+  std::sort(clients.begin(), clients.end(),
+            [](const struct ion_client* a, const struct ion_client* b) { return a->serial < b->serial; });
+  return clients;
+}
+
+std::vector<struct ion_buffer*> buffers_by_serial(struct ion_device* dev) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  std::vector<struct ion_buffer*> buffers;
+  for (struct rb_node* n = rb_first(&dev->buffers); n; n = rb_next(n)) {
+    buffers.push_back(rb_entry(n, struct ion_buffer, node));
+  }
+  std::sort(buffers.begin(), buffers.end(),
+            [](const struct ion_buffer* a, const struct ion_buffer* b) { return a->serial < b->serial; });
+  return buffers;
+}
+
+}  // namespace
+
+std::string ion_canonical_dump(struct ion_device* dev) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  std::string out = "ionsim-state 1\n";
+  down_read(&dev->lock);
+  struct ion_heap* heap;
+  plist_for_each_entry(heap, &dev->heaps, node) {
+    std::string free_list;
+    size_t free_bytes = 0;
+    spin_lock(&heap->free_lock);
+    if (heap->flags & ION_HEAP_FLAG_DEFER_FREE) {
+      struct ion_buffer* buffer;
+      list_for_each_entry(buffer, &heap->free_list, list) {
+        free_list += (free_list.empty() ? "" : ",") + format("b%lu", buffer->serial);
+      }
+      free_bytes = heap->free_list_size;
+    }
+    spin_unlock(&heap->free_lock);
+    out += format("heap %u %s type=%s defer=%d free_list_bytes=%zu free_list=%s\n", heap->id, heap->name,
+                  heap_type_name(heap->type), (heap->flags & ION_HEAP_FLAG_DEFER_FREE) ? 1 : 0, free_bytes,
+                  free_list.empty() ? "-" : free_list.c_str());
+  }
+  mutex_lock(&dev->buffer_lock);
+  for (struct ion_buffer* buffer : buffers_by_serial(dev)) out += buffer_line(buffer);
+  mutex_unlock(&dev->buffer_lock);
+  for (struct ion_client* client : clients_by_serial(dev)) {
+    mutex_lock(&client->lock);
+    std::map<int, struct ion_handle*> handles;
+    for (struct rb_node* n = rb_first(&client->handles); n; n = rb_next(n)) {
+      struct ion_handle* handle = rb_entry(n, struct ion_handle, node);
+      handles[handle->id] = handle;
+    }
+    out += format("client c%lu handles=%zu\n", client->serial, handles.size());
+    for (const auto& [id, handle] : handles) {
+      out += format("  handle %d b%lu ref=%d kmap=%u\n", id, handle->buffer->serial, kref_read(&handle->ref),
+                    handle->kmap_cnt);
+    }
+    mutex_unlock(&client->lock);
+  }
+  up_read(&dev->lock);
+  return out;
+}
+
+namespace {
+
+struct IdrWalk {
+  std::map<int, struct ion_handle*> handles;
+};
+
+int collect_idr(int id, void* p, void* data) {
+  static_cast<IdrWalk*>(data)->handles[id] = static_cast<struct ion_handle*>(p);
+  return 0;
+}
+
+// The "total" line of a heap's debugfs file, or -1 when it cannot be read.
+long long debugfs_heap_total(const struct ion_heap* heap) {
+  ErrnoOr<std::string> text = debugfs_read_file(std::string("ion/heaps/") + heap->name);
+  if (!text.ok()) return -1;
+  const std::string& s = text.value();
+  const std::string key = std::string(10, ' ') + "total ";
+  size_t pos = s.find(key);
+  if (pos == std::string::npos) return -1;
+  return std::strtoll(s.c_str() + pos + key.size(), nullptr, 10);
+}
+
+}  // namespace
+
+std::string ion_check_invariants(struct ion_device* dev) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  std::string out;
+  auto fail = [&out](const std::string& what) { out += what + "\n"; };
+
+  DmaBufRefs dmabufs;
+  dma_buf_for_each(count_dma_buf, &dmabufs);
+
+  down_read(&dev->lock);
+  mutex_lock(&dev->buffer_lock);
+  const std::vector<struct ion_buffer*> live = buffers_by_serial(dev);
+  std::map<const struct ion_buffer*, int> handle_refs;
+  mutex_unlock(&dev->buffer_lock);
+
+  for (struct ion_client* client : clients_by_serial(dev)) {
+    mutex_lock(&client->lock);
+    IdrWalk walk;
+    idr_for_each(&client->idr, collect_idr, &walk);
+    size_t in_tree = 0;
+    const struct ion_buffer* prev = nullptr;
+    for (struct rb_node* n = rb_first(&client->handles); n; n = rb_next(n)) {
+      struct ion_handle* handle = rb_entry(n, struct ion_handle, node);
+      in_tree++;
+      if (prev && !(prev < handle->buffer)) {
+        fail(format("client c%lu: handle tree not strictly ordered by buffer (two handles for one buffer?)",
+                    client->serial));
+      }
+      prev = handle->buffer;
+      if (handle->client != client) fail(format("client c%lu: handle %d names another client", client->serial, handle->id));
+      if (kref_read(&handle->ref) < 1) fail(format("client c%lu: handle %d has ref %d", client->serial, handle->id, kref_read(&handle->ref)));
+      auto it = walk.handles.find(handle->id);
+      if (it == walk.handles.end() || it->second != handle) {
+        fail(format("client c%lu: handle %d is in the tree but not in the idr", client->serial, handle->id));
+      }
+      handle_refs[handle->buffer]++;
+    }
+    if (in_tree != walk.handles.size()) {
+      fail(format("client c%lu: idr holds %zu handles, tree %zu", client->serial, walk.handles.size(), in_tree));
+    }
+    mutex_unlock(&client->lock);
+  }
+
+  std::map<const struct ion_heap*, size_t> heap_live_bytes;
+  std::map<const struct ion_heap*, size_t> heap_pool_bytes;  // granule-rounded, free-listed included
+  for (struct ion_buffer* buffer : live) {
+    mutex_lock(&buffer->lock);
+    const int hc = buffer->handle_count;
+    const int kc = buffer->kmap_cnt;
+    const bool has_vaddr = buffer->vaddr != nullptr;
+    mutex_unlock(&buffer->lock);
+    const int handles = handle_refs.count(buffer) ? handle_refs[buffer] : 0;
+    const int dmabuf_refs = dmabufs.refs.count(buffer) ? dmabufs.refs[buffer] : 0;
+    if (hc != handles) fail(format("buffer b%lu: handle_count %d but %d handles point at it", buffer->serial, hc, handles));
+    if (hc < 0) fail(format("buffer b%lu: negative handle_count %d", buffer->serial, hc));
+    if (kc < 0) fail(format("buffer b%lu: negative kmap_cnt %d", buffer->serial, kc));
+    if (kc == 0 && has_vaddr) fail(format("buffer b%lu: kmap_cnt 0 with a kernel mapping", buffer->serial));
+    if (kref_read(&buffer->ref) != handles + dmabuf_refs) {
+      fail(format("buffer b%lu: ref %d but %d handles and %d dma-bufs hold it", buffer->serial,
+                  kref_read(&buffer->ref), handles, dmabuf_refs));
+    }
+    heap_live_bytes[buffer->heap] += buffer->size;
+    heap_pool_bytes[buffer->heap] += PAGE_ALIGN(buffer->size);
+  }
+
+  struct ion_heap* heap;
+  plist_for_each_entry(heap, &dev->heaps, node) {
+    if (heap->flags & ION_HEAP_FLAG_DEFER_FREE) {
+      spin_lock(&heap->free_lock);
+      size_t sum = 0;
+      struct ion_buffer* buffer;
+      list_for_each_entry(buffer, &heap->free_list, list) {
+        sum += buffer->size;
+        heap_pool_bytes[heap] += PAGE_ALIGN(buffer->size);
+        for (const struct ion_buffer* b : live) {
+          if (b == buffer) fail(format("buffer b%lu: on the free list of %s and still in the device tree", buffer->serial, heap->name));
+        }
+      }
+      if (sum != heap->free_list_size) {
+        fail(format("heap %s: free_list_size %zu but the list holds %zu bytes", heap->name, heap->free_list_size, sum));
+      }
+      spin_unlock(&heap->free_lock);
+    }
+    const long long total = debugfs_heap_total(heap);
+    if (total >= 0 && static_cast<size_t>(total) != heap_live_bytes[heap]) {
+      fail(format("heap %s: debugfs total %lld but live buffers hold %zu bytes", heap->name, total, heap_live_bytes[heap]));
+    }
+    if (heap->type == ION_HEAP_TYPE_CARVEOUT) {
+      struct gen_pool* pool = ion_carveout_heap_pool(heap);
+      const size_t expected = gen_pool_size(pool) - heap_pool_bytes[heap];
+      // A carveout based at physical 0 loses its first granule for good: genalloc hands out address 0, which
+      // the carveout takes for failure and never frees (reference ion.md section 3.3).
+      const bool lost_granule_zero = ion_carveout_heap_base(heap) == 0 && gen_pool_avail(pool) + PAGE_SIZE == expected;
+      if (gen_pool_avail(pool) != expected && !lost_granule_zero) {
+        fail(format("heap %s: genalloc has %zu bytes free, buffers leave %zu", heap->name, gen_pool_avail(pool), expected));
+      }
+    }
+  }
+  up_read(&dev->lock);
+  return out;
+}
+
+}  // namespace ionsim::kernel

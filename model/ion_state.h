@@ -1,0 +1,40 @@
+// Copyright 2026 The ionsim Authors. SPDX-License-Identifier: Apache-2.0
+//
+// Looking at the whole ION state at once: the canonical dump that the model and the kernel module render
+// identically (DESIGN.md section 3), and the invariant checker the policy tests run after every operation.
+// Both take every ION lock they walk under; call them while no other thread is inside ION.
+//
+// Canonical dump, format "ionsim-state 1" (one record per line, no pointers, no pids):
+//   heap <id> <name> type=<type name> defer=<0|1> free_list_bytes=<n> free_list=<b..,b..|->
+//   buffer b<serial> heap=<name> size=<bytes> offset=<hex offset in a carveout|-> flags=<hex>
+//       ref=<n> handles=<handle_count> kmap=<kmap_cnt>
+//   client c<serial> handles=<n>
+//     handle <id> b<serial> ref=<n> kmap=<kmap_cnt>
+// Heaps in plist order (the order ALLOC tries them); buffers alive in the device tree by creation serial;
+// free lists from head to tail; clients by creation order; handles by id. b<serial> and c<serial> count from
+// 1 since the device was created.
+#ifndef MODEL_ION_STATE_H_
+#define MODEL_ION_STATE_H_
+
+#include <string>
+
+#include "model/ion_priv.h"
+
+namespace ionsim::kernel {
+
+std::string ion_canonical_dump(struct ion_device* dev);
+
+// Returns "" when every invariant holds, otherwise one line per violation:
+//   - each client's idr and handle rb-tree hold the same handles; the rb-tree is ordered by buffer address with
+//     at most one handle per buffer; every handle's client is its client and its ref is >= 1;
+//   - every buffer's handle_count equals the handles that point at it; its ref equals those handles plus the
+//     ION dma-bufs whose priv is the buffer; kmap_cnt and handle_count are not negative; a buffer with
+//     kmap_cnt 0 has no vaddr;
+//   - every buffer on a free list has left the device tree, and free_list_size is the sum of their sizes;
+//   - the "total" line of heaps/<name> equals the sum of the live buffers of that heap;
+//   - a carveout's genalloc pool has exactly size - (granule-rounded live and free-listed buffers) available.
+std::string ion_check_invariants(struct ion_device* dev);
+
+}  // namespace ionsim::kernel
+
+#endif  // MODEL_ION_STATE_H_
