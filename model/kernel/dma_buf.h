@@ -140,6 +140,9 @@ inline constexpr unsigned int DMA_BUF_IOCTL_SYNC = 0x40086200;
 
 // Live dma-bufs (the global db_list), for leak checks and dumps.
 size_t dma_buf_count();
+// Calls fn for every dma-buf on db_list, under the list's lock (fn must not export or release a dma-buf).
+// Mirrors the walk of drivers/dma-buf/dma-buf.c:dma_buf_debug_show() @ v4.4.
+void dma_buf_for_each(void (*fn)(struct dma_buf* dmabuf, void* data), void* data);
 
 }  // namespace ionsim::kernel
 
