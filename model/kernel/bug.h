@@ -61,8 +61,11 @@ bool warn_slowpath(bool cond, bool print, const char* file, int line, const char
 }  // namespace ionsim::kernel
 
 // Mirrors include/asm-generic/bug.h @ v4.4: WARN(condition, format...) evaluates to the condition.
-#define WARN(cond, ...) \
-  ::ionsim::kernel::warn_slowpath(!!(cond), true, __FILE__, __LINE__, __func__, __VA_ARGS__)
+// The condition is tested inline; only a true condition reaches the out-of-line recorder.
+#define WARN(cond, ...)                                                                                  \
+  (__builtin_expect(!!(cond), 0) ? ::ionsim::kernel::warn_slowpath(true, true, __FILE__, __LINE__, __func__, \
+                                                                   __VA_ARGS__)                          \
+                                 : false)
 #define WARN_ON(cond) WARN((cond), "WARN_ON(%s)", #cond)
 
 // Prints once per call site per process; records every occurrence.

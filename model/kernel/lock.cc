@@ -12,8 +12,14 @@ inline void hook(LockEvent event, LockKind kind, const void* lock, const char* n
   if (lock_hook_fn fn = g_hook.load(std::memory_order_acquire)) fn(event, kind, lock, name);
 }
 
+// The current thread's id, read once per thread (std::this_thread::get_id() is a pthread_self() call).
+inline std::thread::id current_thread_id() {
+  static thread_local const std::thread::id id = std::this_thread::get_id();
+  return id;
+}
+
 bool held_by_current(const lock_owner& debug) {
-  return debug.owner.load(std::memory_order_relaxed) == std::this_thread::get_id();
+  return debug.owner.load(std::memory_order_relaxed) == current_thread_id();
 }
 
 // Blocking exclusive acquire shared by mutex, spinlock and the write side of rwsem.
@@ -25,7 +31,7 @@ void acquire_exclusive(Lock* lock, LockKind kind, Acquire acquire) {
                  lock_kind_name(kind), lock->name, static_cast<const void*>(lock));
   }
   acquire();
-  lock->debug.owner.store(std::this_thread::get_id(), std::memory_order_relaxed);
+  lock->debug.owner.store(current_thread_id(), std::memory_order_relaxed);
   hook(LockEvent::kAcquired, kind, lock, lock->name);
 }
 
@@ -74,7 +80,7 @@ void mutex_lock(struct mutex* lock) ABSL_NO_THREAD_SAFETY_ANALYSIS {
 int mutex_trylock(struct mutex* lock) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   hook(LockEvent::kAcquire, LockKind::kMutex, lock, lock->name);
   if (held_by_current(lock->debug) || !lock->m.try_lock()) return 0;
-  lock->debug.owner.store(std::this_thread::get_id(), std::memory_order_relaxed);
+  lock->debug.owner.store(current_thread_id(), std::memory_order_relaxed);
   hook(LockEvent::kAcquired, LockKind::kMutex, lock, lock->name);
   return 1;
 }

@@ -10,20 +10,15 @@
 #include <memory>
 #include <mutex>
 
-#include "absl/container/flat_hash_map.h"
 #include "model/kernel/bug.h"
 
 namespace ionsim::kernel {
 namespace {
 
-struct Entry {
-  const std::type_info* type;
-  size_t count;
-};
-
 struct Registry {
   std::mutex mu;
-  absl::flat_hash_map<const void*, Entry> live;
+  slab_header head{&head, &head, nullptr, 0, 0};  // circular list of live headers
+  size_t live = 0;
   slab_fail_hook_fn fail_hook;
 };
 
@@ -43,16 +38,29 @@ std::string demangle(const char* name) {
 
 }  // namespace
 
-void registry_add(const void* obj, const std::type_info& type, size_t count) {
+void registry_link(slab_header* header) {
   Registry& r = registry();
   std::lock_guard<std::mutex> lock(r.mu);
-  r.live[obj] = Entry{&type, count};
+  header->next = r.head.next;
+  header->prev = &r.head;
+  r.head.next->prev = header;
+  r.head.next = header;
+  r.live++;
 }
 
-bool registry_remove(const void* obj) {
+void registry_unlink(slab_header* header, const void* obj) {
   Registry& r = registry();
-  std::lock_guard<std::mutex> lock(r.mu);
-  return r.live.erase(obj) == 1;
+  {
+    std::lock_guard<std::mutex> lock(r.mu);
+    if (header->magic == kSlabLive && header->prev->next == header && header->next->prev == header) {
+      header->prev->next = header->next;
+      header->next->prev = header->prev;
+      header->prev = header->next = nullptr;
+      r.live--;
+      return;
+    }
+  }
+  bug_slowpath(__FILE__, __LINE__, __func__, "kfree of %p, which is not a live object (double free?)", obj);
 }
 
 std::vector<LiveObject> live_objects() {
@@ -60,8 +68,10 @@ std::vector<LiveObject> live_objects() {
   std::vector<LiveObject> out;
   {
     std::lock_guard<std::mutex> lock(r.mu);
-    out.reserve(r.live.size());
-    for (const auto& [ptr, entry] : r.live) out.push_back(LiveObject{ptr, demangle(entry.type->name()), entry.count});
+    out.reserve(r.live);
+    for (slab_header* h = r.head.next; h != &r.head; h = h->next) {
+      out.push_back(LiveObject{h + 1, demangle(h->type->name()), h->count});
+    }
   }
   std::sort(out.begin(), out.end(), [](const LiveObject& a, const LiveObject& b) {
     return a.type != b.type ? a.type < b.type : a.address < b.address;
@@ -72,7 +82,7 @@ std::vector<LiveObject> live_objects() {
 size_t live_object_count() {
   Registry& r = registry();
   std::lock_guard<std::mutex> lock(r.mu);
-  return r.live.size();
+  return r.live;
 }
 
 std::string format_live_objects() {
@@ -104,10 +114,6 @@ bool slab_should_fail(const std::type_info& type, gfp_t flags) {
     hook = r.fail_hook;
   }
   return hook && hook(type, flags);
-}
-
-void kfree_unregistered_bug(const void* obj) {
-  bug_slowpath(__FILE__, __LINE__, __func__, "kfree of %p, which is not a live object (double free?)", obj);
 }
 
 }  // namespace ionsim::kernel

@@ -15,6 +15,7 @@
 #include <functional>
 #include <new>
 #include <string>
+#include <type_traits>
 #include <typeinfo>
 #include <vector>
 
@@ -28,10 +29,22 @@ struct LiveObject {
   size_t count;      // array length for kcalloc, 1 otherwise
 };
 
+// Every kzalloc/kcalloc allocation starts with this header, just before the object: the registry is an
+// intrusive list of headers, so registering and unregistering cost a lock and four pointer writes.
+struct alignas(16) slab_header {
+  slab_header* prev;
+  slab_header* next;
+  const std::type_info* type;
+  size_t count;
+  uint64_t magic;  // kSlabLive while allocated
+};
+inline constexpr uint64_t kSlabLive = 0x5fa11a4e11ab1e00ULL;
+inline constexpr uint64_t kSlabFreed = 0x6b6b6b6b6b6b6b6bULL;  // POISON_FREE, as SLAB_POISON writes
+
 // Registry of live objects (thread-safe).
-void registry_add(const void* obj, const std::type_info& type, size_t count);
-// Returns false when obj was not registered (a double free or a foreign pointer).
-bool registry_remove(const void* obj);
+void registry_link(slab_header* header);
+// Unlinks a live header; BUGs (a double free or a foreign pointer) when the header is not live.
+void registry_unlink(slab_header* header, const void* obj);
 std::vector<LiveObject> live_objects();
 size_t live_object_count();
 // "type @ address" per line, sorted by type name.
@@ -46,42 +59,61 @@ using slab_fail_hook_fn = std::function<bool(const std::type_info& type, gfp_t f
 void set_slab_fail_hook(slab_fail_hook_fn hook);
 bool slab_should_fail(const std::type_info& type, gfp_t flags);
 
+namespace slab_internal {
+template <typename T>
+T* alloc(size_t n, const std::type_info& type) {
+  static_assert(alignof(T) <= alignof(slab_header), "kzalloc of an over-aligned type");
+  void* raw = ::operator new(sizeof(slab_header) + sizeof(T) * (n == 0 ? 1 : n), std::align_val_t(alignof(slab_header)));
+  auto* header = static_cast<slab_header*>(raw);
+  header->type = &type;
+  header->count = n;
+  header->magic = kSlabLive;
+  T* obj = reinterpret_cast<T*>(header + 1);
+  for (size_t i = 0; i < (n == 0 ? 1 : n); i++) new (obj + i) T();
+  registry_link(header);
+  return obj;
+}
+
+template <typename T>
+void free(T* obj) {
+  slab_header* header = reinterpret_cast<slab_header*>(const_cast<std::remove_cv_t<T>*>(obj)) - 1;
+  registry_unlink(header, obj);
+  const size_t n = header->count == 0 ? 1 : header->count;
+  for (size_t i = 0; i < n; i++) obj[i].~T();
+  header->magic = kSlabFreed;
+  ::operator delete(static_cast<void*>(header), std::align_val_t(alignof(slab_header)));
+}
+}  // namespace slab_internal
+
 // Mirrors include/linux/slab.h:kzalloc() @ v4.4: a zero-initialized object, or NULL on (injected) failure.
 template <typename T>
 T* kzalloc(gfp_t flags) {
   if (slab_should_fail(typeid(T), flags)) return nullptr;
-  T* obj = new T();
-  registry_add(obj, typeid(T), 1);
-  return obj;
+  return slab_internal::alloc<T>(1, typeid(T));
 }
 
 // Mirrors include/linux/slab.h:kcalloc() @ v4.4: n zeroed elements; NULL on overflow, n == 0 gives a
 // distinct non-NULL pointer as ZERO_SIZE_PTR does in spirit (it is still freed with kfree).
 template <typename T>
 T* kcalloc(size_t n, gfp_t flags) {
-  if (n != 0 && SIZE_MAX / n < sizeof(T)) return nullptr;
+  if (n != 0 && (SIZE_MAX - sizeof(slab_header)) / n < sizeof(T)) return nullptr;
   if (slab_should_fail(typeid(T), flags)) return nullptr;
-  T* arr = new T[n == 0 ? 1 : n]();
-  registry_add(arr, typeid(T[]), n);
-  return arr;
+  return slab_internal::alloc<T>(n, typeid(T[]));
 }
 
 // Frees an object from kzalloc; NULL is ignored. A pointer that is not live is a BUG (the kernel would corrupt
 // its slab; the model stops at once).
-void kfree_unregistered_bug(const void* obj);
 template <typename T>
 void kfree(T* obj) {
   if (obj == nullptr) return;
-  if (!registry_remove(obj)) kfree_unregistered_bug(obj);
-  delete obj;
+  slab_internal::free(obj);
 }
 
 // Frees an array from kcalloc.
 template <typename T>
 void kfree_array(T* arr) {
   if (arr == nullptr) return;
-  if (!registry_remove(arr)) kfree_unregistered_bug(arr);
-  delete[] arr;
+  slab_internal::free(arr);
 }
 
 }  // namespace ionsim::kernel

@@ -66,6 +66,38 @@ BENCHMARK(BM_LegacyAllocFree4KiBCarveout);
 void BM_LegacyAllocFree1MiBSystemContig(benchmark::State& state) { AllocFreePairs(state, 1 << 20, kContigMask); }
 BENCHMARK(BM_LegacyAllocFree1MiBSystemContig);
 
+// The same pairs as a tight userspace loop issues them: both argument structs written once to the process's
+// memory and reused (the id FREE names is always 1: ALLOC hands out the lowest free id, reused at once).
+void BM_RawIoctlAllocFree4KiBCarveout(benchmark::State& state) {
+  Session s = Boot(CoreModelConfig());
+  const uint64_t user = s.fd < 0 ? 0 : s.ion->Scratch();
+  if (user == 0) {
+    state.SkipWithError("boot failed");
+    return;
+  }
+  ion_allocation_data alloc = {};
+  alloc.len = 4096;
+  alloc.heap_id_mask = kCarveoutMask;
+  ion_handle_data free_arg = {1};
+  const uint64_t alloc_at = user;
+  const uint64_t free_at = user + 64;
+  const ProcId proc = s.ion->proc();
+  if (!s.backend->poke(proc, alloc_at, &alloc, sizeof(alloc)).ok() ||
+      !s.backend->poke(proc, free_at, &free_arg, sizeof(free_arg)).ok()) {
+    state.SkipWithError("poke failed");
+    return;
+  }
+  for (auto _ : state) {
+    if (!s.backend->ioctl(proc, s.fd, ION_IOC_ALLOC, alloc_at).ok() ||
+        !s.backend->ioctl(proc, s.fd, ION_IOC_FREE, free_at).ok()) {
+      state.SkipWithError("ALLOC+FREE failed");
+      break;
+    }
+  }
+  state.counters["pairs/s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_RawIoctlAllocFree4KiBCarveout);
+
 // One buffer, then per iteration: SHARE (a dma-buf and an fd), IMPORT (the same handle, +1), FREE (-1), close.
 void BM_ShareImportFreeClose(benchmark::State& state) {
   Session s = Boot(CoreModelConfig());
