@@ -51,6 +51,7 @@ inline constexpr unsigned long VM_WRITE = 0x00000002;
 inline constexpr unsigned long VM_SHARED = 0x00000008;
 inline constexpr unsigned long VM_MAYREAD = 0x00000010;
 inline constexpr unsigned long VM_MAYWRITE = 0x00000020;
+inline constexpr unsigned long VM_MAYSHARE = 0x00000080;
 inline constexpr unsigned long VM_PFNMAP = 0x00000400;
 inline constexpr unsigned long VM_IO = 0x00004000;
 inline constexpr unsigned long VM_DONTEXPAND = 0x00040000;
@@ -87,8 +88,10 @@ struct vm_fault {
   unsigned int flags;
   unsigned long pgoff;            // offset in the file, in pages (vm_pgoff + page index in the vma)
   unsigned long virtual_address;  // the faulting user address, page aligned
-  struct page* page;              // set by a handler returning 0 (the model then maps it as vm_insert_page)
+  struct page* page;              // set by a handler returning 0, with a reference the page table takes over
 };
+// Mirrors include/linux/mm.h:FAULT_FLAG_WRITE @ v4.4 (vm_fault.flags of a write fault).
+inline constexpr unsigned int FAULT_FLAG_WRITE = 0x01;
 // Mirrors include/linux/mm.h VM_FAULT_* @ v4.4.
 inline constexpr int VM_FAULT_OOM = 0x0001;
 inline constexpr int VM_FAULT_SIGBUS = 0x0002;
@@ -125,6 +128,9 @@ struct mm_struct {
   std::map<unsigned long, struct vm_area_struct*> vmas ABSL_GUARDED_BY(mmap_sem);  // by vm_start
   struct phys_mem* mem;  // the machine whose pages file mappings map
   unsigned long map_count ABSL_GUARDED_BY(mmap_sem);
+  // The page table lock: every vma's ptes and anon_pages, and its bounds while a split moves them, change under
+  // it, so faults (under mmap_sem for read) and zap_page_range() from other tasks can run side by side.
+  spinlock_t page_table_lock;
 };
 
 // An empty address space over mem.
@@ -136,11 +142,13 @@ ErrnoOr<struct mm_struct*> dup_mm(struct mm_struct* old);
 void mmput(struct mm_struct* mm);
 
 // The following act on get_current()->mm.
-// Mirrors mm/mmap.c:SYSCALL_DEFINE6(mmap_pgoff) @ v4.4, with offset in bytes as mmap(2) takes it: -EINVAL for
-// len 0, an unaligned offset or MAP_FIXED address, neither or both of MAP_SHARED/MAP_PRIVATE, or a length that
-// overflows; -EBADF for a bad fd without MAP_ANONYMOUS; -EACCES for PROT_WRITE|MAP_SHARED on a file not open for
-// writing, or any mapping of a file not open for reading; -ENODEV without f_op->mmap; -ENOMEM when no range
-// fits; otherwise f_op->mmap()'s error.
+// Mirrors arch/x86/kernel/sys_x86_64.c:SYSCALL_DEFINE6(mmap) -> mm/mmap.c:SYSCALL_DEFINE6(mmap_pgoff) @ v4.4,
+// with offset in bytes as mmap(2) takes it: -EINVAL for an unaligned offset, len 0, an unaligned MAP_FIXED
+// address, or neither or both of MAP_SHARED/MAP_PRIVATE; -EBADF for a bad fd without MAP_ANONYMOUS; -ENOMEM for
+// a length that overflows when page aligned or exceeds TASK_SIZE, and when no range fits; -EACCES for
+// PROT_WRITE|MAP_SHARED on a file not open for writing, or any mapping of a file not open for reading; -ENODEV
+// without f_op->mmap; otherwise f_op->mmap()'s error. A hint address without MAP_FIXED is used when the range
+// there is free.
 ErrnoOr<unsigned long> sys_mmap(unsigned long addr, unsigned long len, unsigned long prot, unsigned long flags,
                                 int fd, unsigned long offset);
 // Mirrors mm/mmap.c:do_munmap() @ v4.4: -EINVAL for an unaligned addr, len 0 or a range beyond TASK_SIZE; an
@@ -209,15 +217,22 @@ std::vector<vma_info> mm_vmas(struct mm_struct* mm);
 // Mirrors include/linux/vmalloc.h:VM_MAP @ v4.4.
 inline constexpr unsigned long VM_MAP = 0x00000004;
 // Mirrors mm/vmalloc.c:vmap() @ v4.4: a kernel virtual range mapping count pages in order; NULL on failure
-// (count 0 or an allocation failure). Each vmap() returns a fresh address range.
+// (count 0 or above totalram_pages, a NULL page in the array (WARN), or an allocation failure). Each vmap()
+// returns a fresh address range.
 void* vmap(struct page** pages, unsigned int count, unsigned long flags, pgprot_t prot);
-// Mirrors mm/vmalloc.c:vunmap() @ v4.4: BUG for an address vmap() did not return.
+// Mirrors mm/vmalloc.c:vunmap() @ v4.4: NULL is ignored; an address vmap() did not return WARNs ("Trying to
+// vfree() nonexistent vm area") and nothing is freed.
 void vunmap(const void* addr);
-// Mirrors include/linux/mm.h:page_address() @ v4.4 for lowmem pages (the linear map); highmem pages have no
-// permanent address and give NULL, as without kmap.
+// Mirrors mm/highmem.c:page_address() @ v4.4: a lowmem page's linear-map address; a highmem page has none
+// (NULL) except while it holds a pkmap slot.
 void* page_address(const struct page* page);
-// Mirrors include/linux/highmem.h:kmap()/kunmap() @ v4.4: a kernel address for any page.
+// Mirrors include/linux/highmem.h:kmap() @ v4.4: page_address() for lowmem; a highmem page gets one of the
+// LAST_PKMAP (512) pkmap slots, shared by nested kmaps of the same page (mm/highmem.c:kmap_high). When every slot
+// is in use v4.4 sleeps; the model reports a soft lockup and returns NULL.
 void* kmap(struct page* page);
+// Mirrors include/linux/highmem.h:kunmap() @ v4.4: an unused slot stays mapped (and readable) until the slot
+// allocator wraps and flushes unused slots, as mm/highmem.c:kunmap_high leaves it. kunmap of a highmem page
+// that is not kmapped is a BUG.
 void kunmap(struct page* page);
 // Reads or writes len bytes at a kernel virtual address from vmap(), page_address() or kmap(). -EFAULT (nothing
 // accessed) when any byte is outside a live mapping.
