@@ -6,9 +6,13 @@
 // a kernel context for tools and tests.
 //
 // Removal while open: a file removed while a struct file is open on it keeps its operations, but every later
-// read or write of that open file fails with -EIO, as debugfs' file-removal protection does since v4.7
-// (v4.4 had none: reading ION's client file after the client was destroyed is a use-after-free, reference
-// ion.md section 5 item 9).
+// read, write, llseek, ioctl or mmap of that open file fails with -EIO, as debugfs' file-removal protection does
+// since v4.7 (v4.4 had none: reading ION's client file after the client was destroyed is a use-after-free,
+// reference ion.md section 5 item 9). The driver's release() still runs at the last close, and the removed entry
+// is freed then. An open file's f_op carries only the operations the driver has, as v4.7's proxy does.
+//
+// Tasks act with root's capabilities: a file's mode bits never refuse an open. A directory opens for reading
+// only (-EISDIR otherwise) and reading it is -EISDIR.
 #ifndef MODEL_KERNEL_DEBUGFS_H_
 #define MODEL_KERNEL_DEBUGFS_H_
 
@@ -46,7 +50,8 @@ void debugfs_remove_recursive(struct dentry* dentry);
 
 // The dentry at a path relative to /sys/kernel/debug ("ion/heaps/system"), or NULL.
 struct dentry* debugfs_lookup(const std::string& path);
-// The names in a debugfs directory ("" is the root), in creation order; -ENOENT for no such directory.
+// The names in a debugfs directory ("" is the root), in creation order; -ENOENT for no such directory, -ENOTDIR
+// for a file.
 ErrnoOr<std::vector<std::string>> debugfs_list(const std::string& dir);
 
 // Opens a debugfs file, reads it whole and closes it, from a kernel context (no task): the bytes a `cat` would
@@ -56,7 +61,9 @@ ErrnoOr<std::string> debugfs_read_file(const std::string& path);
 // otherwise the write's error.
 Errno debugfs_write_file(const std::string& path, const std::string& text);
 
-// Internal to the VFS: opens a debugfs path for sys_open(). The returned file holds a reference.
+// Internal to the VFS: opens a debugfs path for sys_open(). The returned file holds a reference. -ENOENT,
+// -ENOTDIR, -EISDIR (a directory for writing), -ENOMEM, or the driver's open() error (the file is then freed
+// without release(), as do_dentry_open() does).
 ErrnoOr<struct file*> debugfs_open(const std::string& path, unsigned int flags);
 
 }  // namespace ionsim::kernel

@@ -162,7 +162,9 @@ void misc_deregister(struct miscdevice* misc);
 
 // System calls for get_current(). Each returns what the syscall returns to userspace.
 // Mirrors fs/open.c:do_sys_open() @ v4.4: "/dev/<misc name>" or "/sys/kernel/debug/<path>"; -ENOENT otherwise.
-// A misc file's private_data is its struct miscdevice until the driver's open() replaces it, as misc_open does.
+// The fd is taken before the path is walked, so a full table is -EMFILE whatever the path. A misc file's
+// private_data is its struct miscdevice until the driver's open() replaces it, and the driver's open() runs with
+// misc_mtx held, as misc_open() runs it. A failed open() frees the file without release().
 ErrnoOr<int> sys_open(const char* path, unsigned int flags);
 // Mirrors fs/open.c:SYSCALL_DEFINE1(close) @ v4.4.
 Errno sys_close(unsigned int fd);

@@ -41,7 +41,8 @@ struct task_struct* task_create(const char* comm, struct phys_mem* mem);
 // Mirrors kernel/fork.c:copy_process() @ v4.4 for fork(): same comm, the next pid, dup_fd() and dup_mm().
 ErrnoOr<struct task_struct*> copy_process(struct task_struct* parent);
 // Mirrors kernel/exit.c:do_exit() @ v4.4: exit_mm() then exit_files(). The task struct stays (exited) until
-// task_free(), so a test can still look at it; running a syscall for an exited task is a BUG.
+// task_free(), so a test can still look at it; running a syscall for an exited task is a BUG. The teardown runs
+// with the task as current, as upstream; a second do_exit() WARNs and does nothing.
 void do_exit(struct task_struct* task);
 // Frees an exited task (release_task); a task that has not exited is exited first.
 void task_free(struct task_struct* task);
