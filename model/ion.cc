@@ -884,7 +884,7 @@ int ion_query_heaps(struct ion_client* client, struct ion_heap_query* query) {
   struct ion_device* dev = client->dev;
   const user_ptr_t buffer = static_cast<user_ptr_t>(query->heaps);
   int ret = -EINVAL;
-  unsigned int cnt = 0;
+  int cnt = 0;
   struct ion_heap_data hdata;
   std::memset(&hdata, 0, sizeof(hdata));
 
@@ -899,7 +899,8 @@ int ion_query_heaps(struct ion_client* client, struct ion_heap_query* query) {
     up_read(&dev->lock);
     return ret;
   }
-  const unsigned int max_cnt = query->cnt;
+  // An int, as upstream: a cnt above INT_MAX is negative here, so the loop stops after the first entry.
+  const int max_cnt = static_cast<int>(query->cnt);
   struct ion_heap* heap;
   plist_for_each_entry(heap, &dev->heaps, node) {
     std::strncpy(hdata.name, heap->name, MAX_HEAP_NAME);
@@ -913,7 +914,7 @@ int ion_query_heaps(struct ion_client* client, struct ion_heap_query* query) {
     cnt++;
     if (cnt >= max_cnt) break;
   }
-  query->cnt = cnt;
+  query->cnt = static_cast<__u32>(cnt);
   ret = 0;
   up_read(&dev->lock);
   return ret;
