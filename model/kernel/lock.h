@@ -37,14 +37,27 @@ struct lock_owner {
   std::atomic<std::thread::id> owner{};
 };
 
+// The lock word of mutex and spinlock_t: test-and-test-and-set, yielding the CPU while another thread holds it.
+// Uncontended acquire and release are one atomic operation each.
+struct word_lock {
+  std::atomic<bool> locked{false};
+  void lock() {
+    while (locked.exchange(true, std::memory_order_acquire)) {
+      while (locked.load(std::memory_order_relaxed)) std::this_thread::yield();
+    }
+  }
+  bool try_lock() { return !locked.load(std::memory_order_relaxed) && !locked.exchange(true, std::memory_order_acquire); }
+  void unlock() { locked.store(false, std::memory_order_release); }
+};
+
 struct ABSL_LOCKABLE mutex {
-  std::mutex m;
+  word_lock m;
   lock_owner debug;
   const char* name = "mutex";
 };
 
 struct ABSL_LOCKABLE spinlock_t {
-  std::mutex m;
+  word_lock m;
   lock_owner debug;
   const char* name = "spinlock";
 };

@@ -11,12 +11,13 @@
 #include <mutex>
 
 #include "model/kernel/bug.h"
+#include "model/kernel/lock.h"
 
 namespace ionsim::kernel {
 namespace {
 
 struct Registry {
-  std::mutex mu;
+  word_lock mu;  // lock.h's lock word: one atomic per acquire and release
   slab_header head{&head, &head, nullptr, 0, 0};  // circular list of live headers
   size_t live = 0;
   slab_fail_hook_fn fail_hook;
@@ -40,7 +41,7 @@ std::string demangle(const char* name) {
 
 void registry_link(slab_header* header) {
   Registry& r = registry();
-  std::lock_guard<std::mutex> lock(r.mu);
+  std::lock_guard<word_lock> lock(r.mu);
   header->next = r.head.next;
   header->prev = &r.head;
   r.head.next->prev = header;
@@ -51,7 +52,7 @@ void registry_link(slab_header* header) {
 void registry_unlink(slab_header* header, const void* obj) {
   Registry& r = registry();
   {
-    std::lock_guard<std::mutex> lock(r.mu);
+    std::lock_guard<word_lock> lock(r.mu);
     if (header->magic == kSlabLive && header->prev->next == header && header->next->prev == header) {
       header->prev->next = header->next;
       header->next->prev = header->prev;
@@ -67,7 +68,7 @@ std::vector<LiveObject> live_objects() {
   Registry& r = registry();
   std::vector<LiveObject> out;
   {
-    std::lock_guard<std::mutex> lock(r.mu);
+    std::lock_guard<word_lock> lock(r.mu);
     out.reserve(r.live);
     for (slab_header* h = r.head.next; h != &r.head; h = h->next) {
       out.push_back(LiveObject{h + 1, demangle(h->type->name()), h->count});
@@ -81,7 +82,7 @@ std::vector<LiveObject> live_objects() {
 
 size_t live_object_count() {
   Registry& r = registry();
-  std::lock_guard<std::mutex> lock(r.mu);
+  std::lock_guard<word_lock> lock(r.mu);
   return r.live;
 }
 
@@ -100,7 +101,7 @@ int64_t allocated_page_count() { return g_pages.load(std::memory_order_relaxed);
 
 void set_slab_fail_hook(slab_fail_hook_fn hook) {
   Registry& r = registry();
-  std::lock_guard<std::mutex> lock(r.mu);
+  std::lock_guard<word_lock> lock(r.mu);
   g_has_fail_hook.store(static_cast<bool>(hook), std::memory_order_release);
   r.fail_hook = std::move(hook);
 }
@@ -110,7 +111,7 @@ bool slab_should_fail(const std::type_info& type, gfp_t flags) {
   slab_fail_hook_fn hook;
   {
     Registry& r = registry();
-    std::lock_guard<std::mutex> lock(r.mu);
+    std::lock_guard<word_lock> lock(r.mu);
     hook = r.fail_hook;
   }
   return hook && hook(type, flags);
