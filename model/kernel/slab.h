@@ -63,7 +63,9 @@ namespace slab_internal {
 template <typename T>
 T* alloc(size_t n, const std::type_info& type) {
   static_assert(alignof(T) <= alignof(slab_header), "kzalloc of an over-aligned type");
-  void* raw = ::operator new(sizeof(slab_header) + sizeof(T) * (n == 0 ? 1 : n), std::align_val_t(alignof(slab_header)));
+  // operator new's memory is aligned for max_align_t (16 bytes on x86-64), enough for the header and T.
+  static_assert(alignof(slab_header) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__);
+  void* raw = ::operator new(sizeof(slab_header) + sizeof(T) * (n == 0 ? 1 : n));
   auto* header = static_cast<slab_header*>(raw);
   header->type = &type;
   header->count = n;
@@ -81,7 +83,7 @@ void free(T* obj) {
   const size_t n = header->count == 0 ? 1 : header->count;
   for (size_t i = 0; i < n; i++) obj[i].~T();
   header->magic = kSlabFreed;
-  ::operator delete(static_cast<void*>(header), std::align_val_t(alignof(slab_header)));
+  ::operator delete(static_cast<void*>(header));
 }
 }  // namespace slab_internal
 
