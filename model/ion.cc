@@ -344,6 +344,7 @@ int ion_get_client_serial(const struct rb_root* root, const char* name) {
   return serial + 1;
 }
 
+// Mirrors mm/util.c:kstrdup() @ v4.4 (GFP_KERNEL); the copy is freed with kfree_array.
 char* kstrdup(const char* s) {
   const size_t len = std::strlen(s);
   char* out = kcalloc<char>(len + 1, GFP_KERNEL);
@@ -1107,6 +1108,7 @@ ssize_t debug_shrink_write(struct file* file, user_ptr_t buf, size_t len, loff_t
   return static_cast<ssize_t>(len);
 }
 
+// Mirrors fs/libfs.c:simple_attr_open() @ v4.4, reduced to handing the heap to read and write.
 int debug_shrink_open(struct inode* inode, struct file* file) {
   file->private_data = inode->i_private;
   return 0;
