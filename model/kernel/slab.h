@@ -60,12 +60,47 @@ void set_slab_fail_hook(slab_fail_hook_fn hook);
 bool slab_should_fail(const std::type_info& type, gfp_t flags);
 
 namespace slab_internal {
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr size_t kCacheDepth = 0;  // every block goes back to the sanitizer's allocator at once
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+inline constexpr size_t kCacheDepth = 0;
+#else
+inline constexpr size_t kCacheDepth = 64;
+#endif
+#else
+inline constexpr size_t kCacheDepth = 64;
+#endif
+
+// A per-thread cache of freed blocks of one object size, as a kmem_cache's per-cpu array keeps recently freed
+// objects for the next allocation. Blocks in it are not live (their header says freed), so a double kfree is
+// still caught. Sanitizer builds keep no cache, so every freed block is poisoned at once.
+template <size_t kBytes>
+struct block_cache {
+  size_t n = 0;
+  void* blocks[kCacheDepth == 0 ? 1 : kCacheDepth];
+  ~block_cache() {
+    while (n > 0) ::operator delete(blocks[--n]);
+  }
+};
+template <size_t kBytes>
+block_cache<kBytes>& cache() {
+  static thread_local block_cache<kBytes> c;
+  return c;
+}
+
 template <typename T>
 T* alloc(size_t n, const std::type_info& type) {
   static_assert(alignof(T) <= alignof(slab_header), "kzalloc of an over-aligned type");
   // operator new's memory is aligned for max_align_t (16 bytes on x86-64), enough for the header and T.
   static_assert(alignof(slab_header) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__);
-  void* raw = ::operator new(sizeof(slab_header) + sizeof(T) * (n == 0 ? 1 : n));
+  void* raw = nullptr;
+  if (kCacheDepth > 0 && n == 1 && cache<sizeof(T)>().n > 0) {
+    raw = cache<sizeof(T)>().blocks[--cache<sizeof(T)>().n];
+  } else {
+    raw = ::operator new(sizeof(slab_header) + sizeof(T) * (n == 0 ? 1 : n));
+  }
   auto* header = static_cast<slab_header*>(raw);
   header->type = &type;
   header->count = n;
@@ -83,6 +118,10 @@ void free(T* obj) {
   const size_t n = header->count == 0 ? 1 : header->count;
   for (size_t i = 0; i < n; i++) obj[i].~T();
   header->magic = kSlabFreed;
+  if (kCacheDepth > 0 && header->count == 1 && cache<sizeof(T)>().n < kCacheDepth) {
+    cache<sizeof(T)>().blocks[cache<sizeof(T)>().n++] = header;
+    return;
+  }
   ::operator delete(static_cast<void*>(header));
 }
 }  // namespace slab_internal
