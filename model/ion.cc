@@ -393,10 +393,13 @@ ErrnoOr<struct ion_handle*> ion_handle_get_by_id(struct ion_client* client, int 
   return handle;
 }
 
-// Mirrors ion.c:ion_alloc() @ v4.4.
-ErrnoOr<struct ion_handle*> ion_alloc(struct ion_client* client, size_t len, size_t align, unsigned int heap_id_mask,
-                                      unsigned int flags) {
-  struct ion_device* dev = client->dev;
+// The heap walk of ion.c:ion_alloc() @ v4.4, which ion_alloc_fd() @ v4.14 repeats: PAGE_ALIGN, then 0 is
+// -EINVAL; heaps in plist order, skipping ids outside the mask; the first buffer created wins; -ENODEV when no
+// heap matched, otherwise the error of the last heap tried. dev->lock is held for read across the heap
+// allocations.
+namespace {
+ErrnoOr<struct ion_buffer*> ion_alloc_buffer(struct ion_device* dev, size_t len, size_t align,
+                                             unsigned int heap_id_mask, unsigned int flags) {
   ErrnoOr<struct ion_buffer*> buffer = static_cast<struct ion_buffer*>(nullptr);
 
   len = PAGE_ALIGN(len);
@@ -414,6 +417,14 @@ ErrnoOr<struct ion_handle*> ion_alloc(struct ion_client* client, size_t len, siz
   up_read(&dev->lock);
 
   if (buffer.ok() && buffer.value() == nullptr) return Errno(-ENODEV);
+  return buffer;
+}
+}  // namespace
+
+// Mirrors ion.c:ion_alloc() @ v4.4.
+ErrnoOr<struct ion_handle*> ion_alloc(struct ion_client* client, size_t len, size_t align, unsigned int heap_id_mask,
+                                      unsigned int flags) {
+  ErrnoOr<struct ion_buffer*> buffer = ion_alloc_buffer(client->dev, len, align, heap_id_mask, flags);
   if (!buffer.ok()) return buffer.error();
 
   ErrnoOr<struct ion_handle*> handle = ion_handle_create(client, buffer.value());
@@ -924,20 +935,7 @@ int ion_query_heaps(struct ion_client* client, struct ion_heap_query* query) {
 // Mirrors ion.c:ion_alloc_fd() @ v4.14 over the v4.4 object model: the buffer's creation reference passes to
 // the dma-buf, so the buffer dies exactly with the last dma-buf reference.
 int ion_alloc_fd(struct ion_device* dev, size_t len, unsigned int heap_id_mask, unsigned int flags) {
-  ErrnoOr<struct ion_buffer*> buffer = static_cast<struct ion_buffer*>(nullptr);
-  len = PAGE_ALIGN(len);
-  if (!len) return -EINVAL;
-
-  down_read(&dev->lock);
-  struct ion_heap* heap;
-  plist_for_each_entry(heap, &dev->heaps, node) {
-    if (!((1U << (heap->id & 31)) & heap_id_mask)) continue;
-    buffer = ion_buffer_create(heap, dev, len, 0, flags);
-    if (buffer.ok()) break;
-  }
-  up_read(&dev->lock);
-
-  if (buffer.ok() && buffer.value() == nullptr) return -ENODEV;
+  ErrnoOr<struct ion_buffer*> buffer = ion_alloc_buffer(dev, len, 0, heap_id_mask, flags);
   if (!buffer.ok()) return buffer.error().kernel_ret();
 
   struct dma_buf_export_info exp_info = {};

@@ -82,7 +82,7 @@ ModelBackend::~ModelBackend() {
   }
   tasks_.clear();
   if (dev_) {
-    run_deferred_free().IgnoreError();
+    // Removing a heap drains its deferred-free list (ion_heap_cleanup) before the heap is destroyed.
     for (ion_heap* heap : heaps_) {
       ion_device_remove_heap(dev_, heap);
       ion_heap_destroy(heap);
