@@ -7,8 +7,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "model/ion_priv.h"
+#include "model/ion_state.h"
 #include "model/kernel/bug.h"
 #include "model/kernel/compiler.h"
 #include "model/kernel/printk.h"
@@ -1118,7 +1120,52 @@ const struct file_operations debug_shrink_fops = {
     .open = debug_shrink_open,
 };
 
+// ion/state: the canonical dump (model/ion_state.h), which the kernel module renders byte for byte.
+int ion_debug_state_show(struct seq_file* s, void* /*unused*/) {
+  seq_puts(s, ion_canonical_dump(static_cast<struct ion_device*>(s->private_)).c_str());
+  return 0;
+}
+
+int ion_debug_state_open(struct inode* inode, struct file* file) {
+  return single_open(file, ion_debug_state_show, inode->i_private);
+}
+
+const struct file_operations debug_state_fops = {
+    .read = seq_read,
+    .llseek = seq_lseek,
+    .open = ion_debug_state_open,
+    .release = single_release,
+};
+
+// ion/drain: writing anything drains every deferred-free list synchronously, head first, as the heaps'
+// threads would; traces use it to make the moment of a deferred free explicit.
+ssize_t debug_drain_write(struct file* file, user_ptr_t /*buf*/, size_t len, loff_t* /*pos*/) {
+  ion_device_drain(static_cast<struct ion_device*>(file->private_data));
+  return static_cast<ssize_t>(len);
+}
+
+int debug_drain_open(struct inode* inode, struct file* file) {
+  file->private_data = inode->i_private;
+  return 0;
+}
+
+const struct file_operations debug_drain_fops = {
+    .write = debug_drain_write,
+    .open = debug_drain_open,
+};
+
 }  // namespace
+
+size_t ion_device_drain(struct ion_device* dev) {
+  size_t drained = 0;
+  down_read(&dev->lock);
+  struct ion_heap* heap;
+  plist_for_each_entry(heap, &dev->heaps, node) {
+    if (heap->flags & ION_HEAP_FLAG_DEFER_FREE) drained += ion_heap_freelist_drain(heap, 0);
+  }
+  up_read(&dev->lock);
+  return drained;
+}
 
 // Mirrors ion.c:ion_fops @ v4.4.
 const struct file_operations ion_fops = {
@@ -1206,6 +1253,13 @@ ErrnoOr<struct ion_device*> ion_device_create(struct phys_mem* mem,
       idev->clients_debug_root = debugfs_create_dir("clients", idev->debug_root);
       if (!idev->clients_debug_root) pr_err("ion: failed to create debugfs clients directory.\n");
     }
+    // Not in v4.4: the canonical state and the synchronous drain control, shared with the kernel module.
+    if (!debugfs_create_file("state", 0444, idev->debug_root, idev, &debug_state_fops)) {
+      pr_err("ion: failed to create debugfs state file.\n");
+    }
+    if (!debugfs_create_file("drain", 0200, idev->debug_root, idev, &debug_drain_fops)) {
+      pr_err("ion: failed to create debugfs drain file.\n");
+    }
   }
 
   idev->custom_ioctl = custom_ioctl;
@@ -1216,6 +1270,57 @@ ErrnoOr<struct ion_device*> ion_device_create(struct phys_mem* mem,
   idev->clients = RB_ROOT;
   idev->mem = mem;
   return idev;
+}
+
+std::string ion_device_teardown(struct ion_device* dev) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  std::string report;
+  auto note = [&report](const char* fmt, auto... args) {
+    char line[256];
+    std::snprintf(line, sizeof(line), fmt, args...);
+    pr_warn("%s\n", line);
+    report += line;
+    report += '\n';
+  };
+
+  // Clients still open: kernel clients (a user client goes with its /dev/ion file).
+  for (;;) {
+    down_read(&dev->lock);
+    struct rb_node* n = rb_first(&dev->clients);
+    struct ion_client* client = n ? rb_entry(n, struct ion_client, node) : nullptr;
+    up_read(&dev->lock);
+    if (!client) break;
+    size_t handles = 0;
+    for (struct rb_node* h = rb_first(&client->handles); h; h = rb_next(h)) handles++;
+    note("ion: teardown: client %s (pid %d) still open with %zu handles", client->display_name, client->pid,
+         handles);
+    ion_client_destroy(client);
+  }
+
+  // Buffers still alive are held by references nobody will drop (dma-bufs held in the kernel, or leaked puts).
+  for (;;) {
+    mutex_lock(&dev->buffer_lock);
+    struct rb_node* n = rb_first(&dev->buffers);
+    struct ion_buffer* buffer = n ? rb_entry(n, struct ion_buffer, node) : nullptr;
+    mutex_unlock(&dev->buffer_lock);
+    if (!buffer) break;
+    note("ion: teardown: buffer b%lu heap %s size %zu leaked by %s (pid %d): ref %d, handles %d", buffer->serial,
+         buffer->heap->name, buffer->size, buffer->task_comm[0] ? buffer->task_comm : "?", buffer->pid,
+         kref_read(&buffer->ref), buffer->handle_count);
+    _ion_buffer_destroy(&buffer->ref);
+  }
+
+  // Every heap: drain its free list, unregister it, destroy it (pools and pools' pages included).
+  for (;;) {
+    down_read(&dev->lock);
+    struct ion_heap* heap =
+        plist_head_empty(&dev->heaps) ? nullptr : plist_first_entry(&dev->heaps, struct ion_heap, node);
+    up_read(&dev->lock);
+    if (!heap) break;
+    ion_device_remove_heap(dev, heap);
+    ion_heap_destroy(heap);
+  }
+  ion_device_destroy(dev);
+  return report;
 }
 
 // Mirrors ion.c:ion_device_destroy() @ v4.4.

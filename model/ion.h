@@ -8,6 +8,7 @@
 #define MODEL_ION_H_
 
 #include <cstddef>
+#include <string>
 
 #include "kmod/uapi/ion.h"
 #include "model/kernel/dma_buf.h"
@@ -55,6 +56,15 @@ void ion_device_destroy(struct ion_device* dev);
 // Mirrors ion.c:ion_device_add_heap() @ v4.4 (plus heap_cnt from v4.11): deferred-free thread, shrinker,
 // plist at priority -id, the heaps/<name> and heaps/<name>_shrink debugfs files.
 void ion_device_add_heap(struct ion_device* dev, struct ion_heap* heap);
+// Drains every deferred-free list now, head first (the debugfs file ion/drain); returns the bytes drained.
+size_t ion_device_drain(struct ion_device* dev);
+// Module unload (v4.4 has none: ION is built in). Destroys every client still open, then every buffer still
+// alive whatever holds it, then removes and destroys every heap and the device. Returns the leak report, one
+// line per leaked object (also logged with pr_warn), "" for a clean unload:
+//   ion: teardown: client <display name> (pid <pid>) still open with <n> handles
+//   ion: teardown: buffer b<serial> heap <name> size <bytes> leaked by <comm> (pid <pid>): ref <n>, handles <n>
+// The owner of a buffer is the last client that dropped its handles (v4.4's orphan bookkeeping), "?" if none.
+std::string ion_device_teardown(struct ion_device* dev);
 // Removes a heap from the device before ion_heap_destroy() (v4.4 never removes heaps; module unload needs
 // it): unlinks it from the plist, removes its debugfs files, unregisters its shrinker and drains its free
 // list. The heap must have no live buffers (WARN otherwise).

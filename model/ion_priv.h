@@ -265,6 +265,74 @@ phys_addr_t ion_carveout_heap_base(struct ion_heap* heap);
 ErrnoOr<struct ion_heap*> ion_system_contig_heap_create(const struct ion_platform_heap* heap_data);
 void ion_system_contig_heap_destroy(struct ion_heap* heap);
 
+// ---- ion_page_pool.c -------------------------------------------------------------------------------------------
+
+// Mirrors ion_priv.h:struct ion_page_pool @ v4.4: free blocks of one order, highmem and lowmem kept apart.
+struct ion_page_pool {
+  int high_count ABSL_GUARDED_BY(mutex);
+  int low_count ABSL_GUARDED_BY(mutex);
+  struct list_head high_items ABSL_GUARDED_BY(mutex);
+  struct list_head low_items ABSL_GUARDED_BY(mutex);
+  struct mutex mutex;
+  gfp_t gfp_mask;
+  unsigned int order;
+  struct plist_node list;
+  // Divergence: the machine the pool's pages come from (the kernel's page allocator is global).
+  struct phys_mem* mem;
+};
+
+// Mirrors ion_page_pool.c:ion_page_pool_create() @ v4.4: the pool allocates with gfp_mask | __GFP_COMP.
+struct ion_page_pool* ion_page_pool_create(struct phys_mem* mem, gfp_t gfp_mask, unsigned int order);
+// Mirrors ion_page_pool.c:ion_page_pool_destroy() @ v4.4, which frees only the struct.
+// Divergence: pages still pooled go back to the page allocator first (v4.4 never destroys a pool; the model's
+// module unload does, and must return every page).
+void ion_page_pool_destroy(struct ion_page_pool* pool);
+// Mirrors ion_page_pool.c:ion_page_pool_alloc() @ v4.4: a pooled highmem block, else a lowmem one, else a new
+// block from the page allocator (synced for device); NULL when that fails.
+struct page* ion_page_pool_alloc(struct ion_page_pool* pool);
+// Mirrors ion_page_pool.c:ion_page_pool_free() @ v4.4: BUG unless the block has the pool's order.
+void ion_page_pool_free(struct ion_page_pool* pool, struct page* page);
+// Mirrors ion_page_pool.c:ion_page_pool_shrink() @ v4.4: nr_to_scan 0 counts (base pages: lowmem, plus highmem
+// when the caller may free it); otherwise frees lowmem blocks first, then highmem ones if allowed, until
+// nr_to_scan base pages are freed; returns base pages freed.
+int ion_page_pool_shrink(struct ion_page_pool* pool, gfp_t gfp_mask, int nr_to_scan);
+
+// Mirrors ion_system_heap.c:ion_system_heap_create() @ v4.4.
+ErrnoOr<struct ion_heap*> ion_system_heap_create(const struct ion_platform_heap* heap_data);
+// Mirrors ion_system_heap.c:ion_system_heap_destroy() @ v4.4.
+void ion_system_heap_destroy(struct ion_heap* heap);
+// The page orders of the system heap's chunks, largest first (ion_system_heap.c:orders[] @ v4.4), and its pool
+// for orders[i] (for the canonical dump and the invariant checker).
+inline constexpr unsigned int ion_system_heap_orders[] = {8, 4, 0};
+inline constexpr int ion_system_heap_num_orders = 3;
+struct ion_page_pool* ion_system_heap_pool(struct ion_heap* heap, int index);
+
+// ---- ion_chunk_heap.c ------------------------------------------------------------------------------------------
+
+// Mirrors ion_chunk_heap.c:ion_chunk_heap_create() @ v4.4: platform priv is the chunk size.
+ErrnoOr<struct ion_heap*> ion_chunk_heap_create(const struct ion_platform_heap* heap_data);
+// Mirrors ion_chunk_heap.c:ion_chunk_heap_destroy() @ v4.4.
+void ion_chunk_heap_destroy(struct ion_heap* heap);
+// The chunk heap's pool, base, size, chunk size and allocated counter (layout dumps, invariant checker).
+struct gen_pool* ion_chunk_heap_pool(struct ion_heap* heap);
+phys_addr_t ion_chunk_heap_base(struct ion_heap* heap);
+unsigned long ion_chunk_heap_chunk_size(struct ion_heap* heap);
+unsigned long ion_chunk_heap_allocated(struct ion_heap* heap);
+
+// ---- ion_cma_heap.c --------------------------------------------------------------------------------------------
+
+// Mirrors ion_cma_heap.c:ION_CMA_ALLOCATE_FAILED @ v4.4: returned as an errno, so userspace sees EPERM.
+inline constexpr int ION_CMA_ALLOCATE_FAILED = -1;
+// Mirrors ion_cma_heap.c:ion_cma_heap_create() @ v4.4: platform priv is the device whose CMA area backs the
+// heap (struct device with cma_area set).
+ErrnoOr<struct ion_heap*> ion_cma_heap_create(const struct ion_platform_heap* heap_data);
+// Mirrors ion_cma_heap.c:ion_cma_heap_destroy() @ v4.4.
+void ion_cma_heap_destroy(struct ion_heap* heap);
+// The base of the heap's CMA area and the kernel mapping attribute of a buffer ("wc" or "cached").
+phys_addr_t ion_cma_heap_base(struct ion_heap* heap);
+unsigned long ion_cma_heap_used_pages(struct ion_heap* heap);
+const char* ion_cma_buffer_map_attr(struct ion_buffer* buffer);
+
 }  // namespace ionsim::kernel
 
 #endif  // MODEL_ION_PRIV_H_

@@ -46,19 +46,60 @@ std::string format(const char* fmt, ...) {
   return buf;
 }
 
-// The offset of a buffer inside its carveout, or -1 when its heap has no fixed range.
-long long buffer_offset(struct ion_buffer* buffer) {
-  if (buffer->heap->type != ION_HEAP_TYPE_CARVEOUT || !buffer->sg_table) return -1;
-  const phys_addr_t phys = page_to_phys(sg_page(buffer->sg_table->sgl));
-  return static_cast<long long>(phys - ion_carveout_heap_base(buffer->heap));
+// The physical base of a heap with a fixed range (carveout, chunk, dma), or false for the system heaps.
+bool heap_range_base(struct ion_heap* heap, phys_addr_t* base) {
+  switch (heap->type) {
+    case ION_HEAP_TYPE_CARVEOUT:
+      *base = ion_carveout_heap_base(heap);
+      return true;
+    case ION_HEAP_TYPE_CHUNK:
+      *base = ion_chunk_heap_base(heap);
+      return true;
+    case ION_HEAP_TYPE_DMA:
+      *base = ion_cma_heap_base(heap);
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The offsets of a buffer's sg entries from its heap's base ("0x0,0x4000"), or "-" when the heap has no range.
+std::string buffer_offsets(struct ion_buffer* buffer) {
+  phys_addr_t base;
+  if (!buffer->sg_table || !heap_range_base(buffer->heap, &base)) return "-";
+  std::string out;
+  struct scatterlist* sg;
+  unsigned int i;
+  for_each_sg(buffer->sg_table->sgl, sg, buffer->sg_table->nents, i) {
+    const unsigned long long off = page_to_phys(sg_page(sg)) - base;
+    out += (out.empty() ? "" : ",") + format("%#llx", off);
+  }
+  return out.empty() ? "-" : out;
 }
 
 std::string buffer_line(struct ion_buffer* buffer) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-  const long long offset = buffer_offset(buffer);
-  const std::string off = offset < 0 ? "-" : format("%#llx", offset);
-  return format("buffer b%lu heap=%s size=%zu offset=%s flags=%#lx ref=%d handles=%d kmap=%d\n", buffer->serial,
-                buffer->heap->name, buffer->size, off.c_str(), buffer->flags, kref_read(&buffer->ref),
-                buffer->handle_count, buffer->kmap_cnt);
+  const std::string off = buffer_offsets(buffer);
+  std::string line = format("buffer b%lu heap=%s size=%zu offset=%s flags=%#lx ref=%d handles=%d kmap=%d",
+                            buffer->serial, buffer->heap->name, buffer->size, off.c_str(), buffer->flags,
+                            kref_read(&buffer->ref), buffer->handle_count, buffer->kmap_cnt);
+  if (buffer->heap->type == ION_HEAP_TYPE_DMA) line += format(" map=%s", ion_cma_buffer_map_attr(buffer));
+  return line + "\n";
+}
+
+// The lines a heap adds under its "heap" line: the system heap's pools, the chunk heap's counter.
+std::string heap_detail_lines(struct ion_heap* heap) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  std::string out;
+  if (heap->type == ION_HEAP_TYPE_SYSTEM) {
+    for (int i = 0; i < ion_system_heap_num_orders; i++) {
+      struct ion_page_pool* pool = ion_system_heap_pool(heap, i);
+      mutex_lock(&pool->mutex);
+      out += format("  pool order=%u high=%d low=%d\n", pool->order, pool->high_count, pool->low_count);
+      mutex_unlock(&pool->mutex);
+    }
+  } else if (heap->type == ION_HEAP_TYPE_CHUNK) {
+    out += format("  chunk allocated=%lu\n", ion_chunk_heap_allocated(heap));
+  }
+  return out;
 }
 
 struct DmaBufRefs {
@@ -111,6 +152,7 @@ std::string ion_canonical_dump(struct ion_device* dev) ABSL_NO_THREAD_SAFETY_ANA
     out += format("heap %u %s type=%s defer=%d free_list_bytes=%zu free_list=%s\n", heap->id, heap->name,
                   heap_type_name(heap->type), (heap->flags & ION_HEAP_FLAG_DEFER_FREE) ? 1 : 0, free_bytes,
                   free_list.empty() ? "-" : free_list.c_str());
+    out += heap_detail_lines(heap);
   }
   mutex_lock(&dev->buffer_lock);
   for (struct ion_buffer* buffer : buffers_by_serial(dev)) out += buffer_line(buffer);
@@ -153,6 +195,59 @@ long long debugfs_heap_total(const struct ion_heap* heap) {
   size_t pos = s.find(key);
   if (pos == std::string::npos) return -1;
   return std::strtoll(s.c_str() + pos + key.size(), nullptr, 10);
+}
+
+// The heap-type allocator checks: the system heap's pools hold blocks of their order in the right zone list
+// and have non-negative counts; the chunk heap's allocated counter and genalloc pool agree with the chunks its
+// buffers hold; a dma heap's CMA area has exactly its buffers' pages in use.
+template <typename Fail>
+void check_heap_allocator(struct ion_heap* heap, const std::vector<struct ion_buffer*>& held, Fail& fail)
+    ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  if (heap->type == ION_HEAP_TYPE_SYSTEM) {
+    for (int i = 0; i < ion_system_heap_num_orders; i++) {
+      struct ion_page_pool* pool = ion_system_heap_pool(heap, i);
+      mutex_lock(&pool->mutex);
+      for (int high = 0; high <= 1; high++) {
+        struct list_head* items = high ? &pool->high_items : &pool->low_items;
+        const int count = high ? pool->high_count : pool->low_count;
+        int n = 0;
+        struct page* page;
+        list_for_each_entry(page, items, lru) {
+          n++;
+          if (compound_order(page) != pool->order || PageHighMem(page) != static_cast<bool>(high) ||
+              PageBuddy(page)) {
+            fail(format("heap %s: pool order %u holds a page of order %u (%s, %s)", heap->name, pool->order,
+                        compound_order(page), PageHighMem(page) ? "highmem" : "lowmem",
+                        PageBuddy(page) ? "free in the buddy allocator" : "allocated"));
+          }
+        }
+        if (count < 0 || n != count) {
+          fail(format("heap %s: pool order %u %s count %d but the list holds %d", heap->name, pool->order,
+                      high ? "high" : "low", count, n));
+        }
+      }
+      mutex_unlock(&pool->mutex);
+    }
+  } else if (heap->type == ION_HEAP_TYPE_CHUNK) {
+    const unsigned long chunk = ion_chunk_heap_chunk_size(heap);
+    unsigned long held_bytes = 0;
+    for (const struct ion_buffer* buffer : held) held_bytes += (buffer->size + chunk - 1) & ~(chunk - 1);
+    const unsigned long allocated = ion_chunk_heap_allocated(heap);
+    if (allocated != held_bytes) {
+      fail(format("heap %s: allocated counter %lu but buffers hold %lu bytes of chunks", heap->name, allocated, held_bytes));
+    }
+    struct gen_pool* pool = ion_chunk_heap_pool(heap);
+    const size_t expected = gen_pool_size(pool) - held_bytes;
+    const bool lost_chunk_zero = ion_chunk_heap_base(heap) == 0 && gen_pool_avail(pool) + chunk == expected;
+    if (gen_pool_avail(pool) != expected && !lost_chunk_zero) {
+      fail(format("heap %s: genalloc has %zu bytes free, buffers leave %zu", heap->name, gen_pool_avail(pool), expected));
+    }
+  } else if (heap->type == ION_HEAP_TYPE_DMA) {
+    unsigned long pages = 0;
+    for (const struct ion_buffer* buffer : held) pages += PAGE_ALIGN(buffer->size) >> PAGE_SHIFT;
+    const unsigned long used = ion_cma_heap_used_pages(heap);
+    if (used != pages) fail(format("heap %s: CMA area has %lu pages in use, buffers hold %lu", heap->name, used, pages));
+  }
 }
 
 }  // namespace
@@ -200,6 +295,7 @@ std::string ion_check_invariants(struct ion_device* dev) ABSL_NO_THREAD_SAFETY_A
 
   std::map<const struct ion_heap*, size_t> heap_live_bytes;
   std::map<const struct ion_heap*, size_t> heap_pool_bytes;  // granule-rounded, free-listed included
+  std::map<const struct ion_heap*, std::vector<struct ion_buffer*>> heap_held;  // live and free-listed
   for (struct ion_buffer* buffer : live) {
     mutex_lock(&buffer->lock);
     const int hc = buffer->handle_count;
@@ -218,6 +314,7 @@ std::string ion_check_invariants(struct ion_device* dev) ABSL_NO_THREAD_SAFETY_A
     }
     heap_live_bytes[buffer->heap] += buffer->size;
     heap_pool_bytes[buffer->heap] += PAGE_ALIGN(buffer->size);
+    heap_held[buffer->heap].push_back(buffer);
   }
 
   struct ion_heap* heap;
@@ -229,6 +326,7 @@ std::string ion_check_invariants(struct ion_device* dev) ABSL_NO_THREAD_SAFETY_A
       list_for_each_entry(buffer, &heap->free_list, list) {
         sum += buffer->size;
         heap_pool_bytes[heap] += PAGE_ALIGN(buffer->size);
+        heap_held[heap].push_back(buffer);
         for (const struct ion_buffer* b : live) {
           if (b == buffer) fail(format("buffer b%lu: on the free list of %s and still in the device tree", buffer->serial, heap->name));
         }
@@ -242,6 +340,7 @@ std::string ion_check_invariants(struct ion_device* dev) ABSL_NO_THREAD_SAFETY_A
     if (total >= 0 && static_cast<size_t>(total) != heap_live_bytes[heap]) {
       fail(format("heap %s: debugfs total %lld but live buffers hold %zu bytes", heap->name, total, heap_live_bytes[heap]));
     }
+    check_heap_allocator(heap, heap_held[heap], fail);
     if (heap->type == ION_HEAP_TYPE_CARVEOUT) {
       struct gen_pool* pool = ion_carveout_heap_pool(heap);
       const size_t expected = gen_pool_size(pool) - heap_pool_bytes[heap];

@@ -6,8 +6,14 @@
 //
 // Canonical dump, format "ionsim-state 1" (one record per line, no pointers, no pids):
 //   heap <id> <name> type=<type name> defer=<0|1> free_list_bytes=<n> free_list=<b..,b..|->
-//   buffer b<serial> heap=<name> size=<bytes> offset=<hex offset in a carveout|-> flags=<hex>
-//       ref=<n> handles=<handle_count> kmap=<kmap_cnt>
+//     pool order=<o> high=<n> low=<n>        system heap only: its page pools, orders 8, 4, 0 (counts of
+//                                            order-o blocks, as debug_show prints them)
+//     chunk allocated=<bytes>                chunk heap only: its allocated counter
+//   buffer b<serial> heap=<name> size=<bytes> offset=<offsets|-> flags=<hex>
+//       ref=<n> handles=<handle_count> kmap=<kmap_cnt>[ map=<wc|cached>]
+// offset= lists, for carveout, chunk and dma heaps, the offset of each sg entry from the heap's base in hex,
+// comma-separated in sg order (a carveout or dma buffer has one entry); "-" for the system heaps. map= appears
+// on dma-heap buffers only: the kernel mapping attribute the CMA driver chose (wc uncached, cached otherwise).
 //   client c<serial> handles=<n>
 //     handle <id> b<serial> ref=<n> kmap=<kmap_cnt>
 // Heaps in plist order (the order ALLOC tries them); buffers alive in the device tree by creation serial;

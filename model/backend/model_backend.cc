@@ -7,6 +7,7 @@
 #include "model/kernel/debugfs.h"
 #include "model/kernel/fs.h"
 #include "model/kernel/mm_user.h"
+#include "model/kernel/printk.h"
 
 namespace ionsim {
 
@@ -31,7 +32,9 @@ ModelConfig CoreModelConfig() {
 
 namespace {
 
-bool heap_has_range(ion_heap_type type) { return type == ION_HEAP_TYPE_CARVEOUT || type == ION_HEAP_TYPE_CHUNK; }
+bool heap_has_range(ion_heap_type type) {
+  return type == ION_HEAP_TYPE_CARVEOUT || type == ION_HEAP_TYPE_CHUNK || type == ION_HEAP_TYPE_DMA;
+}
 
 }  // namespace
 
@@ -62,6 +65,17 @@ ErrnoOr<std::unique_ptr<ModelBackend>> ModelBackend::Create(const ModelConfig& c
     data->align = h.align;
     data->priv = reinterpret_cast<void*>(static_cast<uintptr_t>(h.chunk_size));
     data->mem = backend->mem_;
+    if (h.type == ION_HEAP_TYPE_DMA) {
+      // The heap's device and its CMA area over the reserved range (dma_contiguous_reserve + the device's
+      // "linux,cma" region on a board).
+      auto dev = std::make_unique<kernel::device>();
+      dev->name = "ion-" + h.name;
+      ErrnoOr<cma*> area = cma_init_reserved_mem(backend->mem_, h.base, h.size, 0);
+      if (!area.ok()) return area.error();
+      dev->cma_area = area.value();
+      data->priv = dev.get();
+      backend->cma_devices_.push_back(std::move(dev));
+    }
     ErrnoOr<ion_heap*> heap = ion_heap_create(data.get());
     if (!heap.ok()) return heap.error();
     ion_device_add_heap(backend->dev_, heap.value());
@@ -72,7 +86,10 @@ ErrnoOr<std::unique_ptr<ModelBackend>> ModelBackend::Create(const ModelConfig& c
   return backend;
 }
 
-ModelBackend::~ModelBackend() {
+ModelBackend::~ModelBackend() { Shutdown(); }
+
+std::string ModelBackend::Shutdown() {
+  std::string report;
   for (auto& [pid, t] : tasks_) {
     {
       current_task_scope scope(t);
@@ -82,14 +99,28 @@ ModelBackend::~ModelBackend() {
   }
   tasks_.clear();
   if (dev_) {
-    // Removing a heap drains its deferred-free list (ion_heap_cleanup) before the heap is destroyed.
-    for (ion_heap* heap : heaps_) {
-      ion_device_remove_heap(dev_, heap);
-      ion_heap_destroy(heap);
-    }
-    ion_device_destroy(dev_);
+    report += ion_device_teardown(dev_);
+    dev_ = nullptr;
+    heaps_.clear();
   }
-  if (mem_) phys_mem_destroy(mem_);
+  for (auto& dev : cma_devices_) {
+    const unsigned long used = cma_destroy(dev->cma_area);
+    if (used) {
+      std::string line = "cma: area " + dev->name.substr(4) + ": " + std::to_string(used) + " pages still allocated";
+      pr_warn("%s\n", line.c_str());
+      report += line + "\n";
+    }
+  }
+  cma_devices_.clear();
+  if (mem_) {
+    const unsigned long pages = phys_mem_destroy(mem_);
+    mem_ = nullptr;
+    if (pages) {
+      std::string line = "page allocator: " + std::to_string(pages) + " pages still allocated";
+      report += line + "\n";
+    }
+  }
+  return report;
 }
 
 ion_heap* ModelBackend::heap(unsigned int id) const {

@@ -15,6 +15,7 @@
 #include "kmod/uapi/ion.h"
 #include "model/backend/ion_backend.h"
 #include "model/ion_priv.h"
+#include "model/kernel/dma_mapping.h"
 #include "model/kernel/mm.h"
 #include "model/kernel/sched.h"
 
@@ -29,6 +30,7 @@ struct ModelHeapConfig {
   uint64_t size = 0;        // bytes
   uint64_t align = 0;
   uint64_t chunk_size = 0;  // chunk heap: the chunk size (platform priv)
+  // carveout, chunk: the heap's range; dma: the range becomes the CMA area of the heap's device (4 MiB aligned).
 };
 
 // The machine and its heaps.
@@ -48,8 +50,16 @@ class ModelBackend : public IonBackend {
   // Boots the machine: physical memory with every carveout-like range reserved, the ION device, then every
   // heap in config order. The error of the first step that fails.
   static ErrnoOr<std::unique_ptr<ModelBackend>> Create(const ModelConfig& config);
-  // Shuts down: every process exits, the deferred-free threads run, heaps and device go, then the machine.
+  // Shuts down (Shutdown() if it has not run).
   ~ModelBackend() override;
+
+  // Shuts the machine down as a module unload would: every process exits (closing its files), then
+  // ion_device_teardown() frees whatever is still alive, then the CMA areas and the machine go. Returns the
+  // leak report, "" when everything came back: ion_device_teardown()'s lines, plus
+  //   cma: area <heap name>: <n> pages still allocated
+  //   page allocator: <n> pages still allocated
+  // Only the first call does anything; later calls return "".
+  std::string Shutdown();
 
   std::string name() const override { return "model"; }
   ErrnoOr<ProcId> spawn(const std::string& comm) override;
@@ -88,6 +98,8 @@ class ModelBackend : public IonBackend {
 
   kernel::phys_mem* mem_ = nullptr;
   kernel::ion_device* dev_ = nullptr;
+  // The devices of the dma heaps, each with its CMA area (platform priv of the heap).
+  std::vector<std::unique_ptr<kernel::device>> cma_devices_;
   std::vector<kernel::ion_heap*> heaps_;
   std::vector<std::unique_ptr<kernel::ion_platform_heap>> heap_data_;
   std::vector<std::unique_ptr<std::string>> heap_names_;

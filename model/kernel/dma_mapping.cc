@@ -4,6 +4,7 @@
 #include <atomic>
 
 #include "model/kernel/bug.h"
+#include "model/kernel/slab.h"
 
 namespace ionsim::kernel {
 namespace {
@@ -60,6 +61,69 @@ void dma_sync_sg_for_cpu(struct device* dev, struct scatterlist* /*sg*/, int /*n
                          enum dma_data_direction dir) {
   BUG_ON(!valid_dma_direction(dir));
   count_sync(dev, &device::nr_sync_for_cpu);
+}
+
+// Mirrors arch/arm/mm/dma-mapping.c:__alloc_from_contiguous() @ v4.4 (reached through __dma_alloc()).
+void* dma_alloc_attrs_cma(struct device* dev, size_t size, phys_addr_t* handle, pgprot_t prot) {
+  if (!dev || !dev->cma_area) return nullptr;
+  size = PAGE_ALIGN(size);
+  const unsigned int order = static_cast<unsigned int>(get_order(size));
+  const size_t count = size >> PAGE_SHIFT;
+  // Mirrors drivers/base/dma-contiguous.c:dma_alloc_from_contiguous() @ v4.4: the alignment is capped.
+  struct page* page = cma_alloc(dev->cma_area, count, order > CONFIG_CMA_ALIGNMENT ? CONFIG_CMA_ALIGNMENT : order);
+  if (!page) return nullptr;
+  // __dma_clear_buffer(): the whole run is zeroed through the kernel's view.
+  for (size_t i = 0; i < count; i++) clear_highpage(nth_page(page, i));
+  void* ptr;
+  if (PageHighMem(page)) {
+    struct page** pages = kcalloc<struct page*>(count, GFP_KERNEL);
+    if (!pages) {
+      cma_release(dev->cma_area, page, static_cast<unsigned int>(count));
+      return nullptr;
+    }
+    for (size_t i = 0; i < count; i++) pages[i] = nth_page(page, i);
+    ptr = vmap(pages, static_cast<unsigned int>(count), VM_MAP, prot);
+    kfree_array(pages);
+    if (!ptr) {
+      cma_release(dev->cma_area, page, static_cast<unsigned int>(count));
+      return nullptr;
+    }
+  } else {
+    ptr = page_address(page);
+  }
+  *handle = page_to_phys(page);
+  return ptr;
+}
+
+// Mirrors arch/arm/mm/dma-mapping.c:__arm_dma_free() @ v4.4 with __free_from_contiguous().
+void dma_free_coherent(struct device* dev, size_t size, void* cpu_addr, phys_addr_t handle) {
+  size = PAGE_ALIGN(size);
+  struct page* page = phys_to_page(dev->cma_area->mem, handle);
+  if (PageHighMem(page)) vunmap(cpu_addr);
+  WARN_ON(!cma_release(dev->cma_area, page, static_cast<unsigned int>(size >> PAGE_SHIFT)));
+}
+
+// Mirrors arch/arm/mm/dma-mapping.c:arm_dma_get_sgtable() @ v4.4.
+Errno dma_get_sgtable(struct device* dev, struct sg_table* sgt, void* /*cpu_addr*/, phys_addr_t handle, size_t size) {
+  struct page* page = phys_to_page(dev->cma_area->mem, handle);
+  Errno ret = sg_alloc_table(sgt, 1, GFP_KERNEL);
+  if (!ret.ok()) return ret;
+  sg_set_page(sgt->sgl, page, static_cast<unsigned int>(PAGE_ALIGN(size)), 0);
+  return Errno::Ok();
+}
+
+// Mirrors arch/arm/mm/dma-mapping.c:arm_dma_mmap() @ v4.4.
+Errno dma_mmap_coherent(struct device* /*dev*/, struct vm_area_struct* vma, void* /*cpu_addr*/, phys_addr_t handle,
+                        size_t size) {
+  const unsigned long nr_vma_pages = (vma->vm_end - vma->vm_start) >> PAGE_SHIFT;
+  const unsigned long nr_pages = PAGE_ALIGN(size) >> PAGE_SHIFT;
+  const unsigned long pfn = PFN_DOWN(handle);
+  const unsigned long off = vma->vm_pgoff;
+  vma->vm_page_prot = pgprot_writecombine(vma->vm_page_prot);
+  if (off < nr_pages && nr_vma_pages <= nr_pages - off) {
+    return remap_pfn_range(vma, vma->vm_start, pfn + off, vma->vm_end - vma->vm_start, vma->vm_page_prot);
+  }
+  return Errno(-ENXIO);
 }
 
 }  // namespace ionsim::kernel

@@ -10,6 +10,8 @@
 #include <atomic>
 #include <string>
 
+#include "model/kernel/cma.h"
+#include "model/kernel/mm_user.h"
 #include "model/kernel/scatterlist.h"
 
 namespace ionsim::kernel {
@@ -17,9 +19,10 @@ namespace ionsim::kernel {
 // Mirrors include/linux/dma-direction.h:enum dma_data_direction @ v4.4.
 enum dma_data_direction { DMA_BIDIRECTIONAL = 0, DMA_TO_DEVICE = 1, DMA_FROM_DEVICE = 2, DMA_NONE = 3 };
 
-// Mirrors include/linux/device.h:struct device @ v4.4, reduced to a name and the DMA counters.
+// Mirrors include/linux/device.h:struct device @ v4.4, reduced to a name, the CMA area and the DMA counters.
 struct device {
   std::string name;
+  struct cma* cma_area = nullptr;  // CONFIG_DMA_CMA: the area dma_alloc_coherent() takes memory from
   std::atomic<long> nr_map_sg{0};
   std::atomic<long> nr_unmap_sg{0};
   std::atomic<long> nr_sync_for_device{0};
@@ -38,6 +41,31 @@ void dma_unmap_sg(struct device* dev, struct scatterlist* sg, int nents, enum dm
 void dma_sync_sg_for_device(struct device* dev, struct scatterlist* sg, int nents, enum dma_data_direction dir);
 // Mirrors include/linux/dma-mapping.h:dma_sync_sg_for_cpu() @ v4.4; dev may be NULL.
 void dma_sync_sg_for_cpu(struct device* dev, struct scatterlist* sg, int nents, enum dma_data_direction dir);
+
+// ---- Coherent allocations (arch/arm/mm/dma-mapping.c @ v4.4, CMA path) --------------------------------------------
+
+// Mirrors arch/arm/mm/dma-mapping.c:__dma_alloc() @ v4.4 for a device with a CMA area: PAGE_ALIGN(size) bytes
+// from the area (dma_alloc_from_contiguous: alignment order min(get_order(size), CONFIG_CMA_ALIGNMENT)),
+// cleared, and mapped into the kernel with `prot` (page_address() for lowmem, a vmap for highmem). *handle gets
+// the physical address. NULL when the area has no room, or the device has no area.
+void* dma_alloc_attrs_cma(struct device* dev, size_t size, phys_addr_t* handle, pgprot_t prot);
+// Mirrors include/asm-generic/dma-mapping-common.h:dma_alloc_coherent() @ v4.4 (pgprot_dmacoherent: on ARMv7
+// a bufferable, uncached mapping; the model's name for that memory type is write-combine).
+inline void* dma_alloc_coherent(struct device* dev, size_t size, phys_addr_t* handle, gfp_t /*gfp*/) {
+  return dma_alloc_attrs_cma(dev, size, handle, pgprot_writecombine(PAGE_KERNEL));
+}
+// Mirrors include/linux/dma-mapping.h:dma_alloc_writecombine() @ v4.4.
+inline void* dma_alloc_writecombine(struct device* dev, size_t size, phys_addr_t* handle, gfp_t /*gfp*/) {
+  return dma_alloc_attrs_cma(dev, size, handle, pgprot_writecombine(PAGE_KERNEL));
+}
+// Mirrors arch/arm/mm/dma-mapping.c:__arm_dma_free() @ v4.4 (CMA path): unmaps and returns the pages.
+void dma_free_coherent(struct device* dev, size_t size, void* cpu_addr, phys_addr_t handle);
+// Mirrors arch/arm/mm/dma-mapping.c:arm_dma_get_sgtable() @ v4.4: one entry of PAGE_ALIGN(size) bytes.
+Errno dma_get_sgtable(struct device* dev, struct sg_table* sgt, void* cpu_addr, phys_addr_t handle, size_t size);
+// Mirrors arch/arm/mm/dma-mapping.c:arm_dma_mmap() @ v4.4: the vma gets a write-combine pgprot and the pfns from
+// vm_pgoff on; -ENXIO when the vma does not fit inside the allocation.
+Errno dma_mmap_coherent(struct device* dev, struct vm_area_struct* vma, void* cpu_addr, phys_addr_t handle,
+                        size_t size);
 
 }  // namespace ionsim::kernel
 

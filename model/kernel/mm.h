@@ -384,6 +384,11 @@ const char* buddy_check(struct phys_mem* mem);
 
 // ---- Shrinkers -------------------------------------------------------------------------------------------------
 
+// Mirrors include/linux/swap.h:current_is_kswapd() @ v4.4.
+// Divergence: the model has no kswapd; reclaim only runs in the allocating task (direct reclaim) or from an
+// explicit shrink, so this is always false.
+inline bool current_is_kswapd() { return false; }
+
 // Mirrors mm/vmscan.c:register_shrinker() @ v4.4: -ENOMEM when nr_deferred cannot be allocated.
 Errno register_shrinker(struct phys_mem* mem, struct shrinker* shrinker);
 // Mirrors mm/vmscan.c:unregister_shrinker() @ v4.4.
