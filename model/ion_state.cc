@@ -72,16 +72,18 @@ std::string buffer_offsets(struct ion_buffer* buffer) {
   unsigned int i;
   for_each_sg(buffer->sg_table->sgl, sg, buffer->sg_table->nents, i) {
     const unsigned long long off = page_to_phys(sg_page(sg)) - base;
-    out += (out.empty() ? "" : ",") + format("%#llx", off);
+    out += (out.empty() ? "" : ",") + format("0x%llx", off);
   }
   return out.empty() ? "-" : out;
 }
 
 std::string buffer_line(struct ion_buffer* buffer) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   const std::string off = buffer_offsets(buffer);
-  std::string line = format("buffer b%lu heap=%s size=%zu offset=%s flags=%#lx ref=%d handles=%d kmap=%d",
-                            buffer->serial, buffer->heap->name, buffer->size, off.c_str(), buffer->flags,
-                            kref_read(&buffer->ref), buffer->handle_count, buffer->kmap_cnt);
+  // The offset list can be long (a chunk buffer has one entry per chunk): it is appended, not formatted.
+  std::string line = format("buffer b%lu heap=%s size=%zu offset=", buffer->serial, buffer->heap->name, buffer->size);
+  line += off;
+  line += format(" flags=0x%lx ref=%d handles=%d kmap=%d", buffer->flags, kref_read(&buffer->ref),
+                 buffer->handle_count, buffer->kmap_cnt);
   if (buffer->heap->type == ION_HEAP_TYPE_DMA) line += format(" map=%s", ion_cma_buffer_map_attr(buffer));
   return line + "\n";
 }

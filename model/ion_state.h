@@ -9,9 +9,10 @@
 //     pool order=<o> high=<n> low=<n>        system heap only: its page pools, orders 8, 4, 0 (counts of
 //                                            order-o blocks, as debug_show prints them)
 //     chunk allocated=<bytes>                chunk heap only: its allocated counter
-//   buffer b<serial> heap=<name> size=<bytes> offset=<offsets|-> flags=<hex>
+//   buffer b<serial> heap=<name> size=<bytes> offset=<offsets|-> flags=0x<hex>
 //       ref=<n> handles=<handle_count> kmap=<kmap_cnt>[ map=<wc|cached>]
-// offset= lists, for carveout, chunk and dma heaps, the offset of each sg entry from the heap's base in hex,
+// Hex numbers are always written 0x%x (never %#x, which prints "0" for zero in C libraries and "0x0" in the
+// kernel). offset= lists, for carveout, chunk and dma heaps, the offset of each sg entry from the heap's base in hex,
 // comma-separated in sg order (a carveout or dma buffer has one entry); "-" for the system heaps. map= appears
 // on dma-heap buffers only: the kernel mapping attribute the CMA driver chose (wc uncached, cached otherwise).
 //   client c<serial> handles=<n>

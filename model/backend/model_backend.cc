@@ -30,6 +30,18 @@ ModelConfig CoreModelConfig() {
   return config;
 }
 
+ModelConfig AllHeapsModelConfig() {
+  ModelConfig config;
+  const uint64_t top = config.ram_base + config.ram_size;
+  config.heaps.push_back(ModelHeapConfig{ION_HEAP_TYPE_SYSTEM, 0, "system", 0, 0, 0, 0});
+  config.heaps.push_back(ModelHeapConfig{ION_HEAP_TYPE_SYSTEM_CONTIG, 1, "system contig", 0, 0, 0, 0});
+  config.heaps.push_back(ModelHeapConfig{ION_HEAP_TYPE_CARVEOUT, 2, "carveout", top - (4ULL << 20), 4ULL << 20, 0, 0});
+  config.heaps.push_back(
+      ModelHeapConfig{ION_HEAP_TYPE_CHUNK, 3, "chunk", top - (8ULL << 20), 4ULL << 20, 16ULL << 10, 16ULL << 10});
+  config.heaps.push_back(ModelHeapConfig{ION_HEAP_TYPE_DMA, 4, "dma", top - (16ULL << 20), 8ULL << 20, 0, 0});
+  return config;
+}
+
 namespace {
 
 bool heap_has_range(ion_heap_type type) {

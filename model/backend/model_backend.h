@@ -45,6 +45,12 @@ struct ModelConfig {
 // the top of RAM, as the dummy board lays them out.
 ModelConfig CoreModelConfig();
 
+// A machine with one heap of every type, as the dummy board plus a DMA heap (ids in type order): system 0,
+// system_contig 1 ("system contig"), carveout 2 (4 MiB at the top of RAM), chunk 3 (4 MiB below it, 16 KiB
+// chunks) and dma 4 (an 8 MiB CMA area below that). 512 MiB of RAM at 0x80000000 with 448 MiB of lowmem, so the
+// three ranges sit in highmem and the system heap's pools see both zones.
+ModelConfig AllHeapsModelConfig();
+
 class ModelBackend : public IonBackend {
  public:
   // Boots the machine: physical memory with every carveout-like range reserved, the ION device, then every

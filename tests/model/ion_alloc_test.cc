@@ -154,7 +154,7 @@ TEST_F(IonAllocTest, FailedCarveoutAllocationDrainsTheFreeListAndRetriesOnce) {
   ASSERT_THAT(ion_->Free(fd_, 1), IsOk());
   // The whole carveout is on the free list; the allocation fails, drains, and succeeds on the retry.
   EXPECT_THAT(ion_->Alloc(fd_, 4 << 20, 0, kCarveoutMask, 0), IsOkAndHolds(1));
-  EXPECT_THAT(BufferLine(backend_.get(), 2), HasSubstr("offset=0 "));
+  EXPECT_THAT(BufferLine(backend_.get(), 2), HasSubstr("offset=0x0 "));
   ErrnoOr<std::string> dump = backend_->canonical_dump();
   EXPECT_THAT(dump.value(), HasSubstr("free_list_bytes=0 free_list=-\n"));
 }
@@ -177,7 +177,7 @@ TEST_F(IonCarveoutFragmentationTest, DeferredFreeFragmentsTheCarveoutAsTheSamsun
   constexpr size_t kMiB = 1 << 20;
   ASSERT_THAT(ion_->Alloc(fd_, 4 * kMiB, 0, kCarveoutMask, 0), IsOkAndHolds(1));
   ASSERT_THAT(ion_->Alloc(fd_, 2 * kMiB, 0, kCarveoutMask, 0), IsOkAndHolds(2));
-  EXPECT_THAT(BufferLine(backend_.get(), 1), HasSubstr("offset=0 "));
+  EXPECT_THAT(BufferLine(backend_.get(), 1), HasSubstr("offset=0x0 "));
   EXPECT_THAT(BufferLine(backend_.get(), 2), HasSubstr("offset=0x400000 "));
   ASSERT_THAT(ion_->Free(fd_, 1), IsOk());
   ASSERT_THAT(ion_->Free(fd_, 2), IsOk());
@@ -185,7 +185,7 @@ TEST_F(IonCarveoutFragmentationTest, DeferredFreeFragmentsTheCarveoutAsTheSamsun
   EXPECT_THAT(BufferLine(backend_.get(), 3), HasSubstr("offset=0x600000 "));
   ASSERT_THAT(backend_->run_deferred_free(), IsOk());
   ASSERT_THAT(ion_->Alloc(fd_, 4 * kMiB, 0, kCarveoutMask, 0), IsOkAndHolds(2));
-  EXPECT_THAT(BufferLine(backend_.get(), 4), HasSubstr("offset=0 "));
+  EXPECT_THAT(BufferLine(backend_.get(), 4), HasSubstr("offset=0x0 "));
   EXPECT_THAT(ion_->Alloc(fd_, 3 * kMiB, 0, kCarveoutMask, 0), IsErrno(ENOMEM));
 }
 
@@ -252,7 +252,7 @@ TEST_F(IonAllocTest, NoCarveoutBufferEverShowsAPreviousOwnersBytes) {
   ErrnoOr<int> other_fd = other->Open();
   ASSERT_THAT(other_fd, IsOk());
   ASSERT_THAT(other->Alloc(other_fd.value(), 8192, 0, kCarveoutMask, 0), IsOkAndHolds(1));
-  EXPECT_THAT(BufferLine(backend_.get(), 2), HasSubstr("offset=0 "));  // the same granules
+  EXPECT_THAT(BufferLine(backend_.get(), 2), HasSubstr("offset=0x0 "));  // the same granules
   EXPECT_EQ(ReadThroughMapping(other.get(), other_fd.value(), 1, 8192), std::vector<uint8_t>(8192, 0));
 }
 

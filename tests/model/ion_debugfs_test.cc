@@ -519,8 +519,8 @@ TEST_F(IonDebugfsTest, CanonicalDumpOfTwoClientsOnTwoHeapsWithAFreeList) {
                      size_t{16384}, "b4,b3");
   expected += Format("heap %u %s type=%s defer=%d free_list_bytes=%zu free_list=%s\n", 1U, "system_contig",
                      "system_contig", 0, size_t{0}, "-");
-  const char* buffer_fmt = "buffer b%lu heap=%s size=%zu offset=%s flags=%#lx ref=%d handles=%d kmap=%d\n";
-  expected += Format(buffer_fmt, 1UL, "carveout", size_t{8192}, Format("%#llx", 0ULL).c_str(), 0UL, 3, 2, 0);
+  const char* buffer_fmt = "buffer b%lu heap=%s size=%zu offset=%s flags=0x%lx ref=%d handles=%d kmap=%d\n";
+  expected += Format(buffer_fmt, 1UL, "carveout", size_t{8192}, Format("0x%llx", 0ULL).c_str(), 0UL, 3, 2, 0);
   expected += Format(buffer_fmt, 2UL, "system_contig", size_t{4096}, "-", 3UL, 1, 1, 0);
   expected += Format("client c%lu handles=%zu\n", 1UL, size_t{2});
   expected += Format("  handle %d b%lu ref=%d kmap=%u\n", 1, 1UL, 2, 0U);
@@ -534,10 +534,10 @@ TEST_F(IonDebugfsTest, CanonicalDumpOfTwoClientsOnTwoHeapsWithAFreeList) {
   ASSERT_THAT(backend_->run_deferred_free(), IsOk());
   ASSERT_THAT(ion_->Alloc(fd_, kPage, 0, kCarveoutMask, 0), IsOkAndHolds(3));
   ASSERT_THAT(ion_->Alloc(fd_, 3 * kPage, 0, kCarveoutMask, 0), IsOkAndHolds(4));
-  EXPECT_THAT(Dump(), HasSubstr(Format(buffer_fmt, 5UL, "carveout", size_t{4096}, Format("%#llx", 0x2000ULL).c_str(),
+  EXPECT_THAT(Dump(), HasSubstr(Format(buffer_fmt, 5UL, "carveout", size_t{4096}, Format("0x%llx", 0x2000ULL).c_str(),
                                        0UL, 1, 1, 0)));
   EXPECT_THAT(Dump(), HasSubstr(Format(buffer_fmt, 6UL, "carveout", size_t{12288},
-                                       Format("%#llx", 0x3000ULL).c_str(), 0UL, 1, 1, 0)));
+                                       Format("0x%llx", 0x3000ULL).c_str(), 0UL, 1, 1, 0)));
 }
 
 }  // namespace

@@ -295,7 +295,7 @@ TEST_F(IonIoctlTest, ShareAndMapReturnACloseOnExecDmaBufFdHoldingOneBufferRefere
   ASSERT_THAT(duped, IsOk());
   EXPECT_FALSE(CloseOnExec(duped.value()));
   // Two dma-bufs, one handle: ref 3.
-  EXPECT_THAT(Dump(), HasSubstr("buffer b1 heap=carveout size=4096 offset=0 flags=0 ref=3 handles=1 kmap=0\n"));
+  EXPECT_THAT(Dump(), HasSubstr("buffer b1 heap=carveout size=4096 offset=0x0 flags=0x0 ref=3 handles=1 kmap=0\n"));
 }
 
 TEST_F(IonIoctlTest, ShareErrorIsReturnedAndAlsoWrittenIntoTheFdField) {
@@ -312,7 +312,7 @@ TEST_F(IonIoctlTest, ShareErrorIsReturnedAndAlsoWrittenIntoTheFdField) {
   }
   // The exported dma-buf was put again, and with it its buffer reference.
   EXPECT_EQ(kernel::dma_buf_count(), dma_bufs_before);
-  EXPECT_THAT(Dump(), HasSubstr("buffer b1 heap=carveout size=4096 offset=0 flags=0 ref=1 handles=1 kmap=0\n"));
+  EXPECT_THAT(Dump(), HasSubstr("buffer b1 heap=carveout size=4096 offset=0x0 flags=0x0 ref=1 handles=1 kmap=0\n"));
   // One free slot is enough again.
   ASSERT_THAT(backend_->close(proc_, dups.back()), IsOk());
   EXPECT_THAT(ion_->Share(fd_, 1), IsOkAndHolds(dups.back()));
@@ -335,7 +335,7 @@ TEST_F(IonIoctlTest, ShareWhoseResultCannotBeCopiedBackFailsWithEfaultButKeepsTh
   const std::vector<int> fds_after = OpenFds();
   ASSERT_EQ(fds_after.size(), fds_before.size() + 1);
   EXPECT_TRUE(IsDmaBufFd(fds_after.back()));
-  EXPECT_THAT(Dump(), HasSubstr("buffer b1 heap=carveout size=4096 offset=0 flags=0 ref=2 handles=1 kmap=0\n"));
+  EXPECT_THAT(Dump(), HasSubstr("buffer b1 heap=carveout size=4096 offset=0x0 flags=0x0 ref=2 handles=1 kmap=0\n"));
 }
 
 // ---- The commands that only read their argument (ion_ioctl_dir) --------------------------------------------------
@@ -390,7 +390,7 @@ TEST_F(IonIoctlTest, ImportOfABufferTheClientAlreadyHoldsReturnsTheSameIdWithOne
   EXPECT_THAT(dump, HasSubstr("client c1 handles=1\n  handle 1 b1 ref=2 kmap=0\n"));
   // The handle holds the buffer, not the dma-buf: closing the fd leaves the handle's two references.
   ASSERT_THAT(backend_->close(proc_, shared.value()), IsOk());
-  EXPECT_THAT(Dump(), HasSubstr("buffer b1 heap=carveout size=4096 offset=0 flags=0 ref=1 handles=1 kmap=0\n"));
+  EXPECT_THAT(Dump(), HasSubstr("buffer b1 heap=carveout size=4096 offset=0x0 flags=0x0 ref=1 handles=1 kmap=0\n"));
   EXPECT_THAT(ion_->Free(fd_, 1), IsOk());
   EXPECT_THAT(Dump(), HasSubstr("  handle 1 b1 ref=1 kmap=0\n"));
   EXPECT_THAT(ion_->Free(fd_, 1), IsOk());
@@ -406,7 +406,7 @@ TEST_F(IonIoctlTest, ImportIntoAnotherClientMakesANewHandleAtThatClientsLowestFr
   ErrnoOr<int> fd2 = ion_->Open();
   ASSERT_THAT(fd2, IsOk());
   EXPECT_THAT(ion_->Import(fd2.value(), shared.value()), IsOkAndHolds(1));
-  EXPECT_THAT(Dump(), HasSubstr("buffer b2 heap=carveout size=4096 offset=0x1000 flags=0 ref=3 handles=2 kmap=0\n"));
+  EXPECT_THAT(Dump(), HasSubstr("buffer b2 heap=carveout size=4096 offset=0x1000 flags=0x0 ref=3 handles=2 kmap=0\n"));
   EXPECT_THAT(Dump(), HasSubstr("client c2 handles=1\n  handle 1 b2 ref=1 kmap=0\n"));
 }
 
@@ -723,7 +723,7 @@ TEST_F(IonNewAllocTest, ReturnsACloseOnExecDmaBufFdAndMakesNoHandle) {
   EXPECT_TRUE(CloseOnExec(fd.value()));
   // The dma-buf owns the creation reference; no client holds the buffer.
   const std::string dump = Dump();
-  EXPECT_THAT(dump, HasSubstr("buffer b1 heap=carveout size=8192 offset=0 flags=0 ref=1 handles=0 kmap=0\n"));
+  EXPECT_THAT(dump, HasSubstr("buffer b1 heap=carveout size=8192 offset=0x0 flags=0x0 ref=1 handles=0 kmap=0\n"));
   EXPECT_THAT(dump, HasSubstr("client c1 handles=0\n"));
 }
 
@@ -772,7 +772,7 @@ TEST_F(IonNewAllocTest, WithAMappingAliveTheBufferGoesOnlyAtMunmap) {
   ErrnoOr<uint64_t> addr = backend_->mmap(proc_, 0, 2 * kPage, kProtRw, kMapShared, fd.value(), 0);
   ASSERT_THAT(addr, IsOk());
   ASSERT_THAT(backend_->close(proc_, fd.value()), IsOk());
-  EXPECT_THAT(Dump(), HasSubstr("buffer b1 heap=carveout size=8192 offset=0 flags=0 ref=1 handles=0 kmap=0\n"));
+  EXPECT_THAT(Dump(), HasSubstr("buffer b1 heap=carveout size=8192 offset=0x0 flags=0x0 ref=1 handles=0 kmap=0\n"));
   // Unmapping half of it leaves the other half's reference.
   ASSERT_THAT(backend_->munmap(proc_, addr.value(), kPage), IsOk());
   EXPECT_THAT(Dump(), HasSubstr("buffer b1 "));
@@ -797,7 +797,7 @@ TEST_F(IonNewAllocTest, NewAllocFdIsAnIonDmaBufThatLegacyImportAccepts) {
   ErrnoOr<int> fd = ion_->AllocFd(fd_, kPage, kContigMask, 0);
   ASSERT_THAT(fd, IsOk());
   EXPECT_THAT(ion_->Import(fd_, fd.value()), IsOkAndHolds(1));
-  EXPECT_THAT(Dump(), HasSubstr("buffer b1 heap=system_contig size=4096 offset=- flags=0 ref=2 handles=1 kmap=0\n"));
+  EXPECT_THAT(Dump(), HasSubstr("buffer b1 heap=system_contig size=4096 offset=- flags=0x0 ref=2 handles=1 kmap=0\n"));
   ASSERT_THAT(backend_->close(proc_, fd.value()), IsOk());
   ASSERT_THAT(ion_->Free(fd_, 1), IsOk());
   EXPECT_THAT(Dump(), Not(HasSubstr("buffer b1 ")));
