@@ -39,7 +39,13 @@ std::string ion_canonical_dump(struct ion_device* dev);
 //     kmap_cnt 0 has no vaddr;
 //   - every buffer on a free list has left the device tree, and free_list_size is the sum of their sizes;
 //   - the "total" line of heaps/<name> equals the sum of the live buffers of that heap;
-//   - a carveout's genalloc pool has exactly size - (granule-rounded live and free-listed buffers) available.
+//   - a carveout's genalloc pool has exactly size - (granule-rounded live and free-listed buffers) available;
+//   - each system-heap pool holds only blocks of its order, in the list of their zone, none free in the buddy
+//     allocator, and its counts equal its list lengths;
+//   - a chunk heap's allocated counter equals the chunk-rounded sizes of its live and free-listed buffers, and
+//     its genalloc pool has exactly the rest available;
+//   - a dma heap's CMA area has exactly its buffers' pages in use.
+// The address-0 quirk (a carveout or chunk heap based at physical 0 loses its first granule) is tolerated.
 std::string ion_check_invariants(struct ion_device* dev);
 
 }  // namespace ionsim::kernel
