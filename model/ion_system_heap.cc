@@ -135,12 +135,14 @@ free_pages:
   return -ENOMEM;
 }
 
-// Mirrors ion_system_heap.c:ion_system_heap_free() @ v4.4: the buffer is zeroed (pooled blocks are handed out
-// again without zeroing) unless the shrinker frees it, then every chunk goes back.
+// Mirrors ion_system_heap.c:ion_system_heap_free() @ v4.4: an uncached buffer is zeroed (its blocks go to the
+// pools, which hand them out again without zeroing) unless the shrinker frees it; a cached buffer goes straight
+// back to the page allocator unzeroed (its next allocation is __GFP_ZERO). Then every chunk goes back.
 void ion_system_heap_free(struct ion_buffer* buffer) {
   struct ion_system_heap* sys_heap = to_system_heap(buffer->heap);
   struct sg_table* table = buffer->sg_table;
-  if (!(buffer->private_flags & ION_PRIV_FLAG_SHRINKER_FREE)) ion_heap_buffer_zero(buffer);
+  const bool cached = ion_buffer_cached(buffer);
+  if (!cached && !(buffer->private_flags & ION_PRIV_FLAG_SHRINKER_FREE)) ion_heap_buffer_zero(buffer);
   struct scatterlist* sg;
   unsigned int i;
   for_each_sg(table->sgl, sg, table->nents, i) free_buffer_page(sys_heap, buffer, sg_page(sg));
