@@ -18,6 +18,15 @@ PACKAGES=(
   libbenchmark-dev
   libgmock-dev
   libgtest-dev
+  # The kernel module in QEMU (tools/qemu/ionsim-qemu): kbuild headers for Debian's kernel ABI (the kernel
+  # itself is fetched with apt-get download, never installed), the emulator, the guest's busybox, initramfs
+  # packing, the vmlinuz decompression, and make for kbuild.
+  linux-headers-amd64
+  qemu-system-x86
+  busybox-static
+  cpio
+  xz-utils
+  make
 )
 
 missing=()
