@@ -218,23 +218,6 @@ TEST_F(IonAllocTest, SystemContigReturnsTheTailPagesBeyondTheAlignedLength) {
   EXPECT_EQ(kernel::nr_free_pages(backend_->model()->mem()), before);
 }
 
-// Reads len bytes of a buffer through a fresh shared mapping of a SHARE fd.
-std::vector<uint8_t> ReadThroughMapping(LibIon* ion, int fd, int handle, size_t len) {
-  std::vector<uint8_t> bytes(len, 0xee);
-  ErrnoOr<int> share = ion->Share(fd, handle);
-  if (!share.ok()) return {};
-  IonBackend* b = ion->backend();
-  ErrnoOr<uint64_t> addr = b->mmap(ion->proc(), 0, len, kProtRw, kMapShared, share.value(), 0);
-  if (addr.ok()) {
-    if (!b->peek(ion->proc(), addr.value(), bytes.data(), len).ok()) bytes.clear();
-    b->munmap(ion->proc(), addr.value(), len).IgnoreError();
-  } else {
-    bytes.clear();
-  }
-  b->close(ion->proc(), share.value()).IgnoreError();
-  return bytes;
-}
-
 TEST_F(IonAllocTest, NoCarveoutBufferEverShowsAPreviousOwnersBytes) {
   ASSERT_THAT(ion_->Alloc(fd_, 8192, 0, kCarveoutMask, 0), IsOkAndHolds(1));
   ErrnoOr<int> share = ion_->Share(fd_, 1);

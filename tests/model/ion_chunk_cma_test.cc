@@ -31,8 +31,6 @@ constexpr unsigned int kChunkMask = 1U << 3;
 constexpr unsigned int kDmaMask = 1U << 4;
 constexpr size_t kKiB = 1 << 10;
 constexpr size_t kMiB = 1 << 20;
-constexpr int kProtRw = 0x3;
-constexpr int kMapShared = 0x01;
 
 class IonHeapPolicyTest : public IonTest {
  protected:
@@ -50,28 +48,6 @@ class IonHeapPolicyTest : public IonTest {
     const size_t at = dump.find(key);
     if (at == std::string::npos) return "";
     return dump.substr(at, dump.find('\n', at) - at);
-  }
-  Errno Fill(int handle, size_t len, uint8_t byte) {
-    ION_ASSIGN_OR_RETURN(int share, ion_->Share(fd_, handle));
-    ErrnoOr<uint64_t> addr = backend_->mmap(proc_, 0, len, kProtRw, kMapShared, share, 0);
-    Errno ret = addr.ok() ? Errno::Ok() : addr.error();
-    if (addr.ok()) {
-      const std::vector<uint8_t> bytes(len, byte);
-      ret = backend_->poke(proc_, addr.value(), bytes.data(), len);
-      backend_->munmap(proc_, addr.value(), len).IgnoreError();
-    }
-    backend_->close(proc_, share).IgnoreError();
-    return ret;
-  }
-  std::vector<uint8_t> Contents(int handle, size_t len) {
-    ErrnoOr<int> share = ion_->Share(fd_, handle);
-    if (!share.ok()) return {};
-    std::vector<uint8_t> bytes(len, 0xee);
-    ErrnoOr<uint64_t> addr = backend_->mmap(proc_, 0, len, kProtRw, kMapShared, share.value(), 0);
-    if (!addr.ok() || !backend_->peek(proc_, addr.value(), bytes.data(), len).ok()) bytes.clear();
-    if (addr.ok()) backend_->munmap(proc_, addr.value(), len).IgnoreError();
-    backend_->close(proc_, share.value()).IgnoreError();
-    return bytes;
   }
   unsigned long ChunkAllocated() { return kernel::ion_chunk_heap_allocated(backend_->model()->heap(3)); }
   unsigned long CmaUsedPages() { return kernel::ion_cma_heap_used_pages(backend_->model()->heap(4)); }
@@ -125,14 +101,14 @@ TEST_F(IonHeapPolicyTest, ChunkRequestBeyondWhatIsLeftFailsWithEnomemBeforeAnyCh
 // dropped when the deferred free ran, and the freed chunks to have been zeroed before reuse.
 TEST_F(IonHeapPolicyTest, ChunkCounterDropsOnlyWhenTheDeferredFreeRunsAndAllocRetriesAfterTheDrain) {
   ASSERT_THAT(ion_->Alloc(fd_, 4 * kMiB, 0, kChunkMask, 0), IsOkAndHolds(1));
-  ASSERT_THAT(Fill(1, 4 * kMiB, 0x77), IsOk());
+  ASSERT_THAT(WriteThroughMapping(ion_.get(), fd_, 1, 4 * kMiB, 0x77), IsOk());
   ASSERT_THAT(ion_->Free(fd_, 1), IsOk());
   EXPECT_EQ(ChunkAllocated(), 4 * kMiB);
   EXPECT_THAT(Dump(), HasSubstr("free_list_bytes=4194304 free_list=b1\n"));
   ASSERT_THAT(ion_->Alloc(fd_, 64 * kKiB, 0, kChunkMask, 0), IsOkAndHolds(1));
   EXPECT_THAT(Dump(), Not(HasSubstr("free_list=b1\n")));
   EXPECT_EQ(ChunkAllocated(), 64 * kKiB);
-  EXPECT_EQ(Contents(1, 64 * kKiB), std::vector<uint8_t>(64 * kKiB, 0));
+  EXPECT_EQ(ReadThroughMapping(ion_.get(), fd_, 1, 64 * kKiB), std::vector<uint8_t>(64 * kKiB, 0));
 }
 
 // A chunk heap whose range starts at physical address 0: genalloc hands out chunk 0 as address 0, which
@@ -213,11 +189,11 @@ TEST_F(IonHeapPolicyTest, DmaBufferIsOneContiguousWriteCombineEntryFreedAtOnce) 
 // buffer filled with 0x3c to read back zeros.
 TEST_F(IonHeapPolicyTest, DmaMemoryIsZeroedByTheAllocation) {
   ASSERT_THAT(ion_->Alloc(fd_, 64 * kKiB, 0, kDmaMask, 0), IsOkAndHolds(1));
-  ASSERT_THAT(Fill(1, 64 * kKiB, 0x3c), IsOk());
+  ASSERT_THAT(WriteThroughMapping(ion_.get(), fd_, 1, 64 * kKiB, 0x3c), IsOk());
   ASSERT_THAT(ion_->Free(fd_, 1), IsOk());
   ASSERT_THAT(ion_->Alloc(fd_, 64 * kKiB, 0, kDmaMask, 0), IsOkAndHolds(1));
   EXPECT_EQ(BufferLine(2), "buffer b2 heap=dma size=65536 offset=0x0 flags=0x0 ref=1 handles=1 kmap=0 map=wc");
-  EXPECT_EQ(Contents(1, 64 * kKiB), std::vector<uint8_t>(64 * kKiB, 0));
+  EXPECT_EQ(ReadThroughMapping(ion_.get(), fd_, 1, 64 * kKiB), std::vector<uint8_t>(64 * kKiB, 0));
 }
 
 }  // namespace

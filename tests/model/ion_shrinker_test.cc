@@ -27,8 +27,6 @@ constexpr unsigned int kSystemMask = 1U << 0;
 constexpr unsigned int kContigMask = 1U << 1;
 constexpr size_t kKiB = 1 << 10;
 constexpr size_t kMiB = 1 << 20;
-constexpr int kProtRw = 0x3;
-constexpr int kMapShared = 0x01;
 
 class IonShrinkerTest : public IonTest {
  protected:
@@ -58,34 +56,6 @@ class IonShrinkerTest : public IonTest {
   std::string Dump() {
     ErrnoOr<std::string> dump = backend_->canonical_dump();
     return dump.ok() ? dump.value() : "";
-  }
-  // The first physical page of each sg entry of the only live system-heap buffer of handle id `handle`.
-  std::vector<kernel::page*> Pages(unsigned long serial) {
-    kernel::ion_device* dev = backend_->model()->device();
-    std::vector<kernel::page*> pages;
-    kernel::mutex_lock(&dev->buffer_lock);
-    for (kernel::rb_node* n = kernel::rb_first(&dev->buffers); n; n = kernel::rb_next(n)) {
-      kernel::ion_buffer* buffer = rb_entry(n, kernel::ion_buffer, node);
-      if (buffer->serial != serial) continue;
-      kernel::scatterlist* sg;
-      unsigned int i;
-      for_each_sg(buffer->sg_table->sgl, sg, buffer->sg_table->nents, i) pages.push_back(kernel::sg_page(sg));
-    }
-    kernel::mutex_unlock(&dev->buffer_lock);
-    return pages;
-  }
-  // Fills handle's whole buffer with `byte` through a shared mapping of a SHARE fd.
-  Errno Fill(int handle, size_t len, uint8_t byte) {
-    ION_ASSIGN_OR_RETURN(int share, ion_->Share(fd_, handle));
-    ErrnoOr<uint64_t> addr = backend_->mmap(proc_, 0, len, kProtRw, kMapShared, share, 0);
-    Errno ret = addr.ok() ? Errno::Ok() : addr.error();
-    if (addr.ok()) {
-      const std::vector<uint8_t> bytes(len, byte);
-      ret = backend_->poke(proc_, addr.value(), bytes.data(), len);
-      backend_->munmap(proc_, addr.value(), len).IgnoreError();
-    }
-    backend_->close(proc_, share).IgnoreError();
-    return ret;
   }
 };
 
@@ -119,8 +89,8 @@ TEST_F(IonShrinkerTest, HighmemPoolPagesCountOnlyForAGfpThatAllowsHighmem) {
 // not in a pool, with its bytes untouched (no zeroing: the memory is being reclaimed).
 TEST_F(IonShrinkerTest, ScanFreesTheFreeListFirstBypassingZeroingAndThePools) {
   ASSERT_THAT(ion_->Alloc(fd_, 64 * kKiB, 0, kSystemMask, 0), IsOkAndHolds(1));
-  ASSERT_THAT(Fill(1, 64 * kKiB, 0x5a), IsOk());
-  const std::vector<kernel::page*> pages = Pages(1);
+  ASSERT_THAT(WriteThroughMapping(ion_.get(), fd_, 1, 64 * kKiB, 0x5a), IsOk());
+  const std::vector<kernel::page*> pages = ChunkPages(backend_.get(), 1);
   ASSERT_EQ(pages.size(), 1U);
   const unsigned long free_before = kernel::nr_free_pages(mem());
   ASSERT_THAT(ion_->Free(fd_, 1), IsOk());

@@ -95,4 +95,57 @@ std::unique_ptr<LibIon> IonTest::NewProcess(const std::string& comm) {
   return std::make_unique<LibIon>(backend_.get(), proc.value());
 }
 
+namespace {
+constexpr int kProtRw = 0x3;     // PROT_READ | PROT_WRITE
+constexpr int kMapShared = 0x01;  // MAP_SHARED
+}  // namespace
+
+Errno WriteThroughMapping(LibIon* ion, int fd, int handle, size_t len, uint8_t byte) {
+  ION_ASSIGN_OR_RETURN(int share, ion->Share(fd, handle));
+  IonBackend* b = ion->backend();
+  ErrnoOr<uint64_t> addr = b->mmap(ion->proc(), 0, len, kProtRw, kMapShared, share, 0);
+  Errno ret = addr.ok() ? Errno::Ok() : addr.error();
+  if (addr.ok()) {
+    const std::vector<uint8_t> bytes(len, byte);
+    ret = b->poke(ion->proc(), addr.value(), bytes.data(), len);
+    b->munmap(ion->proc(), addr.value(), len).IgnoreError();
+  }
+  b->close(ion->proc(), share).IgnoreError();
+  return ret;
+}
+
+std::vector<uint8_t> ReadThroughMapping(LibIon* ion, int fd, int handle, size_t len) {
+  ErrnoOr<int> share = ion->Share(fd, handle);
+  if (!share.ok()) return {};
+  IonBackend* b = ion->backend();
+  std::vector<uint8_t> bytes(len, 0xee);
+  ErrnoOr<uint64_t> addr = b->mmap(ion->proc(), 0, len, kProtRw, kMapShared, share.value(), 0);
+  if (!addr.ok() || !b->peek(ion->proc(), addr.value(), bytes.data(), len).ok()) bytes.clear();
+  if (addr.ok()) b->munmap(ion->proc(), addr.value(), len).IgnoreError();
+  b->close(ion->proc(), share.value()).IgnoreError();
+  return bytes;
+}
+
+kernel::ion_buffer* FindBuffer(CheckingBackend* backend, unsigned long serial) {
+  kernel::ion_device* dev = backend->model()->device();
+  kernel::ion_buffer* found = nullptr;
+  kernel::mutex_lock(&dev->buffer_lock);
+  for (kernel::rb_node* n = kernel::rb_first(&dev->buffers); n; n = kernel::rb_next(n)) {
+    kernel::ion_buffer* buffer = rb_entry(n, kernel::ion_buffer, node);
+    if (buffer->serial == serial) found = buffer;
+  }
+  kernel::mutex_unlock(&dev->buffer_lock);
+  return found;
+}
+
+std::vector<kernel::page*> ChunkPages(CheckingBackend* backend, unsigned long serial) {
+  kernel::ion_buffer* buffer = FindBuffer(backend, serial);
+  if (!buffer) return {};
+  std::vector<kernel::page*> pages;
+  kernel::scatterlist* sg;
+  unsigned int i;
+  for_each_sg(buffer->sg_table->sgl, sg, buffer->sg_table->nents, i) pages.push_back(kernel::sg_page(sg));
+  return pages;
+}
+
 }  // namespace ionsim::testing

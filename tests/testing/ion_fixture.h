@@ -6,13 +6,17 @@
 #ifndef TESTS_TESTING_ION_FIXTURE_H_
 #define TESTS_TESTING_ION_FIXTURE_H_
 
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "model/backend/ion_backend.h"
 #include "model/backend/libion.h"
 #include "model/backend/model_backend.h"
+#include "model/ion_priv.h"
 
 namespace ionsim::testing {
 
@@ -66,6 +70,17 @@ class IonTest : public ::testing::Test {
   std::unique_ptr<LibIon> ion_;
   int fd_ = -1;
 };
+
+// Writes `byte` over the first len bytes of handle's buffer through a fresh shared mapping of a SHARE fd (the
+// fd and the mapping are gone again on return).
+Errno WriteThroughMapping(LibIon* ion, int fd, int handle, size_t len, uint8_t byte);
+// Reads the first len bytes of handle's buffer the same way; {} when any step fails.
+std::vector<uint8_t> ReadThroughMapping(LibIon* ion, int fd, int handle, size_t len);
+
+// The buffer in the device tree with canonical serial b<serial>, or NULL (white-box, under dev->buffer_lock).
+kernel::ion_buffer* FindBuffer(CheckingBackend* backend, unsigned long serial);
+// The first page of each sg entry of buffer b<serial>, in sg order ({} when it is not alive).
+std::vector<kernel::page*> ChunkPages(CheckingBackend* backend, unsigned long serial);
 
 }  // namespace ionsim::testing
 
