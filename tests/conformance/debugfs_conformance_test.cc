@@ -162,6 +162,37 @@ TEST_F(IonDebugfsConformanceTest, ClientFileListsTheClientsHandleTotalsPerHeapBy
   EXPECT_THAT(backend_->debugfs_read(ClientPath(proc_, 1)), IsErrno(ENOENT));
 }
 
+TEST_F(IonDebugfsConformanceTest, ClientFileDisappearsWhenTheLastFdOfTheClientCloses) {
+  const std::string path = ClientPath(proc_, 0);
+  ErrnoOr<int> dup = backend_->dup(proc_, fd_);
+  ASSERT_THAT(dup, IsOk());
+  ASSERT_THAT(backend_->close(proc_, fd_), IsOk());
+  EXPECT_THAT(backend_->debugfs_read(path), IsOk());
+  ASSERT_THAT(backend_->close(proc_, dup.value()), IsOk());
+  EXPECT_THAT(backend_->debugfs_read(path), IsErrno(ENOENT));
+}
+
+// debugfs' removal protection (since v4.7, so on the 6.1 kernel; the model's debugfs does the same): a client
+// file a process opened before the client was destroyed reads EIO afterwards.
+TEST_F(IonDebugfsConformanceTest, ClientFileOpenedBeforeTheClientIsDestroyedFailsWithEioAfterwards) {
+  ASSERT_THAT(ion_->Alloc(fd_, kPage, 0, kContigMask, 0), IsOkAndHolds(1));
+  const std::string path = "/sys/kernel/debug/" + ClientPath(proc_, 0);
+  ErrnoOr<int> before = backend_->open(proc_, path, kORdonly);
+  ErrnoOr<int> after = backend_->open(proc_, path, kORdonly);
+  ASSERT_THAT(before, IsOk());
+  ASSERT_THAT(after, IsOk());
+  const uint64_t buf = ion_->Scratch();
+  ErrnoOr<long> n = backend_->read(proc_, before.value(), buf, kPage);
+  ASSERT_THAT(n, IsOk());
+  std::string text(static_cast<size_t>(n.value()), '\0');
+  ASSERT_THAT(backend_->peek(proc_, buf, text.data(), text.size()), IsOk());
+  EXPECT_EQ(text, ClientFile({{"system contig", 4096}}));
+  ASSERT_THAT(backend_->close(proc_, fd_), IsOk());
+  EXPECT_THAT(backend_->read(proc_, after.value(), buf, kPage), IsErrno(EIO));
+  EXPECT_THAT(backend_->close(proc_, before.value()), IsOk());
+  EXPECT_THAT(backend_->close(proc_, after.value()), IsOk());
+}
+
 TEST_F(IonDebugfsConformanceTest, CanonicalDumpOfTwoClientsOnTwoHeapsAfterTheDrain) {
   std::unique_ptr<LibIon> peer = NewProcess("peer");
   ASSERT_NE(peer, nullptr);
