@@ -344,7 +344,7 @@ std::string RenderHeapSvg(const std::vector<HeapPicture>& heaps, const std::stri
                   fill.c_str(), extra.c_str());
   };
   for (const std::string& h : processes) item(box(colour[h], ""), h);
-  item(Format("<rect width=\"16\" height=\"16\" fill=\"%s\" class=\"edge\"/>", kFreeColour), "free");
+  item(box(kFreeColour, ""), "free");
   if (any_shared) {
     item(Format("<rect width=\"16\" height=\"8\" fill=\"%s\"/><rect y=\"8\" width=\"16\" height=\"8\" "
                 "fill=\"%s\"/><rect width=\"16\" height=\"16\" class=\"edge\"/>",
