@@ -6,6 +6,10 @@
 #include "tools/ionsim/workload.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -100,6 +104,28 @@ TEST(WorkloadTest, UnknownBoardIsAnErrorNotACrash) {
   const WorkloadResult r = RunWorkload(options);
   EXPECT_FALSE(r.ok());
   EXPECT_NE(r.report.find("board"), std::string::npos);
+}
+
+// `ionsim run --svg PATH` writes the picture there and exits 0; a bad argument is the usage text and exit 2.
+TEST(WorkloadCommandTest, WritesTheSvgWhereToldAndRejectsBadArguments) {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const std::string path = std::string(tmp ? tmp : "/tmp") + "/heaps.svg";
+  std::remove(path.c_str());
+  std::vector<std::string> args = {"--seed", "7", "--frames", "12", "--svg", path};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  EXPECT_EQ(RunWorkloadCommand(static_cast<int>(argv.size()), argv.data()), 0);
+  std::ifstream in(path);
+  const std::string svg((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(XmlProblem(svg), "");
+  EXPECT_NE(svg.find("seed 7"), std::string::npos);
+
+  for (std::vector<std::string> bad : std::vector<std::vector<std::string>>{
+           {"--frames", "3"}, {"--seed", "x"}, {"--svg"}, {"--nonsense"}, {"--frames", "-12"}}) {
+    std::vector<char*> bad_argv;
+    for (std::string& a : bad) bad_argv.push_back(a.data());
+    EXPECT_EQ(RunWorkloadCommand(static_cast<int>(bad_argv.size()), bad_argv.data()), 2) << bad[0];
+  }
 }
 
 }  // namespace
