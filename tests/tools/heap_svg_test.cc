@@ -8,7 +8,6 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -53,17 +52,24 @@ struct Drawn {
   std::string buffer;
 };
 
+// The value of attribute `name` in the tag starting at `pos`.
+std::string Attr(const std::string& svg, size_t pos, const std::string& name) {
+  const size_t end = svg.find('>', pos);
+  const size_t at = svg.find(" " + name + "=\"", pos);
+  if (at == std::string::npos || at > end) return "";
+  const size_t start = at + name.size() + 3;
+  return svg.substr(start, svg.find('"', start) - start);
+}
+
 // Every extent group and free rectangle of a rendered picture, read back from its data- attributes.
 std::vector<Drawn> ReadBack(const std::string& svg) {
   std::vector<Drawn> drawn;
-  static const std::regex kExtent(
-      R"re(<g class="extent" data-first="(\d+)" data-count="(\d+)" data-state="(\w+)" data-buffer="([^"]*)">)re");
-  static const std::regex kFree(R"re(<rect class="free" data-first="(\d+)" data-count="(\d+)")re");
-  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), kExtent); it != std::sregex_iterator(); ++it) {
-    drawn.push_back({std::stoull((*it)[1]), std::stoull((*it)[2]), (*it)[3], (*it)[4]});
-  }
-  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), kFree); it != std::sregex_iterator(); ++it) {
-    drawn.push_back({std::stoull((*it)[1]), std::stoull((*it)[2]), "free", ""});
+  for (const std::string tag : {"<g class=\"extent\"", "<rect class=\"free\""}) {
+    for (size_t pos = svg.find(tag); pos != std::string::npos; pos = svg.find(tag, pos + 1)) {
+      const bool free = tag[1] == 'r';
+      drawn.push_back({std::stoull(Attr(svg, pos, "data-first")), std::stoull(Attr(svg, pos, "data-count")),
+                       free ? "free" : Attr(svg, pos, "data-state"), free ? "" : Attr(svg, pos, "data-buffer")});
+    }
   }
   return drawn;
 }
