@@ -99,7 +99,9 @@ TEST(RenderHeapSvgTest, SmallKnownHeapRendersExactly) {
 .edge{fill:none;stroke:#333;stroke-width:0.6}
 .orphan-edge{stroke:#000;stroke-width:1.2;stroke-dasharray:4 2}
 .frame{fill:none;stroke:#222;stroke-width:1}
-.label{font-size:10px;fill:#111;text-anchor:middle}
+.label{font-size:10px;fill:#111;text-anchor:middle;paint-order:stroke;stroke:#fff;stroke-opacity:0.75;stroke-width:2.5px}
+.size{font-size:9px;fill:#222}
+.free-label{font-size:10px;fill:#888;text-anchor:middle}
 .axis line{stroke:#444;stroke-width:1}
 .axis text{font-size:9.5px;fill:#333}
 .axis .offset{fill:#777}
@@ -112,10 +114,12 @@ TEST(RenderHeapSvgTest, SmallKnownHeapRendersExactly) {
 <text x="40" y="56" class="heading">tiny <tspan class="sub">carveout heap, 0x10000-0x17fff, 32 KiB in 8 granules of 4 KiB</tspan></text>
 <text x="40" y="72" class="sub">20 KiB allocated, 12 KiB free in 2 extents, largest free extent 8 KiB</text>
 <rect class="free" data-first="2" data-count="2" x="290" y="82" width="250" height="56" fill="#F7F7F2"><title>free: 0x12000-0x13fff (8 KiB)</title></rect>
+<text x="415" y="114" class="free-label">free 8 KiB</text>
 <rect class="free" data-first="7" data-count="1" x="915" y="82" width="125" height="56" fill="#F7F7F2"><title>free: 0x17000-0x17fff (4 KiB)</title></rect>
-<g class="extent" data-first="0" data-count="2" data-state="live" data-buffer="b1"><title>b1: 0x10000-0x11fff (8 KiB), held by cam 2</title><rect x="40" y="82" width="250" height="56" fill="#E69F00"/><rect x="40" y="82" width="250" height="56" class="edge"/><text x="165" y="114" class="label">b1</text></g>
-<g class="extent" data-first="4" data-count="2" data-state="live" data-buffer="b2"><title>b2: 0x14000-0x15fff (8 KiB), shared by sf 1 + cam 2; buffer size 8192, ref 2, handles 2</title><rect x="540" y="82" width="250" height="28" fill="#56B4E9"/><rect x="540" y="110" width="250" height="28" fill="#E69F00"/><rect x="540" y="82" width="250" height="56" class="edge"/><text x="665" y="114" class="label">b2</text></g>
-<g class="extent" data-first="6" data-count="1" data-state="deferred" data-buffer="b3"><title>b3: 0x16000-0x16fff (4 KiB), on the deferred-free list, last known client cam 2</title><rect x="790" y="82" width="125" height="56" fill="url(#deferred)"/><rect x="790" y="82" width="125" height="56" class="edge"/><text x="852.5" y="114" class="label">b3</text></g>
+<text x="977.5" y="114" class="free-label">free 4 KiB</text>
+<g class="extent" data-first="0" data-count="2" data-state="live" data-buffer="b1"><title>b1: 0x10000-0x11fff (8 KiB), held by cam 2</title><rect x="40" y="82" width="250" height="56" fill="#E69F00"/><rect x="40" y="82" width="250" height="56" class="edge"/><text x="165" y="108" class="label">b1</text><text x="165" y="121" class="label size">8 KiB</text></g>
+<g class="extent" data-first="4" data-count="2" data-state="live" data-buffer="b2"><title>b2: 0x14000-0x15fff (8 KiB), shared by sf 1 + cam 2; buffer size 8192, ref 2, handles 2</title><rect x="540" y="82" width="250" height="28" fill="#56B4E9"/><rect x="540" y="110" width="250" height="28" fill="#E69F00"/><rect x="540" y="82" width="250" height="56" class="edge"/><text x="665" y="108" class="label">b2</text><text x="665" y="121" class="label size">8 KiB</text></g>
+<g class="extent" data-first="6" data-count="1" data-state="deferred" data-buffer="b3"><title>b3: 0x16000-0x16fff (4 KiB), on the deferred-free list, last known client cam 2</title><rect x="790" y="82" width="125" height="56" fill="url(#deferred)"/><rect x="790" y="82" width="125" height="56" class="edge"/><text x="852.5" y="108" class="label">b3</text><text x="852.5" y="121" class="label size">4 KiB</text></g>
 <rect x="40" y="82" width="1000" height="56" class="frame"/>
 <g class="axis"><line x1="40" y1="138" x2="40" y2="143"/><text x="40" y="154" text-anchor="start">0x10000</text><text x="40" y="165" text-anchor="start" class="offset">+0</text><line x1="165" y1="138" x2="165" y2="143"/><text x="165" y="154" text-anchor="middle">0x11000</text><text x="165" y="165" text-anchor="middle" class="offset">+4 KiB</text><line x1="290" y1="138" x2="290" y2="143"/><text x="290" y="154" text-anchor="middle">0x12000</text><text x="290" y="165" text-anchor="middle" class="offset">+8 KiB</text><line x1="415" y1="138" x2="415" y2="143"/><text x="415" y="154" text-anchor="middle">0x13000</text><text x="415" y="165" text-anchor="middle" class="offset">+12 KiB</text><line x1="540" y1="138" x2="540" y2="143"/><text x="540" y="154" text-anchor="middle">0x14000</text><text x="540" y="165" text-anchor="middle" class="offset">+16 KiB</text><line x1="665" y1="138" x2="665" y2="143"/><text x="665" y="154" text-anchor="middle">0x15000</text><text x="665" y="165" text-anchor="middle" class="offset">+20 KiB</text><line x1="790" y1="138" x2="790" y2="143"/><text x="790" y="154" text-anchor="middle">0x16000</text><text x="790" y="165" text-anchor="middle" class="offset">+24 KiB</text><line x1="915" y1="138" x2="915" y2="143"/><text x="915" y="154" text-anchor="middle">0x17000</text><text x="915" y="165" text-anchor="middle" class="offset">+28 KiB</text><line x1="1040" y1="138" x2="1040" y2="143"/><text x="1040" y="154" text-anchor="end">0x18000</text><text x="1040" y="165" text-anchor="end" class="offset">+32 KiB</text></g>
 </g>

@@ -100,6 +100,9 @@ uint64_t TickStep(uint64_t bytes, uint64_t granule) {
   return step;
 }
 
+// A generous estimate of the width of a text in the sans-serif font at `size` pixels.
+double TextWidth(const std::string& text, double size) { return 0.62 * size * static_cast<double>(text.size()); }
+
 struct Run {
   uint64_t first;
   uint64_t count;
@@ -215,6 +218,13 @@ std::string RenderHeapSvg(const std::vector<HeapPicture>& heaps, const std::stri
           run.first, run.count, Num(x_of(run.first)).c_str(), Num(top).c_str(), Num(run.count * scale).c_str(),
           Num(kBarHeight).c_str(), kFreeColour, p.base + run.first * p.granule,
           p.base + (run.first + run.count) * p.granule - 1, FormatBytes(run.count * p.granule).c_str());
+      // Its size, where there is room: the holes are what fragmentation is about.
+      const std::string text = "free " + FormatBytes(run.count * p.granule);
+      if (run.count * scale >= TextWidth(text, 10) + 8) {
+        body += Format("<text x=\"%s\" y=\"%s\" class=\"free-label\">%s</text>\n",
+                       Num(x_of(run.first) + run.count * scale / 2).c_str(), Num(top + kBarHeight / 2 + 4).c_str(),
+                       text.c_str());
+      }
     }
     // Extents, then the set bits nobody accounts for.
     std::vector<HeapExtent> extents = p.extents;
@@ -292,9 +302,14 @@ std::string RenderHeapSvg(const std::vector<HeapPicture>& heaps, const std::stri
       body += Format("<rect x=\"%s\" y=\"%s\" width=\"%s\" height=\"%s\" class=\"%s\"/>", Num(x).c_str(),
                      Num(top).c_str(), Num(w).c_str(), Num(kBarHeight).c_str(),
                      e.state == HeapExtent::State::kOrphaned && !unknown ? "edge orphan-edge" : "edge");
-      // The buffer's name when there is room for it.
-      const double label_width = 7.0 * static_cast<double>(e.buffer.size()) + 6;
-      if (w >= label_width && !unknown) {
+      // The buffer's name when there is room for it, and its extent's size under it when there is room for that.
+      const std::string size_text = FormatBytes(e.count * p.granule);
+      if (!unknown && w >= std::max(TextWidth(e.buffer, 10), TextWidth(size_text, 9)) + 6) {
+        body += Format("<text x=\"%s\" y=\"%s\" class=\"label\">%s</text><text x=\"%s\" y=\"%s\" "
+                       "class=\"label size\">%s</text>",
+                       Num(x + w / 2).c_str(), Num(top + kBarHeight / 2 - 2).c_str(), Escape(e.buffer).c_str(),
+                       Num(x + w / 2).c_str(), Num(top + kBarHeight / 2 + 11).c_str(), size_text.c_str());
+      } else if (!unknown && w >= TextWidth(e.buffer, 10) + 6) {
         body += Format("<text x=\"%s\" y=\"%s\" class=\"label\">%s</text>", Num(x + w / 2).c_str(),
                        Num(top + kBarHeight / 2 + 4).c_str(), Escape(e.buffer).c_str());
       }
@@ -386,7 +401,10 @@ std::string RenderHeapSvg(const std::vector<HeapPicture>& heaps, const std::stri
          ".edge{fill:none;stroke:#333;stroke-width:0.6}\n"
          ".orphan-edge{stroke:#000;stroke-width:1.2;stroke-dasharray:4 2}\n"
          ".frame{fill:none;stroke:#222;stroke-width:1}\n"
-         ".label{font-size:10px;fill:#111;text-anchor:middle}\n"
+         ".label{font-size:10px;fill:#111;text-anchor:middle;paint-order:stroke;stroke:#fff;stroke-opacity:0.75;"
+         "stroke-width:2.5px}\n"
+         ".size{font-size:9px;fill:#222}\n"
+         ".free-label{font-size:10px;fill:#888;text-anchor:middle}\n"
          ".axis line{stroke:#444;stroke-width:1}\n"
          ".axis text{font-size:9.5px;fill:#333}\n"
          ".axis .offset{fill:#777}\n"
@@ -420,6 +438,13 @@ std::string ClientLabel(const k::ion_client* client) {
 std::string LastClient(const k::ion_buffer* buffer) {
   if (!buffer->task_comm[0]) return "unknown";
   return Format("%s %d", buffer->task_comm, buffer->pid);
+}
+
+// The tooltip detail of a buffer. Read while the capture holds dev->lock and the tree's lock; handle_count is read
+// without buffer->lock, as the debugfs heap file reads it.
+std::string BufferDetail(const k::ion_buffer* buffer) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  return Format("buffer size %zu, ref %d, handles %d", buffer->size, k::kref_read(&buffer->ref),
+                buffer->handle_count);
 }
 
 // The runs of granules a buffer's sg entries cover, merged where they touch.
@@ -486,8 +511,7 @@ ErrnoOr<HeapPicture> CaptureHeapPicture(ModelBackend* backend, unsigned int heap
       e.buffer = Format("b%lu", buffer->serial);
       e.holders = holders;
       e.state = state;
-      e.detail = Format("buffer size %zu, ref %d, handles %d", buffer->size, k::kref_read(&buffer->ref),
-                        buffer->handle_count);
+      e.detail = BufferDetail(buffer);
       picture.extents.push_back(e);
     }
   };

@@ -661,8 +661,12 @@ void Workload::Setup() {
     s.type = h.type;
   }
   Out("heaps (ION_IOC_HEAP_QUERY, in the order ALLOC tries them): %s\n", list.c_str());
-  Out("masks: graphics 0x%x (system), control 0x%x (system_contig), camera 0x%x (carveout), video 0x%x (chunk, "
-      "carveout fallback)\n\n",
+  // A board without one of these heap types: the stack falls back to what it has (contiguous memory for the
+  // camera, the system heap for the rest).
+  if (!contig_mask_) contig_mask_ = system_mask_;
+  if (!carveout_mask_) carveout_mask_ = contig_mask_;
+  Out("heap masks: graphics 0x%x (system), control 0x%x (system_contig), camera 0x%x (carveout), video 0x%x "
+      "(chunk, carveout fallback)\n\n",
       system_mask_, contig_mask_, carveout_mask_, chunk_mask_ | carveout_mask_);
 
   // Display: two RGBA framebuffers from the system heap (double buffering).
@@ -1116,7 +1120,7 @@ WorkloadResult RunWorkload(const WorkloadOptions& options) {
 int RunWorkloadCommand(int argc, char** argv) {
   WorkloadOptions options;
   std::string svg_path = "ionsim-heaps.svg";
-  for (int i = 0; i < argc; ++i) {
+  for (int i = 0; i < argc; i += 2) {  // every option takes a value
     const std::string arg = argv[i];
     const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
     uint64_t n = 0;
@@ -1133,7 +1137,6 @@ int RunWorkloadCommand(int argc, char** argv) {
       std::fprintf(stderr, "ionsim run: bad argument '%s'%s\n", arg.c_str(), value ? "" : " (missing value)");
       return Usage();
     }
-    ++i;
   }
   const char* cwd = std::getenv("BUILD_WORKING_DIRECTORY");
   if (svg_path[0] != '/' && cwd && *cwd) svg_path = std::string(cwd) + "/" + svg_path;
