@@ -178,6 +178,9 @@ class Workload {
   void Drop(Received* r);
   void RunDeferredThread();
 
+  // The mask bit of the first heap of `type` in HEAP_QUERY order whose name contains one of `names`, else of the
+  // first heap of that type; 0 when the board has none.
+  unsigned int PickHeap(unsigned int type, const std::vector<std::string>& names) const;
   // White-box: the buffer behind a handle id of a process's client.
   k::ion_buffer* BufferOf(const Process& p, int handle);
   std::string Explain(size_t len, size_t align, unsigned int mask);
@@ -206,7 +209,7 @@ class Workload {
   int frame_ = -1;
 
   Process sf_, cam_, codec_;
-  unsigned int system_mask_ = 0, contig_mask_ = 0, carveout_mask_ = 0, chunk_mask_ = 0;
+  unsigned int system_mask_ = 0, contig_mask_ = 0, carveout_mask_ = 0, chunk_mask_ = 0, video_carveout_mask_ = 0;
   std::vector<ion_heap_data> heaps_;  // as HEAP_QUERY reported them
   std::map<unsigned int, HeapStats> stats_;
   std::vector<Failure> failures_;
@@ -313,6 +316,18 @@ void Workload::SampleHeaps() ABSL_NO_THREAD_SAFETY_ANALYSIS {
     }
     s.free_list = std::move(listed);
   }
+}
+
+unsigned int Workload::PickHeap(unsigned int type, const std::vector<std::string>& names) const {
+  unsigned int first = 0;
+  for (const ion_heap_data& h : heaps_) {
+    if (h.type != type || h.heap_id >= 32) continue;
+    for (const std::string& name : names) {
+      if (std::strstr(h.name, name.c_str())) return 1U << h.heap_id;
+    }
+    if (!first) first = 1U << h.heap_id;
+  }
+  return first;
 }
 
 bool Workload::Spawn(Process* p, const std::string& comm) {
@@ -649,25 +664,27 @@ void Workload::Setup() {
   std::string list;
   for (const ion_heap_data& h : heaps_) {
     list += Format("%s%s (id %u, %s)", list.empty() ? "" : ", ", h.name, h.heap_id, TypeName(h.type));
-    unsigned int* mask = h.type == ION_HEAP_TYPE_SYSTEM           ? &system_mask_
-                         : h.type == ION_HEAP_TYPE_SYSTEM_CONTIG  ? &contig_mask_
-                         : h.type == ION_HEAP_TYPE_CARVEOUT       ? &carveout_mask_
-                         : h.type == ION_HEAP_TYPE_CHUNK          ? &chunk_mask_
-                                                                  : nullptr;
-    if (mask && *mask == 0 && h.heap_id < 32) *mask = 1U << h.heap_id;
     HeapStats& s = stats_[h.heap_id];
     s.id = h.heap_id;
     s.name = h.name;
     s.type = h.type;
   }
   Out("heaps (ION_IOC_HEAP_QUERY, in the order ALLOC tries them): %s\n", list.c_str());
+  // Each process takes the first heap of its type in try order, preferring one named for its use (a board with
+  // several carveouts names them: camera, video, sf...).
+  system_mask_ = PickHeap(ION_HEAP_TYPE_SYSTEM, {});
+  contig_mask_ = PickHeap(ION_HEAP_TYPE_SYSTEM_CONTIG, {});
+  chunk_mask_ = PickHeap(ION_HEAP_TYPE_CHUNK, {});
+  carveout_mask_ = PickHeap(ION_HEAP_TYPE_CARVEOUT, {"camera"});
+  video_carveout_mask_ = PickHeap(ION_HEAP_TYPE_CARVEOUT, {"video", "mm", "sf"});
   // A board without one of these heap types: the stack falls back to what it has (contiguous memory for the
   // camera, the system heap for the rest).
   if (!contig_mask_) contig_mask_ = system_mask_;
   if (!carveout_mask_) carveout_mask_ = contig_mask_;
+  if (!video_carveout_mask_) video_carveout_mask_ = carveout_mask_;
   Out("heap masks: graphics 0x%x (system), control 0x%x (system_contig), camera 0x%x (carveout), video 0x%x "
       "(chunk, carveout fallback)\n\n",
-      system_mask_, contig_mask_, carveout_mask_, chunk_mask_ | carveout_mask_);
+      system_mask_, contig_mask_, carveout_mask_, chunk_mask_ | video_carveout_mask_);
 
   // Display: two RGBA framebuffers from the system heap (double buffering).
   for (int i = 0; i < 2; ++i) {
@@ -703,7 +720,7 @@ void Workload::ConfigureVideo(int width, int height) {
   video_mode_ = Format("%dx%d", width, height);
   for (int i = 0; i < 4; ++i) {
     std::optional<Buffer> b = NewSharedBuffer(&codec_, Format("video frame %d %s NV12", i, video_mode_.c_str()),
-                                              Nv12Bytes(width, height), chunk_mask_ | carveout_mask_, 0);
+                                              Nv12Bytes(width, height), chunk_mask_ | video_carveout_mask_, 0);
     if (b) video_out_.push_back(*b);
   }
   if (video_out_.size() < 4) {
@@ -1029,8 +1046,11 @@ WorkloadResult Workload::Run() {
       }
       StillCapture(1280, 960);
     }
-    const std::string video = codec_.alive ? Format("video %s slot %d", video_mode_.c_str(), last_video_slot_)
-                                           : Format("video stopped, slot %d still shown", last_video_slot_);
+    const std::string video = !codec_.alive          ? last_video_slot_ >= 0
+                                                         ? Format("video stopped, slot %d still shown", last_video_slot_)
+                                                         : std::string("video stopped")
+                              : video_out_.empty() ? "video " + video_mode_ + " without output buffers"
+                                                   : Format("video %s slot %d", video_mode_.c_str(), last_video_slot_);
     Out("frame %2d: camera %s slot %d, %s, composed into framebuffer %zu; %s\n", f, camera_mode_.c_str(),
         last_camera_slot_, video.c_str(), framebuffers_.empty() ? 0 : f % framebuffers_.size(),
         frame_note_.c_str());
