@@ -1,6 +1,9 @@
 // Copyright 2026 The ionsim Authors. SPDX-License-Identifier: Apache-2.0
 //
 // The ionsim command-line tool.
+//   ionsim run    the main job: a camera HAL, a video decoder and a display compositor on the ION model of the
+//                 dummy board, with results, debugfs views, an SVG of the carveout and chunk heaps and the
+//                 invariant checker's verdict (tools/ionsim/workload.h).
 //   ionsim demo   runs the kernel primitives ION is built from on small scenarios taken from ION's history and
 //                 prints what they compute: a carveout fragmented by deferred frees (genalloc), handle ids
 //                 (idr), the heap try order (plist), a reference count that wraps (kref), and a system-heap
@@ -24,6 +27,7 @@
 #include "model/kernel/mm.h"
 #include "model/kernel/plist.h"
 #include "model/kernel/slab.h"
+#include "tools/ionsim/workload.h"
 
 namespace ionsim {
 namespace {
@@ -239,7 +243,8 @@ int Demo() {
 
 int Usage() {
   std::fprintf(stderr,
-               "usage: ionsim demo\n"
+               "usage: ionsim run|demo\n"
+               "  run    the main job: a camera, video and display workload on the dummy board (ionsim run --help)\n"
                "  demo   run the kernel primitives on scenarios from ION's history and print what they compute\n");
   return 2;
 }
@@ -249,5 +254,6 @@ int Usage() {
 
 int main(int argc, char** argv) {
   if (argc == 2 && std::strcmp(argv[1], "demo") == 0) return ionsim::Demo();
+  if (argc >= 2 && std::strcmp(argv[1], "run") == 0) return ionsim::RunWorkloadCommand(argc - 2, argv + 2);
   return ionsim::Usage();
 }
