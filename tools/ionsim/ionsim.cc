@@ -24,6 +24,7 @@
 #include "model/kernel/mm.h"
 #include "model/kernel/plist.h"
 #include "model/kernel/slab.h"
+#include "tools/ionsim/replay.h"
 
 namespace ionsim {
 namespace {
@@ -240,7 +241,8 @@ int Demo() {
 int Usage() {
   std::fprintf(stderr,
                "usage: ionsim demo\n"
-               "  demo   run the kernel primitives on scenarios from ION's history and print what they compute\n");
+               "  demo   run the kernel primitives on scenarios from ION's history and print what they compute\n"
+               "       ionsim replay TRACE [--board NAME|FILE]   run a trace on the model, print its canonical output\n");
   return 2;
 }
 
@@ -249,5 +251,6 @@ int Usage() {
 
 int main(int argc, char** argv) {
   if (argc == 2 && std::strcmp(argv[1], "demo") == 0) return ionsim::Demo();
+  if (argc >= 2 && std::strcmp(argv[1], "replay") == 0) return ionsim::ReplayMain(argc - 2, argv + 2);
   return ionsim::Usage();
 }

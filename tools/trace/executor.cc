@@ -54,7 +54,40 @@ std::string Indent(const std::string& text) {
   return out;
 }
 
+bool AllDigits(const std::string& s, size_t b, size_t e) {
+  if (b >= e) return false;
+  for (size_t i = b; i < e; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+  }
+  return true;
+}
+
 }  // namespace
+
+void MaskHeapFilePids(std::string* text) {
+  size_t pos = 0;
+  while (pos < text->size()) {
+    size_t nl = text->find('\n', pos);
+    if (nl == std::string::npos) nl = text->size();
+    // Fields of the line: [b0,e0) [b1,e1) [b2,e2).
+    size_t bounds[6];
+    int n = 0;
+    size_t i = pos;
+    while (n < 3 && i < nl) {
+      while (i < nl && (*text)[i] == ' ') ++i;
+      if (i >= nl) break;
+      bounds[2 * n] = i;
+      while (i < nl && (*text)[i] != ' ') ++i;
+      bounds[2 * n + 1] = i;
+      ++n;
+    }
+    if (n == 3 && AllDigits(*text, bounds[2], bounds[3]) && AllDigits(*text, bounds[4], bounds[5])) {
+      for (size_t k = bounds[2]; k + 1 < bounds[3]; ++k) (*text)[k] = ' ';
+      (*text)[bounds[3] - 1] = '-';
+    }
+    pos = nl + 1;
+  }
+}
 
 bool SameHeapName(const std::string& heap, const std::string& written) {
   if (heap.size() != written.size()) return false;
@@ -224,7 +257,7 @@ bool Executor::Run(const Trace& trace, ExecReport* report) {
       }
     }
     if (options_.check) {
-      const std::string v = options_.check();
+      const std::string v = options_.check(op);
       if (!v.empty()) {
         ++report->violations;
         report->failures.push_back("line " + std::to_string(op.line) + ": invariant violated after '" +
@@ -319,6 +352,7 @@ void Executor::Step(const Trace& trace, const Op& op, OpResult* res, bool want_t
         set_err(text.error());
       } else if (want_text) {
         details_ = "\n" + text.value();
+        if (op.text.rfind("ion/heaps/", 0) == 0) MaskHeapFilePids(&details_);
       }
       return;
     }
@@ -480,6 +514,8 @@ void Executor::Step(const Trace& trace, const Op& op, OpResult* res, bool want_t
             return;
           }
           break;
+        case ArgMode::kMap:
+          break;
       }
       ion_heap_query q;
       std::memset(&q, 0, sizeof(q));
@@ -543,6 +579,9 @@ void Executor::Step(const Trace& trace, const Op& op, OpResult* res, bool want_t
             return;
           }
           break;
+        case ArgMode::kMap:
+          arg = (vals_[op.b.sym].bound ? static_cast<uint64_t>(vals_[op.b.sym].v) : 0) + op.off;
+          break;
       }
       ErrnoOr<long> r = backend_->ioctl(p->pid, fd, static_cast<unsigned int>(op.mask), arg);
       if (!r.ok()) {
@@ -578,7 +617,13 @@ void Executor::Step(const Trace& trace, const Op& op, OpResult* res, bool want_t
       uint64_t addr = (m.bound ? static_cast<uint64_t>(m.v) : 0) + op.off;
       uint64_t left = op.len;
       uint32_t crc = 0;
-      if (op.kind == OpKind::kStore) std::memset(buf_.data(), op.byte, std::min<uint64_t>(left, buf_.size()));
+      if (op.kind == OpKind::kStore) {
+        if (!op.bytes.empty()) {
+          set_err(backend_->poke(p->pid, addr, op.bytes.data(), op.bytes.size()));
+          return;
+        }
+        std::memset(buf_.data(), op.byte, std::min<uint64_t>(left, buf_.size()));
+      }
       while (left > 0) {
         const size_t n = static_cast<size_t>(std::min<uint64_t>(left, buf_.size()));
         Errno e = op.kind == OpKind::kStore ? backend_->poke(p->pid, addr, buf_.data(), n)

@@ -34,7 +34,7 @@ struct ExecOptions {
   // ION_IOC_HEAP_QUERY on the client of the first operation that names a heap.
   std::vector<std::pair<std::string, unsigned int>> heaps;
   // Runs after every operation: returns "" when all is well, otherwise the violations (one per line).
-  std::function<std::string()> check;
+  std::function<std::string(const Op&)> check;
 };
 
 struct ExecReport {
@@ -95,6 +95,10 @@ std::string ResultText(const OpResult& r, const std::string& details);
 // A heap name as a trace may write it: exactly, or with each blank of the board's name written as '_'
 // (heap=system_contig for "system contig").
 bool SameHeapName(const std::string& heap, const std::string& written);
+
+// Pids are not part of the canonical output: in the text of an ion/heaps/<heap> file, the pid column of each
+// client and orphan row ("<comm> <pid> <size>...") becomes "-", right-aligned in the same width.
+void MaskHeapFilePids(std::string* text);
 
 // crc32 (IEEE, as zlib) of bytes.
 uint32_t Crc32(uint32_t crc, const void* data, size_t len);

@@ -97,7 +97,7 @@ TEST(ExecutorTest, ResultsWithoutOutputMatchAndTheCheckRunsAfterEveryOperation) 
   ExecOptions options;
   std::unique_ptr<ModelBackend> model = Boot(&options);
   int checks = 0;
-  options.check = [&checks]() {
+  options.check = [&checks](const Op&) {
     ++checks;
     return std::string(checks == 4 ? "boom" : "");
   };

@@ -70,6 +70,29 @@ std::string Hex(uint64_t v) {
   return buf;
 }
 
+bool ParseHex(const std::string& h, std::vector<uint8_t>* out) {
+  if (h.size() % 2 != 0) return false;
+  for (size_t i = 0; i < h.size(); i += 2) {
+    unsigned int b;
+    if (!std::isxdigit(static_cast<unsigned char>(h[i])) || !std::isxdigit(static_cast<unsigned char>(h[i + 1])) ||
+        std::sscanf(h.c_str() + i, "%2x", &b) != 1) {
+      return false;
+    }
+    out->push_back(static_cast<uint8_t>(b));
+  }
+  return true;
+}
+
+std::string HexBytes(const std::vector<uint8_t>& bytes) {
+  std::string h;
+  char b[4];
+  for (uint8_t byte : bytes) {
+    std::snprintf(b, sizeof(b), "%02x", byte);
+    h += b;
+  }
+  return h;
+}
+
 // Parses one line's operation.
 class LineParser {
  public:
@@ -221,17 +244,16 @@ class LineParser {
         std::string v;
         if (Key("arg", &v)) {
           if (v.rfind("hex:", 0) == 0) {
-            const std::string h = v.substr(4);
-            if (h.size() % 2 != 0) return Fail("hex: needs an even number of digits");
-            for (size_t i = 0; i < h.size(); i += 2) {
-              unsigned int b;
-              if (!std::isxdigit(static_cast<unsigned char>(h[i])) ||
-                  !std::isxdigit(static_cast<unsigned char>(h[i + 1])) ||
-                  std::sscanf(h.c_str() + i, "%2x", &b) != 1) {
-                return Fail("bad hex byte '" + h.substr(i, 2) + "'");
-              }
-              op->bytes.push_back(static_cast<uint8_t>(b));
+            if (!ParseHex(v.substr(4), &op->bytes)) return Fail("bad hex: bytes (pairs of hex digits)");
+          } else if (v != "null" && v != "bad" && v != "ro" && v != "buf") {
+            // A mapping, optionally with +offset.
+            const size_t plus = v.find('+');
+            positional_.push_back(v.substr(0, plus));
+            if (!Sym(SymKind::kMapping, true, &op->b)) return false;
+            if (plus != std::string::npos && !ParseNumber(v.substr(plus + 1), &op->off)) {
+              return Fail("bad offset in arg=" + v);
             }
+            op->arg = ArgMode::kMap;
           } else if (!Mode(v, &op->arg)) {
             return false;
           }
@@ -241,6 +263,7 @@ class LineParser {
         if (op->len > kMaxIoctlSize) return Fail("size is at most 4096");
         if (op->bytes.size() > op->len) return Fail("more hex: bytes than size=");
         if (op->arg != ArgMode::kBuf && !op->bytes.empty()) return Fail("hex: bytes need arg=hex:");
+        if (op->arg == ArgMode::kMap && HasKey("size")) return Fail("arg=MAPPING takes no size=");
         return true;
       }
       case OpKind::kMmap: {
@@ -284,10 +307,14 @@ class LineParser {
       case OpKind::kStore: {
         *can_bind = false;
         uint64_t b = 0;
-        if (!Sym(SymKind::kMapping, true, &op->a) || !Num("off", true, &op->off) || !Num("len", true, &op->len) ||
-            !Num("byte", true, &b)) {
-          return false;
+        if (!Sym(SymKind::kMapping, true, &op->a) || !Num("off", true, &op->off)) return false;
+        std::string h;
+        if (Key("hex", &h)) {
+          if (!ParseHex(h, &op->bytes) || op->bytes.empty()) return Fail("bad hex= bytes (pairs of hex digits)");
+          op->len = op->bytes.size();
+          return true;
         }
+        if (!Num("len", true, &op->len) || !Num("byte", true, &b)) return false;
         if (b > 0xff) return Fail("byte is 0..255");
         op->byte = static_cast<uint8_t>(b);
         return true;
@@ -451,6 +478,8 @@ const char* ModeName(ArgMode m) {
       return "bad";
     case ArgMode::kRo:
       return "ro";
+    case ArgMode::kMap:
+      return "map";
   }
   return "buf";
 }
@@ -503,7 +532,7 @@ bool Op::SameAs(const Op& o) const {
   return kind == o.kind && bind == o.bind && a == o.a && b == o.b && raw_id == o.raw_id && id == o.id &&
          heap == o.heap && mask == o.mask && len == o.len && align == o.align && flags == o.flags && off == o.off &&
          prot == o.prot && byte == o.byte && has_len == o.has_len && arg == o.arg && text == o.text &&
-         bytes == o.bytes && expect == o.expect;
+         bytes == o.bytes && expect == o.expect && expect_warn == o.expect_warn;
 }
 
 bool Trace::SameAs(const Trace& o) const {
@@ -569,7 +598,11 @@ bool ParseTrace(const std::string& text, Trace* out, std::string* error) {
       std::string expect = comment;
       const size_t dash = expect.find(" --");
       if (dash != std::string::npos) expect = Trim(expect.substr(0, dash));
-      const std::vector<std::string> words = Split(expect);
+      std::vector<std::string> words = Split(expect);
+      if (words.size() >= 2 && words.back() == "warn") {
+        op.expect_warn = true;
+        words.pop_back();
+      }
       if (!words.empty() && words[0] == "ok") {
         op.expect = words[0];
         for (size_t i = 1; i < words.size(); ++i) op.expect += " " + words[i];
@@ -649,16 +682,12 @@ std::string FormatOp(const Trace& t, const Op& op) {
       add(Ref(t, op.a));
       add("cmd=" + Hex(op.mask));
       if (op.len != std::max<uint64_t>(op.bytes.size(), IocSize(op.mask))) add("size=" + std::to_string(op.len));
-      if (op.arg != ArgMode::kBuf) {
+      if (op.arg == ArgMode::kMap) {
+        add("arg=" + Ref(t, op.b) + (op.off ? "+" + Size(op.off) : ""));
+      } else if (op.arg != ArgMode::kBuf) {
         add(std::string("arg=") + ModeName(op.arg));
       } else if (!op.bytes.empty()) {
-        std::string h = "arg=hex:";
-        char b[4];
-        for (uint8_t byte : op.bytes) {
-          std::snprintf(b, sizeof(b), "%02x", byte);
-          h += b;
-        }
-        add(h);
+        add("arg=hex:" + HexBytes(op.bytes));
       }
       break;
     }
@@ -684,6 +713,10 @@ std::string FormatOp(const Trace& t, const Op& op) {
     case OpKind::kStore:
       add(Ref(t, op.a));
       add("off=" + Size(op.off));
+      if (!op.bytes.empty()) {
+        add("hex=" + HexBytes(op.bytes));
+        break;
+      }
       add("len=" + Size(op.len));
       add("byte=" + std::to_string(op.byte));
       break;
@@ -722,7 +755,7 @@ std::string PrintTrace(const Trace& t) {
   if (!t.board.empty()) out += "board " + t.board + "\n";
   for (const Op& op : t.ops) {
     out += FormatOp(t, op);
-    if (!op.expect.empty()) out += "  # " + op.expect;
+    if (!op.expect.empty()) out += "  # " + op.expect + (op.expect_warn ? " warn" : "");
     out += '\n';
   }
   return out;

@@ -69,6 +69,7 @@ enum class ArgMode : uint8_t {
   kNull,  // 0
   kBad,   // an address with nothing mapped (kBadUserAddress)
   kRo,    // a read-only page of zeros in the process
+  kMap,   // inside a mapping: Op::b names it, Op::off is the offset (arg=M+off)
 };
 
 // dmabuf_sync direction bits, as struct dma_buf_sync's flags.
@@ -100,8 +101,9 @@ struct Op {
   bool has_len = false;  // munmap: len= given (default: the whole mapping from off)
   ArgMode arg = ArgMode::kBuf;  // query heaps=, ioctl arg=
   std::string text;      // spawn comm, open path, shrink heap name, debugfs path
-  std::vector<uint8_t> bytes;  // ioctl arg=hex:
+  std::vector<uint8_t> bytes;  // ioctl arg=hex:, store hex=
   std::string expect;    // expected result ("EINVAL", "ok", "ok id=3"), "" when none
+  bool expect_warn = false;  // `# <result> warn`: the operation is expected to raise a kernel WARN
 
   bool SameAs(const Op& o) const;
 };
