@@ -24,6 +24,7 @@
 #include "model/kernel/mm.h"
 #include "model/kernel/plist.h"
 #include "model/kernel/slab.h"
+#include "tools/ionsim/gen.h"
 #include "tools/ionsim/replay.h"
 
 namespace ionsim {
@@ -242,7 +243,8 @@ int Usage() {
   std::fprintf(stderr,
                "usage: ionsim demo\n"
                "  demo   run the kernel primitives on scenarios from ION's history and print what they compute\n"
-               "       ionsim replay TRACE [--board NAME|FILE]   run a trace on the model, print its canonical output\n");
+               "       ionsim replay TRACE [--board NAME|FILE]   run a trace on the model, print its canonical output\n"
+               "       ionsim gen [--seed N] [--ops K]           print a random trace\n");
   return 2;
 }
 
@@ -252,5 +254,6 @@ int Usage() {
 int main(int argc, char** argv) {
   if (argc == 2 && std::strcmp(argv[1], "demo") == 0) return ionsim::Demo();
   if (argc >= 2 && std::strcmp(argv[1], "replay") == 0) return ionsim::ReplayMain(argc - 2, argv + 2);
+  if (argc >= 2 && std::strcmp(argv[1], "gen") == 0) return ionsim::GenMain(argc - 2, argv + 2);
   return ionsim::Usage();
 }
