@@ -338,6 +338,8 @@ void Executor::Step(const Trace& trace, const Op& op, OpResult* res, bool want_t
       set_err(backend_->run_deferred_free());
       return;
     case OpKind::kState: {
+      // Reading has no side effect: without output there is nothing to do.
+      if (!want_text) return;
       ErrnoOr<std::string> dump = backend_->canonical_dump();
       if (!dump.ok()) {
         set_err(dump.error());
@@ -347,6 +349,7 @@ void Executor::Step(const Trace& trace, const Op& op, OpResult* res, bool want_t
       return;
     }
     case OpKind::kDebugfs: {
+      if (!want_text) return;
       ErrnoOr<std::string> text = backend_->debugfs_read(op.text);
       if (!text.ok()) {
         set_err(text.error());
