@@ -253,7 +253,10 @@ class Crosscheck {
     std::string board_arg = o_.board.empty() ? "dummy" : o_.board;
     // The harness boots with panic_on_warn=1; traces that expect a WARN need the guest to go on after it.
     const std::string append = warn_traces > 0 ? " --append panic_on_warn=0" : "";
-    const std::string cmd = o_.qemu + " run --no-build" + append + " --board '" + board_arg + "' --timeout " +
+    // The first boot builds the module (make is incremental); the minimisation rounds reuse it.
+    const std::string build = built_ ? " --no-build" : "";
+    built_ = true;
+    const std::string cmd = o_.qemu + " run" + build + append + " --board '" + board_arg + "' --timeout " +
                             std::to_string(timeout) + " --bin '" + o_.guest_bin + "' --data '" + data_dir +
                             "' --out '" + out_file + "' -- 'ionsim-guest-replay /ionsim/data/bundle' >'" +
                             log_file + "' 2>&1";
@@ -372,6 +375,7 @@ class Crosscheck {
   }
 
   Options o_;
+  bool built_ = false;
   std::string board_text_;
   std::unique_ptr<trace::ModelRunner> runner_;
 };
