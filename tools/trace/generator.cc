@@ -352,7 +352,7 @@ class Gen {
     } else if (r < 90) {
       Op& op = Emit(OpKind::kShrink);
       op.text = rng_.Pick(options_.shrinkable);
-      op.flags = rng_.Chance(50) ? 0 : rng_.Below(300);
+      op.flags = options_.partial_shrink && rng_.Chance(50) ? rng_.Below(300) : 0;
     } else if (r < 93) {  // DMA_BUF_IOCTL_SYNC, start and end together
       if (bufs.empty()) return;
       FdEntry* f = rng_.Pick(bufs);
