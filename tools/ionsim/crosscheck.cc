@@ -11,6 +11,7 @@
 
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -41,7 +42,7 @@ struct Options {
   uint64_t ops = 32;
   std::string board;
   std::string out_dir = "crosscheck-out";
-  std::string guest_bin = "bazel-bin/tools/trace/ionsim-guest-replay";
+  std::string guest_bin;  // default: GuestBinDefault()
   std::string qemu = "tools/qemu/ionsim-qemu";
   uint64_t max_rounds = 40;
   bool minimise = true;
@@ -56,6 +57,23 @@ struct Item {
   std::string guest_out;
   std::string guest_status;
 };
+
+// ionsim-guest-replay of the same build as this binary (bazel-out/<config>/bin/tools/ionsim/ionsim ->
+// .../bin/tools/trace/ionsim-guest-replay), else bazel-bin's.
+std::string GuestBinDefault() {
+  char self[4096];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n > 0) {
+    self[n] = '\0';
+    std::string path(self);
+    const size_t tools = path.rfind("/tools/ionsim/");
+    if (tools != std::string::npos) {
+      const std::string guest = path.substr(0, tools) + "/tools/trace/ionsim-guest-replay";
+      if (access(guest.c_str(), X_OK) == 0) return guest;
+    }
+  }
+  return "bazel-bin/tools/trace/ionsim-guest-replay";
+}
 
 double Now() {
   struct timespec ts;
@@ -106,40 +124,6 @@ std::string FirstDifference(const std::string& a, const std::string& b) {
     ++n;
   }
   return "";
-}
-
-// Known divergence (docs/trace.md): when a client is destroyed, v4.4 destroys its handles in the order of its
-// handle rb-tree, which is keyed by the address of each struct ion_buffer, so buffers freed together reach a free
-// list in an order the slab allocator (kernel) or malloc (model) decides. Free lists are compared as sets: the
-// entries of each `free_list=` are sorted by serial. Everything else is compared byte for byte.
-std::string Normalise(const std::string& out) {
-  std::string res;
-  size_t pos = 0;
-  while (pos < out.size()) {
-    size_t nl = out.find('\n', pos);
-    if (nl == std::string::npos) nl = out.size();
-    std::string line = out.substr(pos, nl - pos);
-    const size_t f = line.find(" free_list=");
-    if (line.rfind("  heap ", 0) == 0 && f != std::string::npos) {
-      std::vector<std::pair<long, std::string>> entries;
-      std::string list = line.substr(f + 11);
-      size_t p = 0;
-      while (p <= list.size()) {
-        size_t c = list.find(',', p);
-        if (c == std::string::npos) c = list.size();
-        const std::string e = list.substr(p, c - p);
-        entries.emplace_back(e.size() > 1 ? std::strtol(e.c_str() + 1, nullptr, 10) : 0, e);
-        p = c + 1;
-      }
-      std::sort(entries.begin(), entries.end());
-      line.resize(f + 11);
-      for (size_t i = 0; i < entries.size(); ++i) line += (i ? "," : "") + entries[i].second;
-    }
-    res += line;
-    res += '\n';
-    pos = nl + 1;
-  }
-  return res;
 }
 
 class Crosscheck {
@@ -223,7 +207,7 @@ class Crosscheck {
     for (size_t i = 0; i < items.size(); ++i) {
       items[i].guest_out = outs[i];
       items[i].guest_status = statuses[i];
-      if (items[i].guest_status != "ok" || Normalise(items[i].model_out) != Normalise(items[i].guest_out)) {
+      if (items[i].guest_status != "ok" || trace::NormaliseFreeLists(items[i].model_out) != trace::NormaliseFreeLists(items[i].guest_out)) {
         ++divergent;
         diverged.push_back(i);
       }
@@ -247,8 +231,8 @@ class Crosscheck {
       WriteFile(o_.out_dir + "/" + it.name + ".kernel.out", it.guest_out);
       std::printf("DIVERGENCE %s: %s\n", it.name.c_str(),
                   it.guest_status != "ok" ? ("guest " + it.guest_status).c_str()
-                                          : FirstDifference(Normalise(it.model_out),
-                                                            Normalise(it.guest_out)).c_str());
+                                          : FirstDifference(trace::NormaliseFreeLists(it.model_out),
+                                                            trace::NormaliseFreeLists(it.guest_out)).c_str());
     }
     if (!diverged.empty() && o_.minimise) Minimise(items, diverged);
     std::printf("crosscheck: %d of %zu traces diverge; %d model failures\n", divergent, items.size(),
@@ -393,7 +377,7 @@ class Crosscheck {
       for (size_t m = 0; m < mins.size(); ++m) verdicts[m].assign(mins[m]->candidates().size(), false);
       for (size_t k = 0; k < batch.size(); ++k) {
         verdicts[owner[k].first][owner[k].second] =
-            statuses[k] == "ok" && Normalise(outs[k]) != Normalise(model_outs[k]);
+            statuses[k] == "ok" && trace::NormaliseFreeLists(outs[k]) != trace::NormaliseFreeLists(model_outs[k]);
       }
       for (size_t m = 0; m < mins.size(); ++m) {
         if (!mins[m]->done()) mins[m]->Feed(verdicts[m]);
@@ -463,6 +447,7 @@ int CrosscheckMain(int argc, char** argv) {
     }
     if (!ok) return Usage();
   }
+  if (o.guest_bin.empty()) o.guest_bin = GuestBinDefault();
   return Crosscheck(std::move(o)).Run();
 }
 
