@@ -123,6 +123,27 @@ TEST(ExecutorTest, ResultsWithoutOutputMatchAndTheCheckRunsAfterEveryOperation) 
   }
 }
 
+TEST(ExecutorTest, HeapFilePidsAreMaskedInPlace) {
+  std::string text =
+      "          client              pid             size\n"
+      "             app               17             4096\n"
+      "             app              123             4096 0 1\n"
+      "    total orphaned             4096\n";
+  MaskHeapFilePids(&text);
+  EXPECT_EQ(text,
+            "          client              pid             size\n"
+            "             app                -             4096\n"
+            "             app                -             4096 0 1\n"
+            "    total orphaned             4096\n");
+}
+
+TEST(ExecutorTest, FreeListsAreNormalisedToSerialOrder) {
+  EXPECT_EQ(NormaliseFreeLists("1 state => ok\n  heap 2 carveout type=carveout defer=1 free_list_bytes=3 "
+                               "free_list=b10,b9,b2\n  heap 0 system type=system free_list=-\n"),
+            "1 state => ok\n  heap 2 carveout type=carveout defer=1 free_list_bytes=3 free_list=b2,b9,b10\n"
+            "  heap 0 system type=system free_list=-\n");
+}
+
 TEST(ExecutorTest, Crc32IsZlibs) { EXPECT_EQ(Crc32(0, "123456789", 9), 0xcbf43926u); }
 
 }  // namespace
