@@ -23,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include "kmod/uapi/ion.h"
+#include "model/backend/model_backend.h"
 #include "tools/trace/bundle.h"
 #include "tools/trace/executor.h"
 #include "tools/trace/generator.h"
@@ -149,16 +151,29 @@ class Crosscheck {
       it.name = Basename(f);
       items.push_back(std::move(it));
     }
+    // The generator uses the board's heaps: every heap by name, the deferred-free ones (system, carveout,
+    // chunk) for shrink, and the chunk heap's id and chunk size.
     trace::GeneratorOptions gen;
     gen.heaps.clear();
     gen.shrinkable.clear();
-    for (const auto& h : trace::HeapTable(runner_->config())) {
-      std::string name = h.first;
+    gen.chunk_heap.clear();
+    gen.chunk_mask = 0;
+    gen.partial_shrink = false;
+    for (const ModelHeapConfig& h : runner_->config().heaps) {
+      std::string name = h.name;
       std::replace(name.begin(), name.end(), ' ', '_');
       gen.heaps.push_back(name);
+      if (h.type == ION_HEAP_TYPE_SYSTEM || h.type == ION_HEAP_TYPE_CARVEOUT || h.type == ION_HEAP_TYPE_CHUNK) {
+        gen.shrinkable.push_back(name);
+      }
+      if (h.type == ION_HEAP_TYPE_CHUNK) {
+        gen.chunk_heap = name;
+        gen.chunk_mask |= 1ULL << h.id;
+        gen.chunk_size = std::max<uint64_t>(gen.chunk_size, h.chunk_size);
+      }
     }
-    gen.shrinkable = {"system", "carveout", "chunk"};
-    gen.partial_shrink = false;
+    if (gen.heaps.empty() && o_.random > 0) return Fail("the board has no heaps to generate traces for");
+    if (gen.shrinkable.empty() && !gen.heaps.empty()) gen.shrinkable.push_back(gen.heaps.front());
     for (uint64_t i = 0; i < o_.random; ++i) {
       Item it;
       it.name = "random-" + std::to_string(o_.seed + i);
