@@ -35,7 +35,7 @@ TEST(BundleTest, TruncatedBundleIsAnError) {
 TEST(BundleTest, GuestResultsAreReadPerTraceAmongOtherLines) {
   const std::string data =
       "noise\n"
-      "IONSIM_TRACE a ok us=12\n1 P = spawn x => ok\n  indented\nIONSIM_TRACE_END a\n"
+      "IONSIM_TRACE a ok us=12 reload_us=5\n1 P = spawn x => ok\n  indented\nIONSIM_TRACE_END a\n"
       "[ 1.0] kernel line between blocks\n"
       "IONSIM_TRACE b error: line 3: unknown heap 'q' us=7\nIONSIM_TRACE_END b\n"
       "IONSIM_REPLAY traces=2 us=99\n";
@@ -46,6 +46,7 @@ TEST(BundleTest, GuestResultsAreReadPerTraceAmongOtherLines) {
   ASSERT_EQ(r.size(), 2u);
   EXPECT_EQ(r[0].output, "1 P = spawn x => ok\n  indented\n");
   EXPECT_EQ(r[0].us, 12u);
+  EXPECT_EQ(r[0].reload_us, 5u);
   EXPECT_EQ(r[1].status, "error: line 3: unknown heap 'q'");
   EXPECT_EQ(total, 99u);
   EXPECT_FALSE(ReadGuestResults("IONSIM_TRACE a ok us=1\nno end\n", &r, &total, &error));

@@ -161,7 +161,9 @@ int Main(int argc, char** argv) {
     std::string status = "ok";
     std::string output;
     Trace t;
-    if (!Reload(params, &error)) {
+    const bool reloaded = Reload(params, &error);
+    const uint64_t reload_us = NowUs() - t0;
+    if (!reloaded) {
       status = "error: reloading the module: " + error;
     } else if (!ParseTrace(e.text, &t, &error)) {
       status = "error: " + error;
@@ -181,8 +183,8 @@ int Main(int argc, char** argv) {
       }
     }
     failures += status != "ok";
-    std::printf("IONSIM_TRACE %s %s us=%llu\n", e.name.c_str(), status.c_str(),
-                static_cast<unsigned long long>(NowUs() - t0));
+    std::printf("IONSIM_TRACE %s %s us=%llu reload_us=%llu\n", e.name.c_str(), status.c_str(),
+                static_cast<unsigned long long>(NowUs() - t0), static_cast<unsigned long long>(reload_us));
     std::fwrite(output.data(), 1, output.size(), stdout);
     std::printf("IONSIM_TRACE_END %s\n", e.name.c_str());
     std::fflush(stdout);
