@@ -222,7 +222,7 @@ class Crosscheck {
     for (size_t i = 0; i < items.size(); ++i) {
       items[i].guest_out = outs[i];
       items[i].guest_status = statuses[i];
-      if (items[i].guest_status != "ok" || trace::NormaliseFreeLists(items[i].model_out) != trace::NormaliseFreeLists(items[i].guest_out)) {
+      if (items[i].guest_status != "ok" || trace::NormaliseAddressOrder(items[i].model_out) != trace::NormaliseAddressOrder(items[i].guest_out)) {
         ++divergent;
         diverged.push_back(i);
       }
@@ -247,8 +247,8 @@ class Crosscheck {
       WriteFile(o_.out_dir + "/" + it.name + ".kernel.out", it.guest_out);
       std::printf("DIVERGENCE %s: %s\n", it.name.c_str(),
                   it.guest_status != "ok" ? ("guest " + it.guest_status).c_str()
-                                          : FirstDifference(trace::NormaliseFreeLists(it.model_out),
-                                                            trace::NormaliseFreeLists(it.guest_out)).c_str());
+                                          : FirstDifference(trace::NormaliseAddressOrder(it.model_out),
+                                                            trace::NormaliseAddressOrder(it.guest_out)).c_str());
     }
     if (!diverged.empty() && o_.minimise) Minimise(items, diverged);
     std::printf("crosscheck: %d of %zu traces diverge; %d model failures\n", divergent, items.size(),
@@ -396,7 +396,7 @@ class Crosscheck {
       for (size_t m = 0; m < mins.size(); ++m) verdicts[m].assign(mins[m]->candidates().size(), false);
       for (size_t k = 0; k < batch.size(); ++k) {
         verdicts[owner[k].first][owner[k].second] =
-            statuses[k] == "ok" && trace::NormaliseFreeLists(outs[k]) != trace::NormaliseFreeLists(model_outs[k]);
+            statuses[k] == "ok" && trace::NormaliseAddressOrder(outs[k]) != trace::NormaliseAddressOrder(model_outs[k]);
       }
       for (size_t m = 0; m < mins.size(); ++m) {
         if (!mins[m]->done()) mins[m]->Feed(verdicts[m]);

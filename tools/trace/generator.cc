@@ -369,6 +369,25 @@ class Gen {
       op.a = rng_.Pick(clients)->ref;
       op.len = rng_.Below(6);
       op.arg = op.len == 0 ? ArgMode::kNull : ArgMode::kBuf;
+    } else if (r < 98) {  // error paths: raw ioctls with bad, null or read-only arguments, CUSTOM
+      if (clients.empty()) return;
+      static const uint64_t kCmds[] = {0xc0204900, 0xc0044901, 0xc0084902, 0xc0084904, 0xc0084905,
+                                       0xc0104906, 0xc0084907, 0xc0184908, 0xc0184900, 0x4909};
+      if (rng_.Chance(20)) {
+        Op& op = Emit(OpKind::kCustom);
+        op.a = rng_.Pick(clients)->ref;
+        op.mask = rng_.Below(4);
+        return;
+      }
+      Op& op = Emit(OpKind::kIoctl);
+      op.a = rng_.Pick(clients)->ref;
+      op.mask = kCmds[rng_.Below(sizeof(kCmds) / sizeof(kCmds[0]))];
+      op.len = (op.mask >> 16) & 0x3fff;
+      static const ArgMode kModes[] = {ArgMode::kBad, ArgMode::kNull, ArgMode::kRo};
+      op.arg = kModes[rng_.Below(3)];
+    } else if (r < 99) {
+      Op& op = Emit(OpKind::kDebugfs);
+      op.text = "ion/heaps/" + rng_.Pick(options_.heaps);
     } else {
       Emit(OpKind::kState);
     }
