@@ -264,6 +264,12 @@ bool Executor::Run(const Trace& trace, ExecReport* report) {
   procs_.assign(trace.symbols.size(), Proc());
   heap_masks_.assign(trace.heap_names.size(), -1);
   bool heaps_resolved = trace.heap_names.empty();
+  // With a heap table, every name is resolved before anything runs; without one, at the first operation that
+  // names a heap (its client answers ION_IOC_HEAP_QUERY).
+  if (!heaps_resolved && !options_.heaps.empty()) {
+    if (!ResolveHeaps(trace, trace.ops.front(), report)) return false;
+    heaps_resolved = true;
+  }
   for (size_t i = 0; i < trace.ops.size(); ++i) {
     const Op& op = trace.ops[i];
     if (op.heap >= 0 && !heaps_resolved) {
