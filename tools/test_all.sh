@@ -52,4 +52,8 @@ bazel build //tests/conformance:conformance_kernel_test
 tools/qemu/ionsim-qemu run --no-build --timeout 120 \
   --bin bazel-bin/tests/conformance/conformance_kernel_test -- conformance_kernel_test
 
+step "trace crosscheck: the scenario corpus and 2,000 random traces, model vs the module in one QEMU boot"
+bazel build //tools/ionsim //tools/trace:ionsim-guest-replay
+bazel-bin/tools/ionsim/ionsim crosscheck --random 2000 --seed 1 --out-dir "$(mktemp -d)" tests/traces/*.trace
+
 step "all tests passed"

@@ -27,6 +27,9 @@
 #include "model/kernel/mm.h"
 #include "model/kernel/plist.h"
 #include "model/kernel/slab.h"
+#include "tools/ionsim/crosscheck.h"
+#include "tools/ionsim/gen.h"
+#include "tools/ionsim/replay.h"
 #include "tools/ionsim/workload.h"
 
 namespace ionsim {
@@ -243,9 +246,12 @@ int Demo() {
 
 int Usage() {
   std::fprintf(stderr,
-               "usage: ionsim run|demo\n"
-               "  run    the main job: a camera, video and display workload on the dummy board (ionsim run --help)\n"
-               "  demo   run the kernel primitives on scenarios from ION's history and print what they compute\n");
+               "usage: ionsim run|demo|replay|gen|crosscheck\n"
+               "  run         the main job: a camera, video and display workload on the dummy board (ionsim run --help)\n"
+               "  demo        run the kernel primitives on scenarios from ION's history and print what they compute\n"
+               "  replay TRACE [--board NAME|FILE]   run a trace on the model, print its canonical output\n"
+               "  gen [--seed N] [--ops K]           print a random trace\n"
+               "  crosscheck [--random N --seed S] [TRACE...]   model vs the module in QEMU\n");
   return 2;
 }
 
@@ -255,5 +261,8 @@ int Usage() {
 int main(int argc, char** argv) {
   if (argc == 2 && std::strcmp(argv[1], "demo") == 0) return ionsim::Demo();
   if (argc >= 2 && std::strcmp(argv[1], "run") == 0) return ionsim::RunWorkloadCommand(argc - 2, argv + 2);
+  if (argc >= 2 && std::strcmp(argv[1], "replay") == 0) return ionsim::ReplayMain(argc - 2, argv + 2);
+  if (argc >= 2 && std::strcmp(argv[1], "gen") == 0) return ionsim::GenMain(argc - 2, argv + 2);
+  if (argc >= 2 && std::strcmp(argv[1], "crosscheck") == 0) return ionsim::CrosscheckMain(argc - 2, argv + 2);
   return ionsim::Usage();
 }
