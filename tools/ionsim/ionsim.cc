@@ -24,6 +24,7 @@
 #include "model/kernel/mm.h"
 #include "model/kernel/plist.h"
 #include "model/kernel/slab.h"
+#include "tools/ionsim/decode.h"
 
 namespace ionsim {
 namespace {
@@ -239,8 +240,9 @@ int Demo() {
 
 int Usage() {
   std::fprintf(stderr,
-               "usage: ionsim demo\n"
-               "  demo   run the kernel primitives on scenarios from ION's history and print what they compute\n");
+               "usage: ionsim demo | decode [--run] INPUT...\n"
+               "  demo   run the kernel primitives on scenarios from ION's history and print what they compute\n"
+               "  decode print an ion_ops_fuzzer input as a trace (--run: run it and add each line's result)\n");
   return 2;
 }
 
@@ -249,5 +251,6 @@ int Usage() {
 
 int main(int argc, char** argv) {
   if (argc == 2 && std::strcmp(argv[1], "demo") == 0) return ionsim::Demo();
+  if (argc >= 2 && std::strcmp(argv[1], "decode") == 0) return ionsim::DecodeMain(argc - 1, argv + 1);
   return ionsim::Usage();
 }
