@@ -95,7 +95,7 @@ class Decoder {
   }
   // A copy of an fd or mapping in a forked child: "<base>@<child>".
   int BindCopy(int original, int child) {
-    const Symbol& o = p_->symbols[original];
+    const Symbol o = p_->symbols[original];  // a copy: push_back below may move the vector
     Symbol s;
     s.name = o.name.substr(0, o.name.find('@')) + "@" + p_->symbols[child].name;
     s.kind = o.kind;
@@ -272,7 +272,9 @@ class Decoder {
         op.n[1] = kMapOffs[r[4] % 8];
         op.n[2] = r[5] % 4;  // prot: 0 none, 1 r, 2 w, 3 rw
         if (r[5] % 8 < 4) op.n[2] = 3;
-        op.n[3] = r[6] % 4 == 3 ? 2 : 1;  // MAP_PRIVATE or MAP_SHARED
+        // MAP_SHARED only: a MAP_PRIVATE mapping of a faulting (cached) buffer BUGs in vm_insert_pfn() at the
+        // first access, as v4.4 does (fuzz/findings/cached-private-mmap-bug.trace).
+        op.n[3] = 1;
         op.dst = Bind(SymKind::kMapping, "M", p_->symbols[op.x].owner, -1);
         break;
       case OpKind::kMunmap:

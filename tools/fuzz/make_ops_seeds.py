@@ -63,7 +63,7 @@ SEEDS = {
         rec(DUP, 1),                       # F2 = dup F1
         rec(IMPORT, 0, 2),                 # H1 = import C1 F2
         rec(SYNC, 0, 1),                   # sync C1 F1
-        rec(MMAP, 2, 0, 1, 0, 4, 3),       # M1 = mmap F2 8K private
+        rec(MMAP, 2, 0, 1, 0, 4, 0),       # M1 = mmap F2 8K
         rec(STORE, 0, 0, 0, 0, 200, 1),
         rec(CUSTOM, 0, 0, 1, 0, 0),
         rec(CLOSE, 1),
