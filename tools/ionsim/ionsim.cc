@@ -25,6 +25,8 @@
 #include "model/kernel/plist.h"
 #include "model/kernel/slab.h"
 #include "tools/ionsim/decode.h"
+#include "tools/ionsim/gen.h"
+#include "tools/ionsim/replay.h"
 
 namespace ionsim {
 namespace {
@@ -240,9 +242,11 @@ int Demo() {
 
 int Usage() {
   std::fprintf(stderr,
-               "usage: ionsim demo | decode [--run] INPUT...\n"
+               "usage: ionsim demo\n"
                "  demo   run the kernel primitives on scenarios from ION's history and print what they compute\n"
-               "  decode print an ion_ops_fuzzer input as a trace (--run: run it and add each line's result)\n");
+               "       ionsim replay TRACE [--board NAME|FILE]   run a trace on the model, print its canonical output\n"
+               "       ionsim gen [--seed N] [--ops K]           print a random trace\n"
+               "       ionsim decode [--run] INPUT...            print an ion_ops_fuzzer input as a trace\n");
   return 2;
 }
 
@@ -251,6 +255,8 @@ int Usage() {
 
 int main(int argc, char** argv) {
   if (argc == 2 && std::strcmp(argv[1], "demo") == 0) return ionsim::Demo();
+  if (argc >= 2 && std::strcmp(argv[1], "replay") == 0) return ionsim::ReplayMain(argc - 2, argv + 2);
+  if (argc >= 2 && std::strcmp(argv[1], "gen") == 0) return ionsim::GenMain(argc - 2, argv + 2);
   if (argc >= 2 && std::strcmp(argv[1], "decode") == 0) return ionsim::DecodeMain(argc - 1, argv + 1);
   return ionsim::Usage();
 }

@@ -1,0 +1,83 @@
+// Copyright 2026 The ionsim Authors. SPDX-License-Identifier: Apache-2.0
+#include "tools/ionsim/replay.h"
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <iostream>
+#include <sstream>
+#include <string>
+
+#include "tools/trace/executor.h"
+#include "tools/trace/model_runner.h"
+#include "tools/trace/trace.h"
+
+namespace ionsim {
+namespace {
+
+// "line 3: what" -> "PATH:3: what", as compilers name places.
+std::string Where(const std::string& path, const std::string& message) {
+  if (message.rfind("line ", 0) == 0) return path + ":" + message.substr(5);
+  return path + ": " + message;
+}
+
+}  // namespace
+
+int ReplayMain(int argc, char** argv) {
+  std::string path;
+  std::string board;
+  for (int i = 0; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--board") == 0 && i + 1 < argc) {
+      board = argv[++i];
+    } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+      std::fprintf(stderr, "ionsim replay: unknown option %s\n", argv[i]);
+      return 2;
+    } else if (path.empty()) {
+      path = argv[i];
+    } else {
+      std::fprintf(stderr, "usage: ionsim replay TRACE [--board NAME|FILE]\n");
+      return 2;
+    }
+  }
+  if (path.empty()) {
+    std::fprintf(stderr, "usage: ionsim replay TRACE [--board NAME|FILE]\n");
+    return 2;
+  }
+  std::stringstream text;
+  if (path == "-") {
+    text << std::cin.rdbuf();
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      std::fprintf(stderr, "ionsim replay: cannot read %s\n", path.c_str());
+      return 2;
+    }
+    text << in.rdbuf();
+  }
+  trace::Trace t;
+  std::string error;
+  if (!trace::ParseTrace(text.str(), &t, &error)) {
+    std::fprintf(stderr, "%s\n", Where(path, error).c_str());
+    return 1;
+  }
+  std::string board_text;
+  if (!trace::ResolveBoard(board.empty() ? t.board : board, &board_text, &error)) {
+    std::fprintf(stderr, "ionsim replay: %s\n", error.c_str());
+    return 2;
+  }
+  std::unique_ptr<trace::ModelRunner> runner = trace::ModelRunner::Create(board_text, false, &error);
+  if (!runner) {
+    std::fprintf(stderr, "ionsim replay: board: %s\n", error.c_str());
+    return 2;
+  }
+  trace::ExecReport report;
+  runner->Run(t, /*build_output=*/true, /*check=*/true, &report);
+  std::fwrite(report.output.data(), 1, report.output.size(), stdout);
+  std::fflush(stdout);
+  if (!report.error.empty()) std::fprintf(stderr, "%s\n", Where(path, report.error).c_str());
+  for (const std::string& f : report.failures) std::fprintf(stderr, "%s\n", Where(path, f).c_str());
+  return report.ok() ? 0 : 1;
+}
+
+}  // namespace ionsim

@@ -1,0 +1,660 @@
+// Copyright 2026 The ionsim Authors. SPDX-License-Identifier: Apache-2.0
+#include "tools/trace/executor.h"
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "kmod/uapi/ion.h"
+
+namespace ionsim::trace {
+namespace {
+
+constexpr size_t kScratchBytes = 64 << 10;
+constexpr size_t kPageBytes = 4096;
+// Where HEAP_QUERY's heaps array goes inside the scratch memory.
+constexpr size_t kQueryHeapsOffset = 256;
+constexpr int kProtRead = 1;
+constexpr int kProtRw = 3;
+constexpr int kMapPrivateAnon = 0x02 | 0x20;
+// _IOW('b', 0, struct dma_buf_sync), include/uapi/linux/dma-buf.h.
+constexpr unsigned int kDmaBufIoctlSync = 0x40086200;
+
+constexpr std::array<uint32_t, 256> MakeCrcTable() {
+  std::array<uint32_t, 256> t{};
+  for (uint32_t i = 0; i < 256; ++i) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xedb88320U ^ (c >> 1) : c >> 1;
+    t[i] = c;
+  }
+  return t;
+}
+constexpr std::array<uint32_t, 256> kCrcTable = MakeCrcTable();
+
+void AppendHex(std::string* s, const uint8_t* p, size_t n) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  for (size_t i = 0; i < n; ++i) {
+    *s += kDigits[p[i] >> 4];
+    *s += kDigits[p[i] & 15];
+  }
+}
+
+std::string Indent(const std::string& text) {
+  std::string out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string::npos) nl = text.size();
+    out += "  ";
+    out.append(text, pos, nl - pos);
+    out += '\n';
+    pos = nl + 1;
+  }
+  return out;
+}
+
+bool AllDigits(const std::string& s, size_t b, size_t e) {
+  if (b >= e) return false;
+  for (size_t i = b; i < e; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void MaskHeapFilePids(std::string* text) {
+  size_t pos = 0;
+  while (pos < text->size()) {
+    size_t nl = text->find('\n', pos);
+    if (nl == std::string::npos) nl = text->size();
+    // Fields of the line: [b0,e0) [b1,e1) [b2,e2).
+    size_t bounds[6];
+    int n = 0;
+    size_t i = pos;
+    while (n < 3 && i < nl) {
+      while (i < nl && (*text)[i] == ' ') ++i;
+      if (i >= nl) break;
+      bounds[2 * n] = i;
+      while (i < nl && (*text)[i] != ' ') ++i;
+      bounds[2 * n + 1] = i;
+      ++n;
+    }
+    if (n == 3 && AllDigits(*text, bounds[2], bounds[3]) && AllDigits(*text, bounds[4], bounds[5])) {
+      for (size_t k = bounds[2]; k + 1 < bounds[3]; ++k) (*text)[k] = ' ';
+      (*text)[bounds[3] - 1] = '-';
+    }
+    pos = nl + 1;
+  }
+}
+
+bool SameHeapName(const std::string& heap, const std::string& written) {
+  if (heap.size() != written.size()) return false;
+  for (size_t i = 0; i < heap.size(); ++i) {
+    if (heap[i] != written[i] && !(heap[i] == ' ' && written[i] == '_')) return false;
+  }
+  return true;
+}
+
+uint32_t Crc32(uint32_t crc, const void* data, size_t len) {
+  const uint8_t* p = static_cast<const uint8_t*>(data);
+  crc = ~crc;
+  for (size_t i = 0; i < len; ++i) crc = kCrcTable[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+  return ~crc;
+}
+
+std::string ResultText(const OpResult& r, const std::string& details) {
+  if (r.err != 0) return kernel::errno_name(r.err);
+  return "ok" + details;
+}
+
+Executor::Executor(IonBackend* backend, ExecOptions options) : backend_(backend), options_(std::move(options)) {
+  buf_.resize(kScratchBytes);
+}
+
+Executor::Proc* Executor::ProcState(int32_t sym) {
+  if (sym < 0 || static_cast<size_t>(sym) >= procs_.size()) return nullptr;
+  Proc* p = &procs_[sym];
+  return p->pid < 0 ? nullptr : p;
+}
+
+uint64_t Executor::Scratch(Proc* p, int* err) {
+  if (p->scratch == 0) {
+    ErrnoOr<uint64_t> addr = backend_->mmap(p->pid, 0, kScratchBytes, kProtRw, kMapPrivateAnon, -1, 0);
+    if (!addr.ok()) {
+      *err = addr.error().code();
+      return 0;
+    }
+    p->scratch = addr.value();
+  }
+  return p->scratch;
+}
+
+uint64_t Executor::ReadOnly(Proc* p, int* err) {
+  if (p->ro == 0) {
+    ErrnoOr<uint64_t> addr = backend_->mmap(p->pid, 0, kPageBytes, kProtRead, kMapPrivateAnon, -1, 0);
+    if (!addr.ok()) {
+      *err = addr.error().code();
+      return 0;
+    }
+    p->ro = addr.value();
+  }
+  return p->ro;
+}
+
+int Executor::Call(Proc* p, int fd, unsigned int cmd, void* arg, size_t size, long* ret) {
+  int err = 0;
+  const uint64_t user = Scratch(p, &err);
+  if (user == 0) return err;
+  if (size > 0) {
+    Errno e = backend_->poke(p->pid, user, arg, size);
+    if (!e.ok()) return e.code();
+  }
+  ErrnoOr<long> r = backend_->ioctl(p->pid, fd, cmd, user);
+  if (size > 0) {
+    Errno e = backend_->peek(p->pid, user, arg, size);
+    if (!e.ok()) return e.code();
+  }
+  if (!r.ok()) return r.error().code();
+  if (ret) *ret = r.value();
+  return 0;
+}
+
+bool Executor::ResolveHeaps(const Trace& trace, const Op& op, ExecReport* report) {
+  if (!options_.heaps.empty()) {
+    for (size_t i = 0; i < trace.heap_names.size(); ++i) {
+      for (const auto& [name, id] : options_.heaps) {
+        if (SameHeapName(name, trace.heap_names[i])) heap_masks_[i] = static_cast<int64_t>(1ULL << (id & 31));
+      }
+    }
+  } else {
+    Proc* p = ProcState(ProcOf(op.a));
+    int err = 0;
+    const uint64_t user = p ? Scratch(p, &err) : 0;
+    ion_heap_query q;
+    std::memset(&q, 0, sizeof(q));
+    q.cnt = ION_NUM_HEAP_IDS;
+    q.heaps = user + kQueryHeapsOffset;
+    long ret = 0;
+    if (user != 0 && Call(p, Fd(op.a), ION_IOC_HEAP_QUERY, &q, sizeof(q), &ret) == 0) {
+      std::vector<ion_heap_data> data(q.cnt);
+      if (q.cnt > 0 && backend_->peek(p->pid, user + kQueryHeapsOffset, data.data(),
+                                      data.size() * sizeof(ion_heap_data)).ok()) {
+        for (size_t i = 0; i < trace.heap_names.size(); ++i) {
+          for (const ion_heap_data& h : data) {
+            if (strnlen(h.name, MAX_HEAP_NAME) < MAX_HEAP_NAME && SameHeapName(h.name, trace.heap_names[i])) {
+              heap_masks_[i] = static_cast<int64_t>(1ULL << (h.heap_id & 31));
+            }
+          }
+        }
+      }
+    }
+  }
+  for (size_t i = 0; i < trace.heap_names.size(); ++i) {
+    if (heap_masks_[i] < 0) {
+      int line = op.line;
+      for (const Op& o : trace.ops) {
+        if (o.heap == static_cast<int32_t>(i)) {
+          line = o.line;
+          break;
+        }
+      }
+      report->error = "line " + std::to_string(line) + ": unknown heap '" + trace.heap_names[i] + "'";
+      return false;
+    }
+  }
+  return true;
+}
+
+bool Executor::Run(const Trace& trace, ExecReport* report) {
+  report->results.assign(trace.ops.size(), OpResult());
+  report->output.clear();
+  report->failures.clear();
+  report->mismatches = 0;
+  report->violations = 0;
+  report->error.clear();
+  vals_.assign(trace.symbols.size(), Val());
+  procs_.assign(trace.symbols.size(), Proc());
+  heap_masks_.assign(trace.heap_names.size(), -1);
+  bool heaps_resolved = trace.heap_names.empty();
+  for (size_t i = 0; i < trace.ops.size(); ++i) {
+    const Op& op = trace.ops[i];
+    if (op.heap >= 0 && !heaps_resolved) {
+      if (!ResolveHeaps(trace, op, report)) return false;
+      heaps_resolved = true;
+    }
+    const bool want_text = options_.build_output || !op.expect.empty();
+    details_.clear();
+    std::string block;
+    OpResult& res = report->results[i];
+    Step(trace, op, &res, want_text);
+    if (want_text) {
+      // Multi-line details (debugfs, state) start with a newline.
+      std::string first = details_;
+      const size_t nl = details_.find('\n');
+      if (nl != std::string::npos) {
+        first = details_.substr(0, nl);
+        block = Indent(details_.substr(nl + 1));
+      }
+      const std::string result = ResultText(res, first);
+      if (options_.build_output) {
+        report->output += std::to_string(op.line);
+        report->output += ' ';
+        report->output += FormatOp(trace, op);
+        report->output += " => ";
+        report->output += result;
+        report->output += '\n';
+        report->output += block;
+      }
+      if (!op.expect.empty()) {
+        const bool match = op.expect == "ok" ? res.err == 0 : op.expect == result;
+        if (!match) {
+          ++report->mismatches;
+          report->failures.push_back("line " + std::to_string(op.line) + ": " + FormatOp(trace, op) +
+                                     ": expected " + op.expect + ", got " + result);
+        }
+      }
+    }
+    if (options_.check) {
+      const std::string v = options_.check(op);
+      if (!v.empty()) {
+        ++report->violations;
+        report->failures.push_back("line " + std::to_string(op.line) + ": invariant violated after '" +
+                                   FormatOp(trace, op) + "': " + v);
+      }
+    }
+  }
+  return report->ok();
+}
+
+void Executor::Step(const Trace& trace, const Op& op, OpResult* res, bool want_text) {
+  auto set_err = [res](Errno e) { res->err = e.code(); };
+  // Binds op.bind to value v owned by process symbol proc when the operation succeeded; an operation that
+  // failed leaves the symbol unbound (an unbound fd is -1, a handle 0, a mapping address 0).
+  auto bind = [&](int32_t proc, int64_t v, uint64_t len) {
+    if (op.bind < 0) return;
+    Val& val = vals_[op.bind];
+    val.proc = proc;
+    val.bound = res->err == 0;
+    val.v = val.bound ? v : (trace.symbols[op.bind].kind == SymKind::kFd ? -1 : 0);
+    val.len = len;
+  };
+  switch (op.kind) {
+    case OpKind::kSpawn: {
+      ErrnoOr<ProcId> pid = backend_->spawn(op.text);
+      if (!pid.ok()) {
+        set_err(pid.error());
+      } else if (op.bind >= 0) {
+        procs_[op.bind].pid = pid.value();
+      }
+      bind(op.bind, pid.ok() ? pid.value() : -1, 0);
+      return;
+    }
+    case OpKind::kFork: {
+      Proc* parent = ProcState(op.a.sym);
+      if (!parent) {
+        res->err = ESRCH;
+        bind(op.bind, -1, 0);
+        return;
+      }
+      ErrnoOr<ProcId> pid = backend_->fork(parent->pid);
+      if (!pid.ok()) {
+        set_err(pid.error());
+      } else if (op.bind >= 0) {
+        procs_[op.bind].pid = pid.value();
+        procs_[op.bind].scratch = parent->scratch;
+        procs_[op.bind].ro = parent->ro;
+      }
+      bind(op.bind, pid.ok() ? pid.value() : -1, 0);
+      return;
+    }
+    case OpKind::kExit: {
+      Proc* p = ProcState(op.a.sym);
+      if (!p) {
+        res->err = ESRCH;
+        return;
+      }
+      set_err(backend_->exit(p->pid));
+      return;
+    }
+    case OpKind::kOpen: {
+      Proc* p = ProcState(op.a.sym);
+      int64_t fd = -1;
+      if (!p) {
+        res->err = ESRCH;
+      } else {
+        ErrnoOr<int> r = backend_->open(p->pid, op.text, static_cast<unsigned int>(op.flags));
+        if (r.ok()) {
+          fd = r.value();
+        } else {
+          set_err(r.error());
+        }
+      }
+      bind(op.a.sym, fd, 0);
+      return;
+    }
+    case OpKind::kDrain:
+      set_err(backend_->run_deferred_free());
+      return;
+    case OpKind::kState: {
+      ErrnoOr<std::string> dump = backend_->canonical_dump();
+      if (!dump.ok()) {
+        set_err(dump.error());
+      } else if (want_text) {
+        details_ = "\n" + dump.value();
+      }
+      return;
+    }
+    case OpKind::kDebugfs: {
+      ErrnoOr<std::string> text = backend_->debugfs_read(op.text);
+      if (!text.ok()) {
+        set_err(text.error());
+      } else if (want_text) {
+        details_ = "\n" + text.value();
+        if (op.text.rfind("ion/heaps/", 0) == 0) MaskHeapFilePids(&details_);
+      }
+      return;
+    }
+    case OpKind::kShrink: {
+      std::string name = op.text;
+      for (const auto& h : options_.heaps) {
+        if (SameHeapName(h.first, op.text)) name = h.first;
+      }
+      const std::string path = "ion/heaps/" + name + "_shrink";
+      ErrnoOr<std::string> before = backend_->debugfs_read(path);
+      if (!before.ok()) {
+        set_err(before.error());
+        return;
+      }
+      res->value = std::strtoll(before.value().c_str(), nullptr, 10);
+      Errno e = backend_->debugfs_write(path, std::to_string(op.flags));
+      if (!e.ok()) {
+        set_err(e);
+        return;
+      }
+      if (want_text) details_ = " count=" + std::to_string(res->value);
+      return;
+    }
+    default:
+      break;
+  }
+
+  // Everything else runs in the process of its first operand.
+  const int32_t psym = ProcOf(op.a);
+  Proc* p = ProcState(psym);
+  if (!p) {
+    res->err = ESRCH;
+    switch (op.kind) {
+      case OpKind::kDup:
+      case OpKind::kShare:
+      case OpKind::kMap:
+      case OpKind::kNewAlloc:
+      case OpKind::kMmap:
+      case OpKind::kAlloc:
+      case OpKind::kImport:
+        bind(psym, -1, 0);
+        break;
+      case OpKind::kPass:
+        bind(op.b.sym, -1, 0);
+        break;
+      default:
+        break;
+    }
+    return;
+  }
+  const int fd = op.kind == OpKind::kMunmap || op.kind == OpKind::kStore || op.kind == OpKind::kLoad ? -1 : Fd(op.a);
+  int err = 0;
+  long ret = 0;
+  switch (op.kind) {
+    case OpKind::kClose:
+      set_err(backend_->close(p->pid, fd));
+      return;
+    case OpKind::kDup: {
+      ErrnoOr<int> r = backend_->dup(p->pid, fd);
+      if (!r.ok()) set_err(r.error());
+      bind(psym, r.ok() ? r.value() : -1, 0);
+      return;
+    }
+    case OpKind::kPass: {
+      Proc* to = ProcState(op.b.sym);
+      if (!to) {
+        res->err = ESRCH;
+        bind(op.b.sym, -1, 0);
+        return;
+      }
+      ErrnoOr<int> r = backend_->pass_fd(p->pid, fd, to->pid);
+      if (!r.ok()) set_err(r.error());
+      bind(op.b.sym, r.ok() ? r.value() : -1, 0);
+      return;
+    }
+    case OpKind::kAlloc: {
+      ion_allocation_data d;
+      std::memset(&d, 0, sizeof(d));
+      d.len = op.len;
+      d.align = op.align;
+      d.heap_id_mask = static_cast<unsigned int>(op.heap >= 0 ? heap_masks_[op.heap] : op.mask);
+      d.flags = static_cast<unsigned int>(op.flags);
+      res->err = Call(p, fd, ION_IOC_ALLOC, &d, sizeof(d), &ret);
+      if (res->err == 0) {
+        res->value = d.handle;
+        if (want_text) details_ = " id=" + std::to_string(d.handle);
+      }
+      bind(psym, d.handle, 0);
+      return;
+    }
+    case OpKind::kNewAlloc: {
+      ion_new_allocation_data d;
+      std::memset(&d, 0, sizeof(d));
+      d.len = op.len;
+      d.heap_id_mask = static_cast<__u32>(op.heap >= 0 ? heap_masks_[op.heap] : op.mask);
+      d.flags = static_cast<__u32>(op.flags);
+      res->err = Call(p, fd, ION_IOC_NEW_ALLOC, &d, sizeof(d), &ret);
+      bind(psym, static_cast<int>(d.fd), 0);
+      return;
+    }
+    case OpKind::kFree: {
+      ion_handle_data d;
+      d.handle = static_cast<int>(op.raw_id ? op.id : vals_[op.b.sym].bound ? vals_[op.b.sym].v : 0);
+      res->err = Call(p, fd, ION_IOC_FREE, &d, sizeof(d), &ret);
+      return;
+    }
+    case OpKind::kShare:
+    case OpKind::kMap: {
+      ion_fd_data d;
+      d.handle = static_cast<int>(op.raw_id ? op.id : vals_[op.b.sym].bound ? vals_[op.b.sym].v : 0);
+      d.fd = 0;
+      res->err = Call(p, fd, op.kind == OpKind::kShare ? ION_IOC_SHARE : ION_IOC_MAP, &d, sizeof(d), &ret);
+      bind(psym, d.fd, 0);
+      return;
+    }
+    case OpKind::kImport:
+    case OpKind::kSync: {
+      ion_fd_data d;
+      d.handle = 0;
+      d.fd = Fd(op.b);
+      res->err = Call(p, fd, op.kind == OpKind::kImport ? ION_IOC_IMPORT : ION_IOC_SYNC, &d, sizeof(d), &ret);
+      if (op.kind == OpKind::kImport) {
+        if (res->err == 0) {
+          res->value = d.handle;
+          if (want_text) details_ = " id=" + std::to_string(d.handle);
+        }
+        bind(psym, d.handle, 0);
+      }
+      return;
+    }
+    case OpKind::kCustom: {
+      ion_custom_data d;
+      std::memset(&d, 0, sizeof(d));
+      d.cmd = static_cast<unsigned int>(op.mask);
+      d.arg = static_cast<unsigned long>(op.align);
+      res->err = Call(p, fd, ION_IOC_CUSTOM, &d, sizeof(d), &ret);
+      return;
+    }
+    case OpKind::kQuery: {
+      uint64_t heaps = 0;
+      const uint64_t user = Scratch(p, &err);
+      if (user == 0) {
+        res->err = err;
+        return;
+      }
+      switch (op.arg) {
+        case ArgMode::kBuf:
+          heaps = user + kQueryHeapsOffset;
+          break;
+        case ArgMode::kNull:
+          break;
+        case ArgMode::kBad:
+          heaps = kBadUserAddress;
+          break;
+        case ArgMode::kRo:
+          heaps = ReadOnly(p, &err);
+          if (heaps == 0) {
+            res->err = err;
+            return;
+          }
+          break;
+        case ArgMode::kMap:
+          break;
+      }
+      ion_heap_query q;
+      std::memset(&q, 0, sizeof(q));
+      q.cnt = static_cast<__u32>(op.len);
+      q.heaps = heaps;
+      q.reserved0 = static_cast<__u32>(op.align);
+      res->err = Call(p, fd, ION_IOC_HEAP_QUERY, &q, sizeof(q), &ret);
+      if (res->err != 0) return;
+      res->value = q.cnt;
+      if (!want_text) return;
+      details_ = " cnt=" + std::to_string(q.cnt);
+      if (op.arg == ArgMode::kBuf && q.cnt > 0) {
+        const size_t n = std::min<size_t>(q.cnt, (kScratchBytes - kQueryHeapsOffset) / sizeof(ion_heap_data));
+        std::vector<ion_heap_data> data(n);
+        if (!backend_->peek(p->pid, heaps, data.data(), n * sizeof(ion_heap_data)).ok()) return;
+        details_ += " heaps=";
+        for (size_t i = 0; i < n; ++i) {
+          const ion_heap_data& h = data[i];
+          if (i) details_ += ',';
+          details_.append(h.name, strnlen(h.name, MAX_HEAP_NAME));
+          details_ += ':' + std::to_string(h.type) + ':' + std::to_string(h.heap_id);
+          if (h.reserved0 || h.reserved1 || h.reserved2) {
+            details_ += ":r=" + std::to_string(h.reserved0) + '/' + std::to_string(h.reserved1) + '/' +
+                        std::to_string(h.reserved2);
+          }
+        }
+      }
+      return;
+    }
+    case OpKind::kIoctl: {
+      const uint64_t user = Scratch(p, &err);
+      if (user == 0) {
+        res->err = err;
+        return;
+      }
+      uint64_t arg = 0;
+      const size_t size = static_cast<size_t>(op.len);
+      switch (op.arg) {
+        case ArgMode::kBuf: {
+          arg = user;
+          std::memset(buf_.data(), 0, size);
+          if (!op.bytes.empty()) std::memcpy(buf_.data(), op.bytes.data(), op.bytes.size());
+          if (size > 0) {
+            Errno e = backend_->poke(p->pid, user, buf_.data(), size);
+            if (!e.ok()) {
+              set_err(e);
+              return;
+            }
+          }
+          break;
+        }
+        case ArgMode::kNull:
+          break;
+        case ArgMode::kBad:
+          arg = kBadUserAddress;
+          break;
+        case ArgMode::kRo:
+          arg = ReadOnly(p, &err);
+          if (arg == 0) {
+            res->err = err;
+            return;
+          }
+          break;
+        case ArgMode::kMap:
+          arg = (vals_[op.b.sym].bound ? static_cast<uint64_t>(vals_[op.b.sym].v) : 0) + op.off;
+          break;
+      }
+      ErrnoOr<long> r = backend_->ioctl(p->pid, fd, static_cast<unsigned int>(op.mask), arg);
+      if (!r.ok()) {
+        set_err(r.error());
+        return;
+      }
+      res->value = r.value();
+      if (!want_text) return;
+      details_ = " ret=" + std::to_string(r.value());
+      if (op.arg == ArgMode::kBuf && size > 0 && backend_->peek(p->pid, user, buf_.data(), size).ok()) {
+        details_ += " out=hex:";
+        AppendHex(&details_, buf_.data(), size);
+      }
+      return;
+    }
+    case OpKind::kMmap: {
+      ErrnoOr<uint64_t> addr = backend_->mmap(p->pid, 0, static_cast<size_t>(op.len), op.prot,
+                                              static_cast<int>(op.flags), fd, op.off);
+      if (!addr.ok()) set_err(addr.error());
+      bind(psym, addr.ok() ? static_cast<int64_t>(addr.value()) : 0, op.len);
+      return;
+    }
+    case OpKind::kMunmap: {
+      const Val& m = vals_[op.a.sym];
+      const uint64_t base = m.bound ? static_cast<uint64_t>(m.v) : 0;
+      const uint64_t len = op.has_len ? op.len : (op.off < m.len ? m.len - op.off : 0);
+      set_err(backend_->munmap(p->pid, base + op.off, static_cast<size_t>(len)));
+      return;
+    }
+    case OpKind::kStore:
+    case OpKind::kLoad: {
+      const Val& m = vals_[op.a.sym];
+      uint64_t addr = (m.bound ? static_cast<uint64_t>(m.v) : 0) + op.off;
+      uint64_t left = op.len;
+      uint32_t crc = 0;
+      if (op.kind == OpKind::kStore) {
+        if (!op.bytes.empty()) {
+          set_err(backend_->poke(p->pid, addr, op.bytes.data(), op.bytes.size()));
+          return;
+        }
+        std::memset(buf_.data(), op.byte, std::min<uint64_t>(left, buf_.size()));
+      }
+      while (left > 0) {
+        const size_t n = static_cast<size_t>(std::min<uint64_t>(left, buf_.size()));
+        Errno e = op.kind == OpKind::kStore ? backend_->poke(p->pid, addr, buf_.data(), n)
+                                            : backend_->peek(p->pid, addr, buf_.data(), n);
+        if (!e.ok()) {
+          set_err(e);
+          return;
+        }
+        if (op.kind == OpKind::kLoad) crc = Crc32(crc, buf_.data(), n);
+        addr += n;
+        left -= n;
+      }
+      if (op.kind == OpKind::kLoad) {
+        res->value = crc;
+        if (want_text) {
+          char b[24];
+          std::snprintf(b, sizeof(b), " crc=0x%08x", crc);
+          details_ = b;
+        }
+      }
+      return;
+    }
+    case OpKind::kDmabufSync: {
+      uint64_t flags = op.flags;
+      res->err = Call(p, fd, kDmaBufIoctlSync, &flags, sizeof(flags), &ret);
+      return;
+    }
+    default:
+      res->err = EINVAL;
+      return;
+  }
+}
+
+}  // namespace ionsim::trace

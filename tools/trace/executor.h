@@ -1,0 +1,108 @@
+// Copyright 2026 The ionsim Authors. SPDX-License-Identifier: Apache-2.0
+//
+// Runs a Trace against any IonBackend and produces the canonical output of docs/trace.md. Every ioctl argument
+// is placed in the calling process's own scratch memory, mapped through the backend (64 KiB read-write plus one
+// read-only page, per process, on first use), so bad pointers, EFAULT and read-only memory behave as for a real
+// process. Symbols are resolved by index; nothing is parsed and, unless output is asked for, nothing is formatted
+// while a trace runs.
+#ifndef TOOLS_TRACE_EXECUTOR_H_
+#define TOOLS_TRACE_EXECUTOR_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "model/backend/ion_backend.h"
+#include "tools/trace/trace.h"
+
+namespace ionsim::trace {
+
+// What one operation did.
+struct OpResult {
+  int32_t err = 0;    // 0, or the positive errno
+  int64_t value = 0;  // alloc/import: the handle id; query: cnt; ioctl: the return value; load: the crc32;
+                      // shrink: the count read back
+};
+
+struct ExecOptions {
+  // Build ExecReport::output. Off, only results, failures and violations are recorded (and a result string is
+  // formatted only for operations that carry an expected result).
+  bool build_output = true;
+  // Heap ids by name (the board's heap table). When empty, heap=NAME is resolved once per run with
+  // ION_IOC_HEAP_QUERY on the client of the first operation that names a heap.
+  std::vector<std::pair<std::string, unsigned int>> heaps;
+  // Runs after every operation: returns "" when all is well, otherwise the violations (one per line).
+  std::function<std::string(const Op&)> check;
+};
+
+struct ExecReport {
+  std::vector<OpResult> results;      // one per operation
+  std::string output;                 // the canonical output (when build_output)
+  std::vector<std::string> failures;  // "line N: expected EINVAL, got ok" and "line N: invariant: ..."
+  int mismatches = 0;                 // expected results that did not match
+  int violations = 0;                 // operations after which the check reported something
+  std::string error;                  // a run that could not start or go on ("line 3: unknown heap 'x'")
+
+  bool ok() const { return failures.empty() && error.empty(); }
+};
+
+class Executor {
+ public:
+  Executor(IonBackend* backend, ExecOptions options);
+
+  // Runs the trace from its first operation on the backend (normally a fresh one). Returns report->ok().
+  bool Run(const Trace& trace, ExecReport* report);
+
+ private:
+  struct Proc {
+    ProcId pid = -1;
+    uint64_t scratch = 0;
+    uint64_t ro = 0;
+  };
+  struct Val {
+    bool bound = false;
+    int32_t proc = -1;  // the process symbol the fd or mapping belongs to
+    int64_t v = -1;     // ProcId, fd, handle id, or address
+    uint64_t len = 0;   // a mapping's length
+  };
+
+  // The process an fd or mapping reference is used from.
+  int32_t ProcOf(const SymRef& r) const { return r.at >= 0 ? r.at : vals_[r.sym].proc; }
+  Proc* ProcState(int32_t sym);
+  int Fd(const SymRef& r) const { return vals_[r.sym].bound ? static_cast<int>(vals_[r.sym].v) : -1; }
+  // Scratch memory of a process, mapped on first use. 0 and *err when the mapping fails.
+  uint64_t Scratch(Proc* p, int* err);
+  uint64_t ReadOnly(Proc* p, int* err);
+  // ioctl(fd, cmd, scratch) with size bytes of arg copied in before and out after.
+  int Call(Proc* p, int fd, unsigned int cmd, void* arg, size_t size, long* ret);
+  bool ResolveHeaps(const Trace& trace, const Op& op, ExecReport* report);
+  void Step(const Trace& trace, const Op& op, OpResult* res, bool want_text);
+
+  IonBackend* backend_;
+  ExecOptions options_;
+  std::vector<Val> vals_;
+  std::vector<Proc> procs_;            // indexed by process symbol
+  std::vector<int64_t> heap_masks_;    // per Trace::heap_names entry, -1 unresolved
+  std::vector<uint8_t> buf_;
+  std::string details_;                // " id=3", multi-line text, ... of the current operation
+};
+
+// The result part of a canonical line ("ok id=3", "EINVAL") for an operation with result r and details.
+std::string ResultText(const OpResult& r, const std::string& details);
+
+// A heap name as a trace may write it: exactly, or with each blank of the board's name written as '_'
+// (heap=system_contig for "system contig").
+bool SameHeapName(const std::string& heap, const std::string& written);
+
+// Pids are not part of the canonical output: in the text of an ion/heaps/<heap> file, the pid column of each
+// client and orphan row ("<comm> <pid> <size>...") becomes "-", right-aligned in the same width.
+void MaskHeapFilePids(std::string* text);
+
+// crc32 (IEEE, as zlib) of bytes.
+uint32_t Crc32(uint32_t crc, const void* data, size_t len);
+
+}  // namespace ionsim::trace
+
+#endif  // TOOLS_TRACE_EXECUTOR_H_

@@ -1,0 +1,129 @@
+// Copyright 2026 The ionsim Authors. SPDX-License-Identifier: Apache-2.0
+#include "tools/trace/executor.h"
+
+#include <memory>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "model/backend/board_config.h"
+#include "model/backend/model_backend.h"
+#include "tools/trace/trace.h"
+
+namespace ionsim::trace {
+namespace {
+
+std::unique_ptr<ModelBackend> Boot(ExecOptions* options) {
+  std::string error;
+  ErrnoOr<ModelConfig> config = ModelConfigFromBoard("dummy", &error);
+  EXPECT_TRUE(config.ok()) << error;
+  for (const ModelHeapConfig& h : config.value().heaps) options->heaps.emplace_back(h.name, h.id);
+  ErrnoOr<std::unique_ptr<ModelBackend>> model = ModelBackend::Create(config.value());
+  EXPECT_TRUE(model.ok());
+  return std::move(model.value());
+}
+
+Trace Parse(const std::string& text) {
+  Trace t;
+  std::string error;
+  EXPECT_TRUE(ParseTrace(text, &t, &error)) << error;
+  return t;
+}
+
+TEST(ExecutorTest, CanonicalOutputHasOneLinePerOperationWithIdsButNoFds) {
+  ExecOptions options;
+  std::unique_ptr<ModelBackend> model = Boot(&options);
+  Executor exec(model.get(), options);
+  const Trace t = Parse(
+      "P = spawn app\n"
+      "C = open P\n"
+      "\n"
+      "H = alloc C len=4K heap=carveout\n"
+      "F = share C H\n"
+      "H2 = import C F   # ok id=1\n"
+      "free C H\n"
+      "free C H\n"
+      "free C H   # EINVAL\n"
+      "query C cnt=2\n"
+      "X = alloc C len=4K heap=system_contig\n");
+  ExecReport report;
+  EXPECT_TRUE(exec.Run(t, &report)) << report.error << (report.failures.empty() ? "" : report.failures[0]);
+  EXPECT_EQ(report.output,
+            "1 P = spawn app => ok\n"
+            "2 C = open P => ok\n"
+            "4 H = alloc C len=4K heap=carveout => ok id=1\n"
+            "5 F = share C H => ok\n"
+            "6 H2 = import C F => ok id=1\n"
+            "7 free C H => ok\n"
+            "8 free C H => ok\n"
+            "9 free C H => EINVAL\n"
+            "10 query C cnt=2 => ok cnt=2 heaps=chunk:3:3,carveout:2:2\n"
+            "11 X = alloc C len=4K heap=system_contig => ok id=1\n");
+}
+
+TEST(ExecutorTest, MismatchedExpectationsAndUnknownHeapsAreReported) {
+  ExecOptions options;
+  std::unique_ptr<ModelBackend> model = Boot(&options);
+  Executor exec(model.get(), options);
+  ExecReport report;
+  EXPECT_FALSE(exec.Run(Parse("P = spawn a\nC = open P\nfree C id=7   # ok\n"), &report));
+  ASSERT_EQ(report.failures.size(), 1u);
+  EXPECT_EQ(report.failures[0], "line 3: free C id=7: expected ok, got EINVAL");
+  EXPECT_EQ(report.mismatches, 1);
+  EXPECT_FALSE(exec.Run(Parse("P = spawn a\nC = open P\nH = alloc C len=4K heap=nope\n"), &report));
+  EXPECT_EQ(report.error, "line 3: unknown heap 'nope'");
+}
+
+TEST(ExecutorTest, BadAndReadOnlyPointersFaultAsForAProcess) {
+  ExecOptions options;
+  std::unique_ptr<ModelBackend> model = Boot(&options);
+  Executor exec(model.get(), options);
+  ExecReport report;
+  // ION_IOC_HEAP_QUERY with a read-only argument: copy_from_user works, copy_to_user faults.
+  EXPECT_TRUE(exec.Run(Parse("P = spawn a\nC = open P\n"
+                             "ioctl C cmd=0xc0204900 arg=bad   # EFAULT\n"
+                             "ioctl C cmd=0xc0184908 arg=ro   # EFAULT\n"
+                             "query C cnt=1 heaps=bad   # EFAULT\n"
+                             "H = alloc C len=4K heap=system   # ok id=1\n"
+                             "M = mmap C len=4K   # EACCES -- O_RDONLY file, shared writable mapping\n"
+                             "store M off=0 len=1 byte=1   # EFAULT\n"),
+                       &report))
+      << report.failures[0];
+}
+
+TEST(ExecutorTest, ResultsWithoutOutputMatchAndTheCheckRunsAfterEveryOperation) {
+  const Trace t = Parse(
+      "P = spawn a\nC = open P\nH = alloc C len=8K heap=system\nF = share C H\nM = mmap F len=8K\n"
+      "store M off=4K len=4K byte=7\nload M off=0 len=8K\nQ = fork P\nclose F@Q\nexit Q\nexit P\ndrain\n");
+  ExecOptions options;
+  std::unique_ptr<ModelBackend> model = Boot(&options);
+  int checks = 0;
+  options.check = [&checks](const Op&) {
+    ++checks;
+    return std::string(checks == 4 ? "boom" : "");
+  };
+  Executor with_text(model.get(), options);
+  ExecReport text_report;
+  EXPECT_FALSE(with_text.Run(t, &text_report));
+  EXPECT_EQ(checks, 12);
+  EXPECT_EQ(text_report.violations, 1);
+  EXPECT_EQ(text_report.failures[0], "line 4: invariant violated after 'F = share C H': boom");
+
+  model.reset();
+  ExecOptions quiet;
+  std::unique_ptr<ModelBackend> model2 = Boot(&quiet);
+  quiet.build_output = false;
+  Executor no_text(model2.get(), quiet);
+  ExecReport quiet_report;
+  EXPECT_TRUE(no_text.Run(t, &quiet_report));
+  EXPECT_TRUE(quiet_report.output.empty());
+  ASSERT_EQ(quiet_report.results.size(), text_report.results.size());
+  for (size_t i = 0; i < t.ops.size(); ++i) {
+    EXPECT_EQ(quiet_report.results[i].err, text_report.results[i].err) << i;
+    EXPECT_EQ(quiet_report.results[i].value, text_report.results[i].value) << i;
+  }
+}
+
+TEST(ExecutorTest, Crc32IsZlibs) { EXPECT_EQ(Crc32(0, "123456789", 9), 0xcbf43926u); }
+
+}  // namespace
+}  // namespace ionsim::trace

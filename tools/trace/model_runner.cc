@@ -1,0 +1,78 @@
+// Copyright 2026 The ionsim Authors. SPDX-License-Identifier: Apache-2.0
+#include "tools/trace/model_runner.h"
+
+#include "kmod/ion_board.h"
+#include "model/backend/board_config.h"
+#include "model/kernel/bug.h"
+
+namespace ionsim::trace {
+
+bool ResolveBoard(const std::string& name_or_file, std::string* board_text, std::string* error) {
+  if (name_or_file.empty()) {
+    *board_text = "dummy";
+    return true;
+  }
+  for (unsigned int i = 0; ion_board_builtin_name(i) != nullptr; ++i) {
+    if (name_or_file == ion_board_builtin_name(i)) {
+      *board_text = name_or_file;
+      return true;
+    }
+  }
+  ErrnoOr<std::string> text = LoadBoardFile(name_or_file, error);
+  if (!text.ok()) return false;
+  *board_text = text.value();
+  return true;
+}
+
+std::vector<std::pair<std::string, unsigned int>> HeapTable(const ModelConfig& config) {
+  std::vector<std::pair<std::string, unsigned int>> heaps;
+  for (const ModelHeapConfig& h : config.heaps) heaps.emplace_back(h.name, h.id);
+  return heaps;
+}
+
+std::unique_ptr<ModelRunner> ModelRunner::Create(const std::string& board_text, bool all_lowmem,
+                                                 std::string* error) {
+  ErrnoOr<ModelConfig> config = ModelConfigFromBoard(board_text, error);
+  if (!config.ok()) return nullptr;
+  std::unique_ptr<ModelRunner> runner(new ModelRunner());
+  runner->config_ = config.value();
+  if (all_lowmem) runner->config_.lowmem_size = runner->config_.ram_size;
+  runner->heaps_ = HeapTable(runner->config_);
+  return runner;
+}
+
+bool ModelRunner::Run(const Trace& trace, bool build_output, bool check, ExecReport* report) {
+  const size_t events_before = kernel::bug_event_count();
+  ErrnoOr<std::unique_ptr<ModelBackend>> booted = ModelBackend::Create(config_);
+  if (!booted.ok()) {
+    *report = ExecReport();
+    report->error = std::string("the model machine does not boot: ") + booted.error().name();
+    return false;
+  }
+  ModelBackend* model = booted.value().get();
+  ExecOptions options;
+  options.build_output = build_output;
+  options.heaps = heaps_;
+  // After every operation: the invariants, and WARNs only where the trace expects one (`# ... warn`).
+  size_t events = events_before;
+  options.check = [model, check, &events](const Op& op) {
+    std::string out = check ? model->check_invariants() : std::string();
+    const size_t now = kernel::bug_event_count();
+    if (now != events && !op.expect_warn) out += "unexpected kernel report: " + kernel::format_bug_events();
+    if (now == events && op.expect_warn) out += "expected a kernel WARN, none came";
+    events = now;
+    return out;
+  };
+  Executor exec(model, std::move(options));
+  exec.Run(trace, report);
+  const std::string leaks = model->Shutdown();
+  booted.value().reset();
+  if (!leaks.empty()) report->failures.push_back("model shutdown: " + leaks);
+  if (kernel::bug_event_count() != events) {
+    report->failures.push_back("model kernel reports at shutdown:\n" + kernel::format_bug_events());
+  }
+  kernel::clear_bug_events();
+  return report->ok();
+}
+
+}  // namespace ionsim::trace

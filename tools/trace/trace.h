@@ -1,0 +1,138 @@
+// Copyright 2026 The ionsim Authors. SPDX-License-Identifier: Apache-2.0
+//
+// The trace language (docs/trace.md): a program of IonBackend operations with symbolic operands, one operation
+// per line. This header holds the in-memory form, the parser (text -> Trace, errors name the line) and the
+// printer (Trace -> text that parses back to an equal Trace). Running a trace is executor.h.
+#ifndef TOOLS_TRACE_TRACE_H_
+#define TOOLS_TRACE_TRACE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ionsim::trace {
+
+// The operations, in the order of docs/trace.md.
+enum class OpKind : uint8_t {
+  kSpawn,
+  kFork,
+  kExit,
+  kOpen,
+  kClose,
+  kDup,
+  kPass,
+  kAlloc,
+  kFree,
+  kShare,
+  kMap,
+  kImport,
+  kSync,
+  kCustom,
+  kNewAlloc,
+  kQuery,
+  kIoctl,
+  kMmap,
+  kMunmap,
+  kStore,
+  kLoad,
+  kDmabufSync,
+  kDrain,
+  kShrink,
+  kDebugfs,
+  kState,
+};
+inline constexpr int kNumOpKinds = static_cast<int>(OpKind::kState) + 1;
+
+// The keyword of an operation ("alloc").
+const char* OpName(OpKind kind);
+
+// What a symbol names; fixed by the operation that binds it.
+enum class SymKind : uint8_t { kProcess, kFd, kHandle, kMapping };
+
+// A symbolic operand: symbol `sym` (an index into Trace::symbols), seen from process `at` (also a symbol index)
+// when written SYM@AT, otherwise at == -1.
+struct SymRef {
+  int32_t sym = -1;
+  int32_t at = -1;
+  friend bool operator==(const SymRef& a, const SymRef& b) { return a.sym == b.sym && a.at == b.at; }
+};
+
+struct Symbol {
+  std::string name;
+  SymKind kind = SymKind::kProcess;
+  friend bool operator==(const Symbol& a, const Symbol& b) { return a.name == b.name && a.kind == b.kind; }
+};
+
+// Where an ioctl's argument pointer points.
+enum class ArgMode : uint8_t {
+  kBuf,   // the process's scratch memory, holding the operation's bytes
+  kNull,  // 0
+  kBad,   // an address with nothing mapped (kBadUserAddress)
+  kRo,    // a read-only page of zeros in the process
+  kMap,   // inside a mapping: Op::b names it, Op::off is the offset (arg=M+off)
+};
+
+// dmabuf_sync direction bits, as struct dma_buf_sync's flags.
+inline constexpr uint64_t kDmaBufSyncRead = 1;
+inline constexpr uint64_t kDmaBufSyncWrite = 2;
+inline constexpr uint64_t kDmaBufSyncEnd = 4;
+
+// Address used for `bad` pointers: below mmap_min_addr, so never mapped in a real process or the model.
+inline constexpr uint64_t kBadUserAddress = 0x1000;
+
+// One operation. Which fields mean something depends on kind (docs/trace.md); unused fields keep their
+// defaults, so two equal operations compare equal field by field.
+struct Op {
+  OpKind kind = OpKind::kDrain;
+  int line = 0;          // 1-based source line (not part of equality)
+  int32_t bind = -1;     // the symbol this operation binds, or -1
+  SymRef a;              // first operand: process, fd, client fd or mapping
+  SymRef b;              // second operand: handle, fd, or receiving process
+  bool raw_id = false;   // free/share/map: the handle is `id` rather than symbol b
+  int64_t id = 0;        // raw handle id
+  int32_t heap = -1;     // alloc/new_alloc: index into Trace::heap_names (heap=NAME), or -1 for mask=
+  uint64_t mask = 0;     // alloc/new_alloc mask=; custom cmd=; ioctl cmd=
+  uint64_t len = 0;      // alloc/new_alloc/mmap/munmap/store/load len=; query cnt=; ioctl size=
+  uint64_t align = 0;    // alloc align=; query reserved=; custom arg=
+  uint64_t flags = 0;    // alloc/new_alloc flags=; open O_ flags; mmap MAP_ flags; dmabuf_sync flags; shrink n=
+  uint64_t off = 0;      // mmap/munmap/store/load off=
+  int prot = 3;          // mmap PROT_ bits
+  uint8_t byte = 0;      // store byte=
+  bool has_len = false;  // munmap: len= given (default: the whole mapping from off)
+  ArgMode arg = ArgMode::kBuf;  // query heaps=, ioctl arg=
+  std::string text;      // spawn comm, open path, shrink heap name, debugfs path
+  std::vector<uint8_t> bytes;  // ioctl arg=hex:, store hex=
+  std::string expect;    // expected result ("EINVAL", "ok", "ok id=3"), "" when none
+  bool expect_warn = false;  // `# <result> warn`: the operation is expected to raise a kernel WARN
+
+  bool SameAs(const Op& o) const;
+};
+
+struct Trace {
+  std::string board;  // `board` line, "" when absent (the default board)
+  std::vector<Symbol> symbols;
+  std::vector<std::string> heap_names;  // distinct heap=NAME names in order of first use
+  std::vector<Op> ops;
+
+  // Equality ignoring source line numbers.
+  bool SameAs(const Trace& o) const;
+  // Index of a symbol by name, -1 if none.
+  int32_t FindSymbol(const std::string& name) const;
+};
+
+// Parses trace text. On error returns false with "line N: <what>" in *error.
+bool ParseTrace(const std::string& text, Trace* out, std::string* error);
+
+// The canonical text of one operation, without line number or expectation ("H1 = alloc C1 len=4K heap=system").
+std::string FormatOp(const Trace& trace, const Op& op);
+// The whole trace, one operation per line (board line first when set), expectations as trailing `# <result>`.
+// ParseTrace of the result gives a trace SameAs() this one.
+std::string PrintTrace(const Trace& trace);
+
+// Parses a number as the language writes it: decimal or 0x hex, optional K/M/G suffix. False on junk or
+// overflow.
+bool ParseNumber(const std::string& s, uint64_t* out);
+
+}  // namespace ionsim::trace
+
+#endif  // TOOLS_TRACE_TRACE_H_
