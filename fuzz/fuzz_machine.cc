@@ -1,6 +1,8 @@
 // Copyright 2026 The ionsim Authors. SPDX-License-Identifier: Apache-2.0
 #include "fuzz/fuzz_machine.h"
 
+#include <signal.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -8,6 +10,7 @@
 
 #include "fuzz/ion_program.h"
 #include "model/backend/board_config.h"
+#include "model/ion_priv.h"
 #include "model/kernel/bug.h"
 #include "model/kernel/mm.h"
 #include "model/kernel/sched.h"
@@ -77,12 +80,25 @@ std::string UnexpectedReports() {
 FuzzMachine* g_current = nullptr;
 bool g_failing = false;
 
-// A BUG() in the model aborts inside the call; print the program that led there first.
-void OnAbort(int sig) {
+struct sigaction g_previous_abort;
+
+// A BUG() in the model aborts inside the call; print the program that led there first, then hand the signal
+// to the handler that was there before (libFuzzer's, which saves the input), or the default one.
+void OnAbort(int sig, siginfo_t* info, void* uctx) {
   if (g_current != nullptr && !g_failing && g_current->context()) {
     g_failing = true;
     const std::string text = g_current->context()();
     std::fprintf(stderr, "==== ionsim fuzz: the model aborted (a BUG or a crash); program so far:\n%s", text.c_str());
+  }
+  if (g_previous_abort.sa_flags & SA_SIGINFO) {
+    if (g_previous_abort.sa_sigaction != nullptr) {
+      g_previous_abort.sa_sigaction(sig, info, uctx);
+      return;
+    }
+  } else if (g_previous_abort.sa_handler != SIG_DFL && g_previous_abort.sa_handler != SIG_IGN &&
+             g_previous_abort.sa_handler != nullptr) {
+    g_previous_abort.sa_handler(sig);
+    return;
   }
   std::signal(sig, SIG_DFL);
   std::raise(sig);
@@ -93,7 +109,19 @@ void OnAbort(int sig) {
 FuzzMachine::FuzzMachine() {
   static const bool quiet = [] {
     k::set_bug_printing(false);
-    std::signal(SIGABRT, OnAbort);
+    struct sigaction action = {};
+    action.sa_sigaction = OnAbort;
+    action.sa_flags = SA_SIGINFO;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGABRT, &action, &g_previous_abort);
+    const char* inject = std::getenv("IONSIM_FUZZ_INJECT");
+    if (inject != nullptr && std::strcmp(inject, "free-unlinks-referenced-handle") == 0) {
+      k::ion_injected_bugs.free_unlinks_referenced_handle = true;
+      std::fprintf(stderr, "ionsim fuzz: injected bug free-unlinks-referenced-handle is on\n");
+    } else if (inject != nullptr && inject[0] != '\0') {
+      std::fprintf(stderr, "IONSIM_FUZZ_INJECT: unknown bug '%s' (known: free-unlinks-referenced-handle)\n", inject);
+      std::abort();
+    }
     return true;
   }();
   (void)quiet;

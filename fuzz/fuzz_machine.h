@@ -21,6 +21,9 @@
 // the last operation (CheckPageAllocator), before the shutdown.
 // Teardown() shuts the machine down as a module unload does and aborts unless every process, object and page
 // came back.
+// IONSIM_FUZZ_INJECT=free-unlinks-referenced-handle in the environment switches on the model's test-only bug
+// (model/ion_priv.h: ion_injected_bugs) for the whole process, to show the fuzzers find it
+// (tools/fuzz/prove_bug_found.sh). Unset, the model is the faithful one.
 #ifndef FUZZ_FUZZ_MACHINE_H_
 #define FUZZ_FUZZ_MACHINE_H_
 

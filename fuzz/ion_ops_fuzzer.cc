@@ -18,12 +18,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ionsim::fuzz::FuzzMachine machine;
   std::vector<std::string> done;
   size_t ran = 0;
+  bool checking = false;  // the oracles run on the last operation done (not the next one)
   machine.set_context([&] {
     std::string out;
     for (size_t i = 0; i < ran && i < program.ops.size(); i++) {
       out += ionsim::fuzz::OpText(program, program.ops[i]) + "  # " + done[i] + "\n";
     }
-    if (ran < program.ops.size()) out += ionsim::fuzz::OpText(program, program.ops[ran]) + "  # (running)\n";
+    if (!checking && ran < program.ops.size()) {
+      out += ionsim::fuzz::OpText(program, program.ops[ran]) + "  # (running)\n";
+    }
     return out;
   });
   done.reserve(program.ops.size());
@@ -32,9 +35,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       [&](size_t index, const Op& op, const std::string& result) {
         done.push_back(result.substr(0, result.find('\n')));
         ran = index + 1;
+        checking = true;
         machine.Check(ionsim::fuzz::OpText(program, op));
+        checking = false;
       },
       /*render=*/false);
+  checking = true;
   machine.Teardown();
   return 0;
 }

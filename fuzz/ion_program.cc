@@ -228,12 +228,22 @@ class Decoder {
         if (op.kind != OpKind::kFree) op.dst = Bind(SymKind::kFd, "F", p_->symbols[op.x].owner, -1);
         break;
       case OpKind::kImport:
-      case OpKind::kSync:
+      case OpKind::kSync: {
         op.x = Pick(ClientFds(), r[1]);
-        op.y = Pick(fds_, r[2]);
-        if (op.x < 0 || op.y < 0) return false;
+        if (op.x < 0) return false;
+        // The fd is a number in the client fd's process: byte 2 below 0xc0 picks among that process's fds that
+        // are not /dev/ion clients (its dma-bufs), otherwise among every fd.
+        std::vector<int> local;
+        if (r[2] < 0xc0) {
+          for (int f : fds_) {
+            if (p_->symbols[f].owner == p_->symbols[op.x].owner && p_->symbols[f].client < 0) local.push_back(f);
+          }
+        }
+        op.y = Pick(local.empty() ? fds_ : local, r[2]);
+        if (op.y < 0) return false;
         if (op.kind == OpKind::kImport) op.dst = Bind(SymKind::kHandle, "H", p_->symbols[op.x].client, -1);
         break;
+      }
       case OpKind::kCustom:
         op.x = Pick(ClientFds(), r[1]);
         if (op.x < 0) return false;

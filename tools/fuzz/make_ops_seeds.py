@@ -48,10 +48,10 @@ SEEDS = {
         rec(SPAWN, 1),                    # P3 = spawn camera
         rec(PASS, 1, 2),                  # F2 = pass F1 P3
         rec(OPEN, 2, 0, 2),               # C2 = open P3
-        rec(IMPORT, 4, 3),                # H2 = import C2 F2 (fds: C1 F1 C1@P2 F1@P2 F2 C2)
+        rec(IMPORT, 2, 0),                # H2 = import C2 F2 (clients C1 C1@P2 C2; P3's dma-bufs: F2)
         rec(FREE, 0, 0, 0),               # free C1 H1
         rec(EXIT, 0),                     # exit P1
-        rec(FREE, 3, 0, 0),               # free C2 H2
+        rec(FREE, 1, 0, 0),               # free C2 H2 (clients C1@P2 C2)
         rec(EXIT, 0),
         rec(EXIT, 0),
     ]),
@@ -61,8 +61,8 @@ SEEDS = {
         rec(QUERY, 0, 0, 0, 0),            # query C1 cnt=0 heaps=null
         rec(QUERY, 0, 0, 3, 2),            # query C1 cnt=5 heaps=buf
         rec(DUP, 1),                       # F2 = dup F1
-        rec(IMPORT, 0, 2),                 # H1 = import C1 F2
-        rec(SYNC, 0, 1),                   # sync C1 F1
+        rec(IMPORT, 0, 1),                 # H1 = import C1 F2 (P1's dma-bufs: F1 F2)
+        rec(SYNC, 0, 0),                   # sync C1 F1
         rec(MMAP, 2, 0, 1, 0, 4, 0),       # M1 = mmap F2 8K
         rec(STORE, 0, 0, 0, 0, 200, 1),
         rec(CUSTOM, 0, 0, 1, 0, 0),
