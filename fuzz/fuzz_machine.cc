@@ -9,7 +9,6 @@
 #include <cstring>
 
 #include "fuzz/ion_program.h"
-#include "model/backend/board_config.h"
 #include "model/ion_priv.h"
 #include "model/kernel/bug.h"
 #include "model/kernel/mm.h"
@@ -21,19 +20,6 @@ namespace ionsim::fuzz {
 namespace k = ::ionsim::kernel;
 
 namespace {
-
-const ModelConfig& FuzzConfig() {
-  static const ModelConfig* config = [] {
-    std::string error;
-    ErrnoOr<ModelConfig> c = ModelConfigFromBoard(kFuzzBoard, &error);
-    if (!c.ok()) {
-      std::fprintf(stderr, "fuzz board: %s\n", error.c_str());
-      std::abort();
-    }
-    return new ModelConfig(c.value());
-  }();
-  return *config;
-}
 
 // The WARNs upstream lets userspace provoke (fuzz_machine.h): file, message.
 constexpr const char* kKnownWarns[][2] = {

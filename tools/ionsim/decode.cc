@@ -10,8 +10,53 @@
 
 #include "fuzz/fuzz_machine.h"
 #include "fuzz/ion_program.h"
+#include "model/kernel/bug.h"
+#include "tools/trace/executor.h"
+#include "tools/trace/trace.h"
 
 namespace ionsim {
+
+namespace {
+
+// Runs the decoded trace on the fuzz machine with every oracle (a violation aborts with the trace so far) and
+// records each operation's result as its expected result, with `warn` where the operation raised one of the
+// WARNs the oracles accept.
+void AddExpectations(trace::Trace* t) {
+  fuzz::FuzzMachine machine;
+  trace::ExecOptions options;
+  options.build_output = true;
+  options.heaps = fuzz::FuzzHeaps();
+  size_t warns = 0;
+  std::vector<bool> warned;
+  options.check = [&](const trace::Op& op) {
+    machine.Check(trace::FormatOp(*t, op));
+    const size_t now = kernel::bug_event_count(kernel::BugKind::kWarn);
+    warned.push_back(now > warns);
+    warns = now;
+    return std::string();
+  };
+  trace::Executor executor(machine.backend(), options);
+  trace::ExecReport report;
+  executor.Run(*t, &report);
+  if (!report.error.empty()) machine.Fail("the trace", "the executor stopped: " + report.error);
+  machine.Teardown();
+  // The canonical output has one unindented line per operation: "<line> <op> => <result>".
+  size_t i = 0, start = 0;
+  const std::string& out = report.output;
+  while (start < out.size() && i < t->ops.size()) {
+    size_t end = out.find('\n', start);
+    if (end == std::string::npos) end = out.size();
+    const std::string line = out.substr(start, end - start);
+    start = end + 1;
+    if (line.empty() || line[0] == ' ') continue;
+    const size_t arrow = line.find(" => ");
+    t->ops[i].expect = arrow == std::string::npos ? "" : line.substr(arrow + 4);
+    t->ops[i].expect_warn = i < warned.size() && warned[i];
+    ++i;
+  }
+}
+
+}  // namespace
 
 int DecodeMain(int argc, char** argv) {
   bool run = false;
@@ -34,38 +79,17 @@ int DecodeMain(int argc, char** argv) {
       return 1;
     }
     const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const fuzz::Program program = fuzz::DecodeProgram(bytes.data(), bytes.size());
-    std::printf("# decoded from %s (%zu bytes)\n", path.c_str(), bytes.size());
-    if (!run) {
-      std::printf("%s", fuzz::ProgramTrace(program).c_str());
-      continue;
+    trace::Trace t = fuzz::DecodeProgram(bytes.data(), bytes.size());
+    const std::string base = path.substr(path.find_last_of('/') + 1);
+    std::printf("# ion_ops_fuzzer input %s (%zu bytes), decoded by `ionsim decode%s`.\n", base.c_str(), bytes.size(),
+                run ? " --run" : "");
+    std::printf("# The fuzz board: 32 MiB of RAM; heaps system 0, system_contig 1, carveout 2 (1 MiB), chunk 3 (1 MiB,\n"
+                "# 4 KiB chunks), dma 4 (4 MiB CMA area). Replay from the repository root: ionsim replay FILE\n");
+    if (run) {
+      std::fflush(stdout);
+      AddExpectations(&t);
     }
-    // Print each line as it completes, so a crash still shows the program up to the failing operation.
-    std::string header = fuzz::ProgramTrace(fuzz::Program{});
-    std::printf("%s", header.c_str());
-    std::fflush(stdout);
-    fuzz::FuzzMachine machine;
-    fuzz::RunProgram(
-        program, machine.backend(),
-        [&](size_t, const fuzz::Op& op, const std::string& result) {
-          const size_t nl = result.find('\n');
-          std::printf("%s  # %s\n", fuzz::OpText(program, op).c_str(), result.substr(0, nl).c_str());
-          if (nl != std::string::npos) {
-            // Multi-line results (debugfs) as comments, so the trace stays replayable.
-            size_t start = nl + 1;
-            while (start < result.size()) {
-              size_t end = result.find('\n', start);
-              if (end == std::string::npos) end = result.size();
-              std::printf("#%s\n", result.substr(start, end - start).c_str());
-              start = end + 1;
-            }
-          }
-          std::fflush(stdout);
-          machine.Check(fuzz::OpText(program, op));
-        },
-        /*render=*/true);
-    machine.Teardown();
-    std::printf("# every oracle held after each operation and at teardown\n");
+    std::printf("%s", trace::PrintTrace(t).c_str());
   }
   return 0;
 }
