@@ -20,7 +20,7 @@ using trace::SymRef;
 // (fuzz/findings/chunk-map-kernel-overflow.trace); every input would soon end there.
 const char kFuzzBoard[] =
     "board fuzz\n"
-    "ram size=32M lowmem=24M base=0x80000000\n"
+    "ram size=16M lowmem=12M base=0x80000000\n"
     "heap system id=0 name=system\n"
     "heap system_contig id=1 name=system_contig\n"
     "heap carveout id=2 name=carveout size=1M\n"

@@ -34,7 +34,7 @@ namespace ionsim::fuzz {
 inline constexpr size_t kRecordBytes = 8;
 inline constexpr size_t kMaxOps = 32;
 
-// The fuzz machine (fuzz/fuzz.board): 32 MiB of RAM and a heap of every type. Small, so that a machine per input
+// The fuzz machine (fuzz/fuzz.board): 16 MiB of RAM and a heap of every type. Small, so that a machine per input
 // boots and shuts down quickly.
 extern const char kFuzzBoard[];
 // The board path a decoded trace names (relative to the repository root).

@@ -83,7 +83,7 @@ int DecodeMain(int argc, char** argv) {
     const std::string base = path.substr(path.find_last_of('/') + 1);
     std::printf("# ion_ops_fuzzer input %s (%zu bytes), decoded by `ionsim decode%s`.\n", base.c_str(), bytes.size(),
                 run ? " --run" : "");
-    std::printf("# The fuzz board: 32 MiB of RAM; heaps system 0, system_contig 1, carveout 2 (1 MiB), chunk 3 (1 MiB,\n"
+    std::printf("# The fuzz board: 16 MiB of RAM; heaps system 0, system_contig 1, carveout 2 (1 MiB), chunk 3 (1 MiB,\n"
                 "# 4 KiB chunks), dma 4 (4 MiB CMA area). Replay from the repository root: ionsim replay FILE\n");
     if (run) {
       std::fflush(stdout);
