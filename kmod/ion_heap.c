@@ -10,6 +10,7 @@
 #include <linux/freezer.h>
 #include <linux/kthread.h>
 #include <linux/mm.h>
+#include <linux/module.h>
 #include <linux/dma-mapping.h>
 #include <linux/sched.h>
 #include <linux/scatterlist.h>
@@ -316,6 +317,19 @@ size_t ion_heap_freelist_shrink(struct ion_heap *heap, size_t size)
 }
 
 /*
+ * Not in v4.4: with defer_hold set, the deferred-free threads never take a
+ * buffer off their free list, so buffers wait there until a synchronous
+ * drain (ion/drain, the drain-and-retry of a failed allocation, the
+ * shrinker). The trace crosscheck loads the module with it so that every
+ * free list it observes is the one the userspace model (whose deferred free
+ * runs only when asked) has at the same step.
+ */
+static bool defer_hold;
+module_param(defer_hold, bool, 0444);
+MODULE_PARM_DESC(defer_hold,
+		 "deferred-free threads leave the free lists alone (default 0)");
+
+/*
  * Mirrors ion_heap.c:ion_heap_deferred_free() @ v4.4: pops the head of the
  * free list and destroys it, one buffer per wake-up.
  * Port: the thread also stops for module unload (kthread_should_stop), and
@@ -330,7 +344,8 @@ static int ion_heap_deferred_free(void *data)
 		struct ion_buffer *buffer;
 
 		wait_event_freezable(heap->waitqueue,
-				     ion_heap_freelist_size(heap) > 0 ||
+				     (!defer_hold &&
+				      ion_heap_freelist_size(heap) > 0) ||
 				     kthread_should_stop());
 		if (kthread_should_stop())
 			break;

@@ -49,4 +49,8 @@ tools/qemu/ionsim-qemu selftest
 tools/qemu/ionsim-qemu smoke
 tools/qemu/ionsim-qemu smoke --no-build --board msm8x25
 
+step "trace crosscheck: the scenario corpus and 2,000 random traces, model vs the module in one QEMU boot"
+bazel build //tools/ionsim //tools/trace:ionsim-guest-replay
+bazel-bin/tools/ionsim/ionsim crosscheck --random 2000 --seed 1 --out-dir "$(mktemp -d)" tests/traces/*.trace
+
 step "all tests passed"

@@ -226,6 +226,8 @@ int64_t Serve(const Request& req, const uint8_t* payload, size_t payload_len, in
       return Result(::dup(req.fd));
     case kOpSendFd: {
       if (rfd < 0) return -EPROTO;
+      // A negative fd in SCM_RIGHTS makes sendmsg() fail with EBADF (SendWithFd would send no fd at all).
+      if (req.fd < 0) return -EBADF;
       char byte = 0;
       iovec iov = {&byte, 1};
       return SendWithFd(rfd, &iov, 1, req.fd);

@@ -13,7 +13,7 @@ namespace ionsim {
 int GenMain(int argc, char** argv) {
   uint64_t seed = 1;
   uint64_t ops = 32;
-  for (int i = 0; i < argc; ++i) {
+  for (int i = 0; i < argc; i += 2) {
     uint64_t* dest = nullptr;
     if (std::strcmp(argv[i], "--seed") == 0) dest = &seed;
     if (std::strcmp(argv[i], "--ops") == 0) dest = &ops;
@@ -21,7 +21,6 @@ int GenMain(int argc, char** argv) {
       std::fprintf(stderr, "usage: ionsim gen [--seed N] [--ops K]\n");
       return 2;
     }
-    ++i;
   }
   const std::string text = trace::PrintTrace(trace::GenerateTrace(seed, static_cast<int>(ops)));
   std::fwrite(text.data(), 1, text.size(), stdout);

@@ -24,6 +24,7 @@
 #include "model/kernel/mm.h"
 #include "model/kernel/plist.h"
 #include "model/kernel/slab.h"
+#include "tools/ionsim/crosscheck.h"
 #include "tools/ionsim/decode.h"
 #include "tools/ionsim/fuzz.h"
 #include "tools/ionsim/gen.h"
@@ -247,6 +248,7 @@ int Usage() {
                "  demo   run the kernel primitives on scenarios from ION's history and print what they compute\n"
                "       ionsim replay TRACE [--board NAME|FILE]   run a trace on the model, print its canonical output\n"
                "       ionsim gen [--seed N] [--ops K]           print a random trace\n"
+               "       ionsim crosscheck [--random N --seed S] [TRACE...]   model vs the module in QEMU\n"
                "       ionsim decode [--run] INPUT...            print an ion_ops_fuzzer input as a trace\n"
                "       ionsim fuzz --seconds N --jobs J [--harness NAME]   a libFuzzer fork-mode campaign\n");
   return 2;
@@ -259,6 +261,7 @@ int main(int argc, char** argv) {
   if (argc == 2 && std::strcmp(argv[1], "demo") == 0) return ionsim::Demo();
   if (argc >= 2 && std::strcmp(argv[1], "replay") == 0) return ionsim::ReplayMain(argc - 2, argv + 2);
   if (argc >= 2 && std::strcmp(argv[1], "gen") == 0) return ionsim::GenMain(argc - 2, argv + 2);
+  if (argc >= 2 && std::strcmp(argv[1], "crosscheck") == 0) return ionsim::CrosscheckMain(argc - 2, argv + 2);
   if (argc >= 2 && std::strcmp(argv[1], "decode") == 0) return ionsim::DecodeMain(argc - 1, argv + 1);
   if (argc >= 2 && std::strcmp(argv[1], "fuzz") == 0) return ionsim::FuzzMain(argc - 1, argv + 1);
   return ionsim::Usage();

@@ -1,6 +1,7 @@
 // Copyright 2026 The ionsim Authors. SPDX-License-Identifier: Apache-2.0
 #include "tools/trace/executor.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -87,6 +88,39 @@ void MaskHeapFilePids(std::string* text) {
     }
     pos = nl + 1;
   }
+}
+
+std::string NormaliseFreeLists(const std::string& out) {
+  std::string res;
+  size_t pos = 0;
+  while (pos < out.size()) {
+    size_t nl = out.find('\n', pos);
+    if (nl == std::string::npos) nl = out.size();
+    std::string line = out.substr(pos, nl - pos);
+    const size_t f = line.find(" free_list=");
+    if (line.rfind("  heap ", 0) == 0 && f != std::string::npos) {
+      std::vector<std::pair<long, std::string>> entries;
+      const std::string list = line.substr(f + 11);
+      size_t p = 0;
+      while (p <= list.size()) {
+        size_t c = list.find(',', p);
+        if (c == std::string::npos) c = list.size();
+        const std::string e = list.substr(p, c - p);
+        entries.emplace_back(e.size() > 1 ? std::strtol(e.c_str() + 1, nullptr, 10) : 0, e);
+        p = c + 1;
+      }
+      std::sort(entries.begin(), entries.end());
+      line.resize(f + 11);
+      for (size_t i = 0; i < entries.size(); ++i) {
+        if (i) line += ',';
+        line += entries[i].second;
+      }
+    }
+    res += line;
+    res += '\n';
+    pos = nl + 1;
+  }
+  return res;
 }
 
 bool SameHeapName(const std::string& heap, const std::string& written) {
@@ -338,6 +372,8 @@ void Executor::Step(const Trace& trace, const Op& op, OpResult* res, bool want_t
       set_err(backend_->run_deferred_free());
       return;
     case OpKind::kState: {
+      // Reading has no side effect: without output there is nothing to do.
+      if (!want_text) return;
       ErrnoOr<std::string> dump = backend_->canonical_dump();
       if (!dump.ok()) {
         set_err(dump.error());
@@ -347,6 +383,7 @@ void Executor::Step(const Trace& trace, const Op& op, OpResult* res, bool want_t
       return;
     }
     case OpKind::kDebugfs: {
+      if (!want_text) return;
       ErrnoOr<std::string> text = backend_->debugfs_read(op.text);
       if (!text.ok()) {
         set_err(text.error());

@@ -100,6 +100,12 @@ bool SameHeapName(const std::string& heap, const std::string& written);
 // client and orphan row ("<comm> <pid> <size>...") becomes "-", right-aligned in the same width.
 void MaskHeapFilePids(std::string* text);
 
+// The canonical output with the entries of each state dump's `free_list=` sorted by serial. When a client is
+// destroyed, v4.4 destroys its handles in the order of its handle rb-tree, keyed by the address of each struct
+// ion_buffer, so buffers freed together reach a free list in an order the allocator decides (malloc on the model,
+// slab in the kernel): comparisons of outputs (the crosscheck, determinism tests) compare free lists as sets.
+std::string NormaliseFreeLists(const std::string& output);
+
 // crc32 (IEEE, as zlib) of bytes.
 uint32_t Crc32(uint32_t crc, const void* data, size_t len);
 

@@ -32,7 +32,6 @@ class Rng {
 struct FdEntry {
   SymRef ref;
   uint64_t len = 0;  // a dma-buf's buffer length, 0 for /dev/ion
-  bool no_kmap = false;  // may be a chunk buffer of a partial chunk
   bool client = false;
   int32_t client_file = -1;  // /dev/ion: the symbol of the open that made the file
 };
@@ -52,7 +51,6 @@ struct HandleEntry {
   int32_t sym = -1;
   int32_t client_file = -1;
   uint64_t len = 0;
-  bool no_kmap = false;
 };
 
 class Gen {
@@ -159,20 +157,22 @@ class Gen {
     }
     if (!new_alloc && rng_.Chance(10)) op.align = rng_.Chance(50) ? 8192 : 4096;
     if (rng_.Chance(25)) op.flags = rng_.Below(4);
+    // A buffer that may come from the chunk heap is a whole number of chunks (see GeneratorOptions).
     const bool may_be_chunk =
         op.heap >= 0 ? t_.heap_names[op.heap] == options_.chunk_heap : (op.mask & options_.chunk_mask) != 0;
-    const bool no_kmap = may_be_chunk && op.len % options_.chunk_size != 0;
+    if (may_be_chunk && options_.chunk_size > 0) {
+      op.len = (op.len + options_.chunk_size - 1) / options_.chunk_size * options_.chunk_size;
+    }
     if (new_alloc) {
       op.bind = NewSym(SymKind::kFd, 'F');
       SetOwner(op.bind, p.sym);
       FdEntry f;
       f.ref.sym = op.bind;
       f.len = op.len;
-      f.no_kmap = no_kmap;
       p.fds.push_back(f);
     } else {
       op.bind = NewSym(SymKind::kHandle, 'H');
-      handles_.push_back({op.bind, c->client_file, op.len, no_kmap});
+      handles_.push_back({op.bind, c->client_file, op.len});
     }
   }
 
@@ -209,21 +209,18 @@ class Gen {
       Op& op = Emit(rng_.Chance(75) ? OpKind::kShare : OpKind::kMap);
       op.a = c->ref;
       uint64_t len = 4096;
-      bool no_kmap = true;  // a raw id may name any buffer of the client
       if (h < 0 || rng_.Chance(5)) {
         op.raw_id = true;
         op.id = static_cast<int64_t>(rng_.Below(4));
       } else {
         op.b.sym = handles_[h].sym;
         len = handles_[h].len;
-        no_kmap = handles_[h].no_kmap;
       }
       op.bind = NewSym(SymKind::kFd, 'F');
       SetOwner(op.bind, p.sym);
       FdEntry f;
       f.ref.sym = op.bind;
       f.len = len;
-      f.no_kmap = no_kmap;
       p.fds.push_back(f);
     } else if (r < 38) {  // free
       if (clients.empty()) return Open(p);
@@ -247,7 +244,7 @@ class Gen {
       op.a = c->ref;
       op.b = f->ref;
       op.bind = NewSym(SymKind::kHandle, 'H');
-      handles_.push_back({op.bind, c->client_file, f->len, f->no_kmap});
+      handles_.push_back({op.bind, c->client_file, f->len});
     } else if (r < 53) {  // pass a dma-buf to another process
       if (bufs.empty() || procs_.size() < 2) return Spawn();
       FdEntry* f = rng_.Pick(bufs);
@@ -261,7 +258,6 @@ class Gen {
       FdEntry n;
       n.ref.sym = op.bind;
       n.len = f->len;
-      n.no_kmap = f->no_kmap;
       to.fds.push_back(n);
     } else if (r < 57) {  // dup
       if (bufs.empty()) return;
@@ -273,7 +269,6 @@ class Gen {
       FdEntry n;
       n.ref.sym = op.bind;
       n.len = f->len;
-      n.no_kmap = f->no_kmap;
       p.fds.push_back(n);
     } else if (r < 66) {  // close a dma-buf fd, or a client with live dma-bufs
       if (p.fds.empty()) return;
@@ -352,11 +347,10 @@ class Gen {
     } else if (r < 90) {
       Op& op = Emit(OpKind::kShrink);
       op.text = rng_.Pick(options_.shrinkable);
-      op.flags = rng_.Chance(50) ? 0 : rng_.Below(300);
+      op.flags = options_.partial_shrink && rng_.Chance(50) ? rng_.Below(300) : 0;
     } else if (r < 93) {  // DMA_BUF_IOCTL_SYNC, start and end together
       if (bufs.empty()) return;
       FdEntry* f = rng_.Pick(bufs);
-      if (f->no_kmap) return;
       const uint64_t dir = 1 + rng_.Below(3);
       Op& start = Emit(OpKind::kDmabufSync);
       start.a = f->ref;

@@ -126,7 +126,7 @@ class LineParser {
         keys_.emplace_back(std::move(key), tokens[i].substr(eq + 1));
       }
     }
-    SymKind binds;
+    SymKind binds = SymKind::kProcess;
     bool can_bind = true;
     if (!ParseBody(op, &binds, &can_bind)) return false;
     if (next_ < positional_.size()) return Fail("unexpected '" + positional_[next_] + "'");

@@ -1,0 +1,454 @@
+// Copyright 2026 The ionsim Authors. SPDX-License-Identifier: Apache-2.0
+//
+// The crosscheck (docs/trace.md, "Crosscheck"):
+//   1. every trace runs on a fresh model machine (the board with all of RAM lowmem, as on the 64-bit guest),
+//      with the invariant checker after each operation;
+//   2. all traces go to the guest in one bundle; tools/qemu/ionsim-qemu boots once and the guest replayer
+//      (ionsim-guest-replay) runs each on a freshly loaded module through KernelBackend;
+//   3. outputs are compared byte for byte; for each divergence the first differing line is reported and the
+//      trace is minimised by delta debugging, all divergences in lockstep, each round's candidates in one boot.
+#include "tools/ionsim/crosscheck.h"
+
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tools/trace/bundle.h"
+#include "tools/trace/executor.h"
+#include "tools/trace/generator.h"
+#include "tools/trace/minimize.h"
+#include "tools/trace/model_runner.h"
+#include "tools/trace/trace.h"
+
+namespace ionsim {
+namespace {
+
+using trace::ExecReport;
+using trace::Trace;
+
+struct Options {
+  uint64_t random = 0;
+  uint64_t seed = 1;
+  uint64_t ops = 32;
+  std::string board;
+  std::string out_dir = "crosscheck-out";
+  std::string guest_bin;  // default: GuestBinDefault()
+  std::string qemu = "tools/qemu/ionsim-qemu";
+  uint64_t max_rounds = 40;
+  bool minimise = true;
+  std::vector<std::string> files;
+};
+
+struct Item {
+  std::string name;
+  Trace trace;
+  std::string text;  // as the guest gets it (a file's own text, so line numbers agree)
+  std::string model_out;
+  std::string guest_out;
+  std::string guest_status;
+};
+
+// ionsim-guest-replay of the same build as this binary (bazel-out/<config>/bin/tools/ionsim/ionsim ->
+// .../bin/tools/trace/ionsim-guest-replay), else bazel-bin's.
+std::string GuestBinDefault() {
+  char self[4096];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n > 0) {
+    self[n] = '\0';
+    std::string path(self);
+    const size_t tools = path.rfind("/tools/ionsim/");
+    if (tools != std::string::npos) {
+      const std::string guest = path.substr(0, tools) + "/tools/trace/ionsim-guest-replay";
+      if (access(guest.c_str(), X_OK) == 0) return guest;
+    }
+  }
+  return "bazel-bin/tools/trace/ionsim-guest-replay";
+}
+
+double Now() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+bool ReadFile(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::stringstream s;
+  s << in.rdbuf();
+  *out = s.str();
+  return true;
+}
+
+bool WriteFile(const std::string& path, const std::string& data) {
+  std::ofstream out(path, std::ios::binary);
+  out << data;
+  return static_cast<bool>(out);
+}
+
+std::string Basename(const std::string& path) {
+  std::string b = path.substr(path.rfind('/') + 1);
+  const size_t dot = b.rfind(".trace");
+  if (dot != std::string::npos && dot + 6 == b.size()) b.resize(dot);
+  for (char& c : b) {
+    if (c == ' ') c = '_';
+  }
+  return b;
+}
+
+// The first line where a and b differ: "line <n> model: <..> / kernel: <..>".
+std::string FirstDifference(const std::string& a, const std::string& b) {
+  size_t pa = 0;
+  size_t pb = 0;
+  int n = 1;
+  while (pa < a.size() || pb < b.size()) {
+    size_t ea = a.find('\n', pa);
+    size_t eb = b.find('\n', pb);
+    if (ea == std::string::npos) ea = a.size();
+    if (eb == std::string::npos) eb = b.size();
+    const std::string la = pa < a.size() ? a.substr(pa, ea - pa) : "<end of output>";
+    const std::string lb = pb < b.size() ? b.substr(pb, eb - pb) : "<end of output>";
+    if (la != lb) return "output line " + std::to_string(n) + "\n    model:  " + la + "\n    kernel: " + lb;
+    pa = ea + 1;
+    pb = eb + 1;
+    ++n;
+  }
+  return "";
+}
+
+class Crosscheck {
+ public:
+  explicit Crosscheck(Options o) : o_(std::move(o)) {}
+
+  int Run() {
+    std::string error;
+    if (!trace::ResolveBoard(o_.board, &board_text_, &error)) return Fail(error);
+    runner_ = trace::ModelRunner::Create(board_text_, /*all_lowmem=*/true, &error);
+    if (!runner_) return Fail("board: " + error);
+    mkdir(o_.out_dir.c_str(), 0755);
+    std::vector<Item> items;
+    for (const std::string& f : o_.files) {
+      Item it;
+      std::string text;
+      if (!ReadFile(f, &text)) return Fail("cannot read " + f);
+      if (!trace::ParseTrace(text, &it.trace, &error)) return Fail(f + ": " + error);
+      it.text = text;
+      if (!it.trace.board.empty() && it.trace.board != (o_.board.empty() ? "dummy" : o_.board)) {
+        return Fail(f + ": the trace is for board '" + it.trace.board + "'; run it with --board " + it.trace.board);
+      }
+      it.name = Basename(f);
+      items.push_back(std::move(it));
+    }
+    trace::GeneratorOptions gen;
+    gen.heaps.clear();
+    gen.shrinkable.clear();
+    for (const auto& h : trace::HeapTable(runner_->config())) {
+      std::string name = h.first;
+      std::replace(name.begin(), name.end(), ' ', '_');
+      gen.heaps.push_back(name);
+    }
+    gen.shrinkable = {"system", "carveout", "chunk"};
+    gen.partial_shrink = false;
+    for (uint64_t i = 0; i < o_.random; ++i) {
+      Item it;
+      it.name = "random-" + std::to_string(o_.seed + i);
+      it.trace = trace::GenerateTrace(o_.seed + i, static_cast<int>(o_.ops), gen);
+      it.text = trace::PrintTrace(it.trace);
+      items.push_back(std::move(it));
+    }
+    if (items.empty()) return Fail("no traces (give TRACE files or --random N)");
+
+    // The model: first with the invariant checker (a violation is a model failure by itself), then timed as the
+    // guest runs: a fresh machine and the canonical output per trace.
+    int model_failures = 0;
+    for (Item& it : items) {
+      ExecReport report;
+      if (!runner_->Run(it.trace, true, true, &report)) {
+        ++model_failures;
+        std::printf("model failure in %s:\n", it.name.c_str());
+        if (!report.error.empty()) std::printf("  %s\n", report.error.c_str());
+        for (const std::string& f : report.failures) std::printf("  %s\n", f.c_str());
+      }
+      it.model_out = report.output;
+    }
+    const double m0 = Now();
+    for (Item& it : items) {
+      ExecReport report;
+      runner_->Run(it.trace, true, false, &report);
+    }
+    const double model_s = Now() - m0;
+
+    // The guest: one boot for all.
+    std::vector<const Trace*> traces;
+    std::vector<std::string> names;
+    std::vector<std::string> texts;
+    for (const Item& it : items) {
+      traces.push_back(&it.trace);
+      names.push_back(it.name);
+      texts.push_back(it.text);
+    }
+    std::vector<std::string> outs;
+    std::vector<std::string> statuses;
+    double guest_s = 0;
+    double boot_s = 0;
+    if (!RunGuest("main", traces, names, texts, &outs, &statuses, &guest_s, &boot_s)) return 1;
+    int divergent = 0;
+    std::vector<size_t> diverged;
+    for (size_t i = 0; i < items.size(); ++i) {
+      items[i].guest_out = outs[i];
+      items[i].guest_status = statuses[i];
+      if (items[i].guest_status != "ok" || trace::NormaliseFreeLists(items[i].model_out) != trace::NormaliseFreeLists(items[i].guest_out)) {
+        ++divergent;
+        diverged.push_back(i);
+      }
+    }
+    const double model_rate = static_cast<double>(items.size()) / std::max(model_s, 1e-9);
+    const double guest_rate = static_cast<double>(items.size()) / std::max(guest_s, 1e-9);
+    std::printf("crosscheck: %zu traces (%zu files, %llu random of %llu operations from seed %llu), board %s\n",
+                items.size(), o_.files.size(), static_cast<unsigned long long>(o_.random),
+                static_cast<unsigned long long>(o_.ops), static_cast<unsigned long long>(o_.seed),
+                o_.board.empty() ? "dummy" : o_.board.c_str());
+    std::printf("model: %.0f traces/s (%.3f s; a fresh machine per trace, canonical output)\n", model_rate,
+                model_s);
+    std::printf("guest: %.1f traces/s (%.3f s in the guest, a module reload per trace; %.1f s boot to verdict)\n",
+                guest_rate, guest_s, boot_s);
+    std::printf("model/guest: %.0fx\n", model_rate / std::max(guest_rate, 1e-9));
+
+    for (size_t i : diverged) {
+      Item& it = items[i];
+      WriteFile(o_.out_dir + "/" + it.name + ".trace", it.text);
+      WriteFile(o_.out_dir + "/" + it.name + ".model.out", it.model_out);
+      WriteFile(o_.out_dir + "/" + it.name + ".kernel.out", it.guest_out);
+      std::printf("DIVERGENCE %s: %s\n", it.name.c_str(),
+                  it.guest_status != "ok" ? ("guest " + it.guest_status).c_str()
+                                          : FirstDifference(trace::NormaliseFreeLists(it.model_out),
+                                                            trace::NormaliseFreeLists(it.guest_out)).c_str());
+    }
+    if (!diverged.empty() && o_.minimise) Minimise(items, diverged);
+    std::printf("crosscheck: %d of %zu traces diverge; %d model failures\n", divergent, items.size(),
+                model_failures);
+    return divergent == 0 && model_failures == 0 ? 0 : 1;
+  }
+
+ private:
+  int Fail(const std::string& what) {
+    std::fprintf(stderr, "ionsim crosscheck: %s\n", what.c_str());
+    return 2;
+  }
+
+  // Runs the traces in one boot. outs/statuses are filled per trace ("" and "error: missing" for a trace the
+  // guest did not report).
+  bool RunGuest(const std::string& tag, const std::vector<const Trace*>& traces,
+                const std::vector<std::string>& names, const std::vector<std::string>& texts,
+                std::vector<std::string>* outs,
+                std::vector<std::string>* statuses, double* guest_s, double* boot_s) {
+    const std::string data_dir = o_.out_dir + "/guest-" + tag;
+    mkdir(data_dir.c_str(), 0755);
+    std::vector<trace::BundleEntry> entries;
+    int warn_traces = 0;
+    for (size_t i = 0; i < traces.size(); ++i) {
+      entries.push_back({names[i], texts[i]});
+      bool warns = false;
+      for (const trace::Op& op : traces[i]->ops) warns |= op.expect_warn;
+      warn_traces += warns;
+    }
+    if (!WriteFile(data_dir + "/bundle", trace::WriteBundle(board_text_, entries))) {
+      std::printf("crosscheck: cannot write %s/bundle\n", data_dir.c_str());
+      return false;
+    }
+    const std::string out_file = o_.out_dir + "/guest-" + tag + ".out";
+    const std::string log_file = o_.out_dir + "/guest-" + tag + ".log";
+    std::remove(out_file.c_str());
+    const uint64_t timeout = 120 + traces.size() / 2;
+    std::string board_arg = o_.board.empty() ? "dummy" : o_.board;
+    // The harness boots with panic_on_warn=1; traces that expect a WARN need the guest to go on after it.
+    const std::string append = warn_traces > 0 ? " --append panic_on_warn=0" : "";
+    // The first boot builds the module (make is incremental); the minimisation rounds reuse it.
+    const std::string build = built_ ? " --no-build" : "";
+    built_ = true;
+    const std::string cmd = o_.qemu + " run" + build + append + " --board '" + board_arg + "' --timeout " +
+                            std::to_string(timeout) + " --bin '" + o_.guest_bin + "' --data '" + data_dir +
+                            "' --out '" + out_file + "' -- 'ionsim-guest-replay /ionsim/data/bundle' >'" +
+                            log_file + "' 2>&1";
+    const double t0 = Now();
+    const int rc = std::system(cmd.c_str());
+    *boot_s = Now() - t0;
+    std::string log;
+    ReadFile(log_file, &log);
+    std::string data;
+    if (!ReadFile(out_file, &data)) {
+      std::printf("crosscheck: the guest run gave no output (rc %d); see %s\n", rc, log_file.c_str());
+      return false;
+    }
+    if (rc != 0) {
+      // A guest whose only complaint is the WARNs the traces expect (`# ... warn`, one per trace: the module
+      // is reloaded between traces, so WARN_ON_ONCE fires once per trace) is a pass.
+      // The log may hold the serial log twice (the harness prints it on failure): count distinct WARNING lines.
+      std::vector<std::string> warning_lines;
+      bool only_warns = warn_traces > 0;
+      std::istringstream lines(log);
+      std::string line;
+      while (std::getline(lines, line)) {
+        if (line.rfind("ionsim-qemu: FAIL: ", 0) == 0) {
+          const std::string reason = line.substr(19);
+          unsigned long taint = 0;
+          const bool warn_taint = std::sscanf(reason.c_str(), "kernel tainted %lu", &taint) == 1 &&
+                                  (taint & ~(4096UL | 8192UL | 512UL)) == 0;  // O, E and W (a WARN happened)
+          if (reason.find("WARNING:") == std::string::npos && !warn_taint && reason.rfind("FAIL (boot", 0) != 0) {
+            only_warns = false;
+          }
+        } else if (line.find("] WARNING: ") != std::string::npos &&
+                   std::find(warning_lines.begin(), warning_lines.end(), line) == warning_lines.end()) {
+          warning_lines.push_back(line);
+        }
+      }
+      const size_t warnings = warning_lines.size();
+      if (!only_warns || warnings != static_cast<size_t>(warn_traces)) {
+        std::printf("crosscheck: the guest run failed (rc %d, %zu WARNING lines for %d traces that expect one); "
+                    "see %s\n",
+                    rc, warnings, warn_traces, log_file.c_str());
+        return false;
+      }
+      std::printf("crosscheck: the guest log has the %d WARNs the traces expect\n", warn_traces);
+    }
+    std::vector<trace::GuestResult> results;
+    uint64_t total_us = 0;
+    std::string error;
+    if (!trace::ReadGuestResults(data, &results, &total_us, &error)) {
+      std::printf("crosscheck: %s (%s)\n", error.c_str(), out_file.c_str());
+      return false;
+    }
+    *guest_s = static_cast<double>(total_us) * 1e-6;
+    outs->assign(traces.size(), "");
+    statuses->assign(traces.size(), "error: no result from the guest");
+    for (size_t i = 0, r = 0; i < traces.size() && r < results.size(); ++i) {
+      if (results[r].name != names[i]) continue;
+      (*outs)[i] = results[r].output;
+      (*statuses)[i] = results[r].status;
+      ++r;
+    }
+    return true;
+  }
+
+  void Minimise(std::vector<Item>& items, const std::vector<size_t>& diverged) {
+    std::vector<std::unique_ptr<trace::Minimizer>> mins;
+    for (size_t i : diverged) mins.push_back(std::make_unique<trace::Minimizer>(items[i].trace));
+    for (uint64_t round = 1; round <= o_.max_rounds; ++round) {
+      std::vector<const Trace*> batch;
+      std::vector<std::string> names;
+      std::vector<std::string> texts;
+      std::vector<std::string> model_outs;
+      std::vector<std::pair<size_t, size_t>> owner;  // (minimizer, candidate)
+      for (size_t m = 0; m < mins.size(); ++m) {
+        if (mins[m]->done()) continue;
+        for (size_t c = 0; c < mins[m]->candidates().size(); ++c) {
+          const Trace& t = mins[m]->candidates()[c];
+          ExecReport report;
+          runner_->Run(t, true, false, &report);
+          batch.push_back(&t);
+          texts.push_back(trace::PrintTrace(t));
+          names.push_back(items[diverged[m]].name + "-r" + std::to_string(round) + "-c" + std::to_string(c));
+          model_outs.push_back(report.output);
+          owner.emplace_back(m, c);
+        }
+      }
+      if (batch.empty()) break;
+      std::printf("minimising: round %llu, %zu candidates in one boot\n", static_cast<unsigned long long>(round),
+                  batch.size());
+      std::fflush(stdout);
+      std::vector<std::string> outs;
+      std::vector<std::string> statuses;
+      double guest_s = 0;
+      double boot_s = 0;
+      if (!RunGuest("min" + std::to_string(round), batch, names, texts, &outs, &statuses, &guest_s, &boot_s)) {
+        break;
+      }
+      std::vector<std::vector<bool>> verdicts(mins.size());
+      for (size_t m = 0; m < mins.size(); ++m) verdicts[m].assign(mins[m]->candidates().size(), false);
+      for (size_t k = 0; k < batch.size(); ++k) {
+        verdicts[owner[k].first][owner[k].second] =
+            statuses[k] == "ok" && trace::NormaliseFreeLists(outs[k]) != trace::NormaliseFreeLists(model_outs[k]);
+      }
+      for (size_t m = 0; m < mins.size(); ++m) {
+        if (!mins[m]->done()) mins[m]->Feed(verdicts[m]);
+      }
+    }
+    for (size_t m = 0; m < mins.size(); ++m) {
+      const Item& it = items[diverged[m]];
+      const std::string path = o_.out_dir + "/" + it.name + ".min.trace";
+      const Trace& t = mins[m]->result();
+      WriteFile(path, trace::PrintTrace(t));
+      ExecReport report;
+      runner_->Run(t, true, false, &report);
+      std::printf("MINIMISED %s: %zu of %zu operations%s, written to %s\n", it.name.c_str(), t.ops.size(),
+                  it.trace.ops.size(), mins[m]->done() ? "" : " (round limit reached)", path.c_str());
+    }
+  }
+
+  Options o_;
+  bool built_ = false;
+  std::string board_text_;
+  std::unique_ptr<trace::ModelRunner> runner_;
+};
+
+int Usage() {
+  std::fprintf(stderr,
+               "usage: ionsim crosscheck [--random N] [--seed S] [--ops K] [--board NAME|FILE] [--out-dir DIR]\n"
+               "                         [--guest-bin PATH] [--qemu PATH] [--max-rounds R] [--no-minimise] "
+               "[TRACE...]\n");
+  return 2;
+}
+
+}  // namespace
+
+int CrosscheckMain(int argc, char** argv) {
+  Options o;
+  for (int i = 0; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto num = [&](uint64_t* v) { return i + 1 < argc && trace::ParseNumber(argv[++i], v); };
+    auto str = [&](std::string* v) {
+      if (i + 1 >= argc) return false;
+      *v = argv[++i];
+      return true;
+    };
+    bool ok = true;
+    if (a == "--random") {
+      ok = num(&o.random);
+    } else if (a == "--seed") {
+      ok = num(&o.seed);
+    } else if (a == "--ops") {
+      ok = num(&o.ops) && o.ops > 0 && o.ops < 100000;
+    } else if (a == "--max-rounds") {
+      ok = num(&o.max_rounds);
+    } else if (a == "--board") {
+      ok = str(&o.board);
+    } else if (a == "--out-dir") {
+      ok = str(&o.out_dir);
+    } else if (a == "--guest-bin") {
+      ok = str(&o.guest_bin);
+    } else if (a == "--qemu") {
+      ok = str(&o.qemu);
+    } else if (a == "--no-minimise") {
+      o.minimise = false;
+    } else if (!a.empty() && a[0] == '-') {
+      ok = false;
+    } else {
+      o.files.push_back(a);
+    }
+    if (!ok) return Usage();
+  }
+  if (o.guest_bin.empty()) o.guest_bin = GuestBinDefault();
+  return Crosscheck(std::move(o)).Run();
+}
+
+}  // namespace ionsim

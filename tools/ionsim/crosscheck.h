@@ -1,0 +1,16 @@
+// Copyright 2026 The ionsim Authors. SPDX-License-Identifier: Apache-2.0
+//
+// `ionsim crosscheck [--random N --seed S] [TRACE...]`: replays traces on the model in-process and on the real
+// module in one QEMU boot, compares the canonical outputs byte for byte, and minimises every divergence.
+#ifndef TOOLS_IONSIM_CROSSCHECK_H_
+#define TOOLS_IONSIM_CROSSCHECK_H_
+
+namespace ionsim {
+
+// args: the words after "crosscheck". 0 when every trace agrees; 1 on a divergence or a failed run; 2 for usage
+// errors.
+int CrosscheckMain(int argc, char** argv);
+
+}  // namespace ionsim
+
+#endif  // TOOLS_IONSIM_CROSSCHECK_H_

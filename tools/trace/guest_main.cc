@@ -1,0 +1,121 @@
+// Copyright 2026 The ionsim Authors. SPDX-License-Identifier: Apache-2.0
+//
+// ionsim-guest-replay BUNDLE: the crosscheck's replayer inside the QEMU guest. For each trace of the bundle
+// (tools/trace/bundle.h) it reloads the ION module (ionsim-reload: a fresh device, so buffer and client serials,
+// pools and heaps start as on a freshly booted model), runs the trace with the executor on a KernelBackend (real
+// syscalls, each process a forked worker), exits every worker, and prints the canonical output in a framed
+// block. Heap names resolve through the bundle's board, as on the model.
+#include <sys/wait.h>
+#include <time.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kmod/ion_board.h"
+#include "model/backend/kernel_backend.h"
+#include "tools/trace/bundle.h"
+#include "tools/trace/executor.h"
+#include "tools/trace/trace.h"
+
+namespace ionsim::trace {
+namespace {
+
+// A freshly loaded module for every trace, as ionsim-reload does (drain, rmmod, insmod with the run's arguments),
+// plus defer_hold=1: the deferred-free threads leave the free lists to ion/drain, as the model's deferred free
+// runs only when asked (docs/trace.md, "Crosscheck").
+constexpr char kReload[] =
+    "d=/sys/kernel/debug/ion; if [ -e $d/drain ]; then echo 0 >$d/drain || exit 1; fi; "
+    "rmmod ionsim || exit 1; eval \"insmod /ionsim/ionsim.ko $(cat /ionsim/modargs) defer_hold=1\"";
+
+uint64_t NowUs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000 + static_cast<uint64_t>(ts.tv_nsec) / 1000;
+}
+
+bool HeapTableOf(const std::string& board_text, std::vector<std::pair<std::string, unsigned int>>* heaps,
+                 std::string* error) {
+  std::string text = board_text;
+  for (char& c : text) {
+    if (c == ';') c = '\n';
+  }
+  auto board = std::make_unique<ion_board>();
+  char err[ION_BOARD_ERR_LEN] = {};
+  if (ion_board_load(board.get(), text.data(), text.size(), err, sizeof(err)) != 0) {
+    *error = err;
+    return false;
+  }
+  for (unsigned int i = 0; i < board->nr_heaps; ++i) heaps->emplace_back(board->heaps[i].name, board->heaps[i].id);
+  return true;
+}
+
+int Main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: ionsim-guest-replay BUNDLE\n");
+    return 2;
+  }
+  std::ifstream in(argv[1], std::ios::binary);
+  std::stringstream data;
+  data << in.rdbuf();
+  std::string board;
+  std::vector<BundleEntry> entries;
+  std::string error;
+  if (!in || !ReadBundle(data.str(), &board, &entries, &error)) {
+    std::fprintf(stderr, "ionsim-guest-replay: %s: %s\n", argv[1], in ? error.c_str() : "cannot read");
+    return 1;
+  }
+  std::vector<std::pair<std::string, unsigned int>> heaps;
+  if (!HeapTableOf(board, &heaps, &error)) {
+    std::fprintf(stderr, "ionsim-guest-replay: board: %s\n", error.c_str());
+    return 1;
+  }
+  const uint64_t start = NowUs();
+  int failures = 0;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const BundleEntry& e = entries[i];
+    const uint64_t t0 = NowUs();
+    std::string status = "ok";
+    std::string output;
+    Trace t;
+    const int rc = std::system(kReload);
+    if (rc != 0) {
+      status = "error: reloading the module failed";
+    } else if (!ParseTrace(e.text, &t, &error)) {
+      status = "error: " + error;
+    } else {
+      ErrnoOr<std::unique_ptr<KernelBackend>> backend = KernelBackend::Create();
+      if (!backend.ok()) {
+        status = std::string("error: kernel backend: ") + backend.error().name();
+      } else {
+        ExecOptions options;
+        options.heaps = heaps;
+        Executor exec(backend.value().get(), options);
+        ExecReport report;
+        exec.Run(t, &report);
+        output = std::move(report.output);
+        if (!report.error.empty()) status = "error: " + report.error;
+        backend.value()->ExitAll();
+      }
+    }
+    failures += status != "ok";
+    std::printf("IONSIM_TRACE %s %s us=%llu\n", e.name.c_str(), status.c_str(),
+                static_cast<unsigned long long>(NowUs() - t0));
+    std::fwrite(output.data(), 1, output.size(), stdout);
+    std::printf("IONSIM_TRACE_END %s\n", e.name.c_str());
+    std::fflush(stdout);
+  }
+  std::printf("IONSIM_REPLAY traces=%zu us=%llu\n", entries.size(),
+              static_cast<unsigned long long>(NowUs() - start));
+  return failures == 0 ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace ionsim::trace
+
+int main(int argc, char** argv) { return ionsim::trace::Main(argc, argv); }
