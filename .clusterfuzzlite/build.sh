@@ -3,7 +3,7 @@
 #
 # Builds every ionsim fuzz harness for ClusterFuzzLite / OSS-Fuzz without Bazel: the sources each harness needs
 # are compiled directly with $CC/$CXX and $CFLAGS/$CXXFLAGS (the engine's instrumentation and sanitizer), linked
-# with $LIB_FUZZING_ENGINE into $OUT/<name>, with $OUT/<name>_seed_corpus.zip and $OUT/<name>.dict.
+# with $LIB_FUZZING_ENGINE into $OUT/<name>, with $OUT/<name>_seed_corpus.zip, $OUT/<name>.options and (ION harnesses) $OUT/<name>.dict.
 # Locally: CC=clang-14 CXX=clang++-14 CFLAGS="-fsanitize=fuzzer-no-link,address" \
 #   CXXFLAGS="-fsanitize=fuzzer-no-link,address" LIB_FUZZING_ENGINE=-fsanitize=fuzzer OUT=/tmp/out \
 #   .clusterfuzzlite/build.sh
@@ -51,7 +51,7 @@ for harness in ion_ops ion_ioctl genalloc; do
   $CXX $CXXFLAGS "$obj/$name.o" "${objects[@]}" $LIB_FUZZING_ENGINE -lpthread -o "$OUT/$name"
   rm -f "$OUT/${name}_seed_corpus.zip"
   (cd "fuzz/corpus/$harness" && zip -q -j "$OUT/${name}_seed_corpus.zip" ./*)
-  cp fuzz/ion.dict "$OUT/$name.dict"
+  if [[ $harness == ion_* ]]; then cp fuzz/ion.dict "$OUT/$name.dict"; fi
   printf '[libfuzzer]\nmax_len = %s\n' "$([[ $harness == ion_ops ]] && echo 256 || echo 4096)" >"$OUT/$name.options"
 done
 echo "built: $(cd "$OUT" && ls ./*_fuzzer | tr '\n' ' ')"
