@@ -89,12 +89,12 @@ long ion_ioctl(struct file* filp, unsigned int cmd, unsigned long arg) {
         mutex_unlock(&client->lock);
         return handle.error().kernel_ret();
       }
-      // Test-only (ion_priv.h: ion_injected_bugs): the reference ion_handle_get_by_id_nolock() took and the
-      // handle's own make 2; more means another import holds the handle.
-      if (ion_injected_bugs.free_unlinks_referenced_handle && kref_read(&handle.value()->ref) > 2) {
+      ion_free_nolock(client, handle.value());
+      // Test-only (ion_priv.h: ion_injected_bugs): besides the reference ion_handle_get_by_id_nolock() took, a
+      // handle still referenced after the free's put is held by another import.
+      if (ion_injected_bugs.free_unlinks_referenced_handle && kref_read(&handle.value()->ref) > 1) {
         idr_remove(&client->idr, handle.value()->id);
       }
-      ion_free_nolock(client, handle.value());
       ion_handle_put_nolock(handle.value());
       mutex_unlock(&client->lock);
       break;
