@@ -1,9 +1,12 @@
 // Copyright 2026 The ionsim Authors. SPDX-License-Identifier: Apache-2.0
 #include "tools/ionsim/fuzz.h"
 
+#include <poll.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -178,38 +181,55 @@ int FuzzMain(int argc, char** argv) {
   const auto start = std::chrono::steady_clock::now();
   auto last_print = start - std::chrono::seconds(10);
   long long execs = 0, cov = 0, ft = 0, corp = 0, crashes = 0, eps = 0;
-  char line[8192];
   std::string tail;
-  while (std::fgets(line, sizeof(line), p) != nullptr) {
-    const std::string l(line);
-    tail = l;
-    // Fork mode: "#123456: cov: 4000 ft: 13000 corp: 900 exec/s 700 oom/timeout/crash: 0/0/1 time: 60s ..."
-    if (l.size() > 1 && l[0] == '#' && l.find(" cov: ") != std::string::npos) {
-      execs = std::strtoll(l.c_str() + 1, nullptr, 10);
-      cov = Field(l, " cov: ");
-      ft = Field(l, " ft: ");
-      corp = Field(l, " corp: ");
-      eps = Field(l, " exec/s ");
-      if (eps < 0) eps = Field(l, " exec/s: ");
-      const size_t slash = l.find("oom/timeout/crash: ");
-      if (slash != std::string::npos) {
-        const std::string v = l.substr(slash + std::strlen("oom/timeout/crash: "));
-        const size_t last = v.find_last_of('/');
-        crashes = std::strtoll(v.c_str() + last + 1, nullptr, 10);
+  std::string pending;
+  auto report = [&](std::chrono::steady_clock::time_point now) {
+    last_print = now;
+    const long long t = std::chrono::duration_cast<std::chrono::seconds>(now - start).count();
+    // Saved crash inputs (libFuzzer's own count restarts with each fork-mode report).
+    long long saved = -static_cast<long long>(known_findings.size());
+    for (const auto& e : fs::directory_iterator(findings, ec)) saved += e.path().extension() == ".trace" ? 0 : 1;
+    crashes = std::max(crashes, saved);
+    std::printf("[%4llds] execs %lld  exec/s %lld  cov %lld  ft %lld  corpus %lld  findings %lld\n", t, execs, eps,
+                cov, ft, corp, crashes);
+    std::fflush(stdout);
+  };
+  // Read libFuzzer's output as it comes, and report every 5 s whether or not it printed anything.
+  const int fd = fileno(p);
+  for (;;) {
+    struct pollfd pfd = {fd, POLLIN, 0};
+    const int ready = poll(&pfd, 1, 1000);
+    if (ready > 0) {
+      char buf[8192];
+      const ssize_t n = read(fd, buf, sizeof(buf));
+      if (n <= 0) break;
+      pending.append(buf, static_cast<size_t>(n));
+      size_t nl;
+      while ((nl = pending.find('\n')) != std::string::npos) {
+        const std::string l = pending.substr(0, nl + 1);
+        pending.erase(0, nl + 1);
+        tail = l;
+        // Fork mode: "#123456: cov: 4000 ft: 13000 corp: 900 exec/s 700 oom/timeout/crash: 0/0/1 time: 60s ..."
+        if (l.size() > 1 && l[0] == '#' && l.find(" cov: ") != std::string::npos) {
+          execs = std::strtoll(l.c_str() + 1, nullptr, 10);
+          cov = Field(l, " cov: ");
+          ft = Field(l, " ft: ");
+          corp = Field(l, " corp: ");
+          eps = Field(l, " exec/s ");
+          if (eps < 0) eps = Field(l, " exec/s: ");
+          const size_t slash = l.find("oom/timeout/crash: ");
+          if (slash != std::string::npos) {
+            const std::string v = l.substr(slash + std::strlen("oom/timeout/crash: "));
+            const size_t last = v.find_last_of('/');
+            crashes = std::strtoll(v.c_str() + last + 1, nullptr, 10);
+          }
+        }
       }
+    } else if (ready < 0 && errno != EINTR) {
+      break;
     }
     const auto now = std::chrono::steady_clock::now();
-    if (now - last_print >= std::chrono::seconds(5)) {
-      last_print = now;
-      const long long t = std::chrono::duration_cast<std::chrono::seconds>(now - start).count();
-      // Saved crash inputs (libFuzzer's own count restarts with each fork-mode report).
-      long long saved = -static_cast<long long>(known_findings.size());
-      for (const auto& e : fs::directory_iterator(findings, ec)) saved += e.path().extension() == ".trace" ? 0 : 1;
-      crashes = std::max(crashes, saved);
-      std::printf("[%4llds] execs %lld  exec/s %lld  cov %lld  ft %lld  corpus %lld  findings %lld\n", t, execs, eps,
-                  cov, ft, corp, crashes);
-      std::fflush(stdout);
-    }
+    if (now - last_print >= std::chrono::seconds(5)) report(now);
   }
   const int st = pclose(p);
   const double elapsed =
