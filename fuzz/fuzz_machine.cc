@@ -136,11 +136,15 @@ void FuzzMachine::Fail(const std::string& what, const std::string& violation) {
 }
 
 void FuzzMachine::Check(const std::string& what) {
+  Check([&what] { return what; });
+}
+
+void FuzzMachine::Check(const std::function<std::string()>& what) {
   std::string v = WithoutKnownDefects(backend_->check_invariants());
   const k::phys_mem* mem = backend_->mem();
   if (mem->nr_allocated.load() < 0) v += "page allocator: negative allocated-page count\n";
   v += UnexpectedReports();
-  if (!v.empty()) Fail(what, v);
+  if (!v.empty()) Fail(what(), v);
 }
 
 void FuzzMachine::CheckPageAllocator(const std::string& what) {

@@ -50,6 +50,8 @@ class FuzzMachine {
 
   // The oracles after one operation; `what` names the operation in the message.
   void Check(const std::string& what);
+  // The same, with the operation's name made only when something is reported.
+  void Check(const std::function<std::string()>& what);
   // buddy_check() of the machine's page allocator.
   void CheckPageAllocator(const std::string& what);
   // Runs CheckPageAllocator, shuts down and checks that everything was returned. Called by the destructor if not called before.

@@ -36,7 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   options.check = [&](const trace::Op& op) {
     ++done;
     checking = true;
-    machine.Check(trace::FormatOp(program, op));
+    machine.Check([&] { return trace::FormatOp(program, op); });
     checking = false;
     return std::string();
   };
