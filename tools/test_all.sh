@@ -42,12 +42,15 @@ for fuzzer in $(bazel query 'kind(cc_binary, //fuzz/...) except //fuzz:replay_ma
   grep -E '^stat::(number_of_executed_units|average_exec_per_sec)' "$work/$name.log"
 done
 
-step "kernel module in QEMU: ionsim-qemu selftest, smoke on the dummy and msm8x25 boards"
+step "kernel module in QEMU: ionsim-qemu selftest, smoke (dummy and msm8x25 boards), conformance tests"
 # The phone board's heaps span 424 MiB: more than one 128 MiB memory section, so a reservation for it would
 # hold a section without RAM and without struct pages, which the module refuses; it is not booted here.
 tools/qemu/ionsim-qemu selftest
 tools/qemu/ionsim-qemu smoke
 tools/qemu/ionsim-qemu smoke --no-build --board msm8x25
+bazel build //tests/conformance:conformance_kernel_test
+tools/qemu/ionsim-qemu run --no-build --timeout 120 \
+  --bin bazel-bin/tests/conformance/conformance_kernel_test -- conformance_kernel_test
 
 step "trace crosscheck: the scenario corpus and 2,000 random traces, model vs the module in one QEMU boot"
 bazel build //tools/ionsim //tools/trace:ionsim-guest-replay

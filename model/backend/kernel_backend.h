@@ -27,6 +27,9 @@
 //
 // debugfs_read/write() and run_deferred_free() (a write to ion/drain) and canonical_dump() (ion/state) run in
 // the controller, as root.
+//
+// One thread drives a KernelBackend (calls are not synchronised), and the controller should have no other
+// threads when it spawns: a spawned worker is a fork() of it.
 #ifndef MODEL_BACKEND_KERNEL_BACKEND_H_
 #define MODEL_BACKEND_KERNEL_BACKEND_H_
 

@@ -9,6 +9,7 @@
 
 #include "benchmark/benchmark.h"
 #include "model/backend/board_config.h"
+#include "model/backend/libion.h"
 #include "model/backend/model_backend.h"
 #include "tools/trace/executor.h"
 #include "tools/trace/generator.h"
@@ -51,6 +52,48 @@ void BM_Random32OpTraces(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_Random32OpTraces)->Arg(0)->Arg(1);
+
+// The executor's own cost per operation: one machine, each iteration a process that opens /dev/ion, makes 256
+// ALLOC+FREE pairs of a 4 KiB carveout buffer (by handle symbol) and exits; against the same pairs made with
+// LibIon directly (its argument structs written to and read back from the process's memory, as the executor's).
+void BM_ExecutorAllocFreePairs(benchmark::State& state) {
+  std::unique_ptr<ModelBackend> m = std::move(ModelBackend::Create(Config()).value());
+  std::string text = "P = spawn bench\nC = open P\n";
+  for (int i = 0; i < 256; ++i) {
+    text += "H" + std::to_string(i) + " = alloc C len=4K heap=carveout\nfree C H" + std::to_string(i) + "\n";
+  }
+  text += "exit P\ndrain\n";
+  Trace t;
+  std::string error;
+  if (!ParseTrace(text, &t, &error)) state.SkipWithError(error.c_str());
+  ExecOptions options;
+  options.build_output = false;
+  options.heaps = HeapTable(Config());
+  Executor exec(m.get(), options);
+  ExecReport report;
+  for (auto _ : state) exec.Run(t, &report);
+  state.SetItemsProcessed(state.iterations() * 256);
+  m->Shutdown();
+}
+BENCHMARK(BM_ExecutorAllocFreePairs);
+
+void BM_LibIonAllocFreePairs(benchmark::State& state) {
+  std::unique_ptr<ModelBackend> m = std::move(ModelBackend::Create(Config()).value());
+  for (auto _ : state) {
+    const ProcId p = m->spawn("bench").value();
+    LibIon ion(m.get(), p);
+    const int fd = ion.Open().value();
+    for (int i = 0; i < 256; ++i) {
+      const int h = ion.Alloc(fd, 4096, 0, 1U << 2, 0).value();
+      ion.Free(fd, h).IgnoreError();
+    }
+    m->exit(p).IgnoreError();
+    m->run_deferred_free().IgnoreError();
+  }
+  state.SetItemsProcessed(state.iterations() * 256);
+  m->Shutdown();
+}
+BENCHMARK(BM_LibIonAllocFreePairs);
 
 }  // namespace
 }  // namespace ionsim::trace

@@ -23,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include "kmod/uapi/ion.h"
+#include "model/backend/model_backend.h"
 #include "tools/trace/bundle.h"
 #include "tools/trace/executor.h"
 #include "tools/trace/generator.h"
@@ -149,16 +151,29 @@ class Crosscheck {
       it.name = Basename(f);
       items.push_back(std::move(it));
     }
+    // The generator uses the board's heaps: every heap by name, the deferred-free ones (system, carveout,
+    // chunk) for shrink, and the chunk heap's id and chunk size.
     trace::GeneratorOptions gen;
     gen.heaps.clear();
     gen.shrinkable.clear();
-    for (const auto& h : trace::HeapTable(runner_->config())) {
-      std::string name = h.first;
+    gen.chunk_heap.clear();
+    gen.chunk_mask = 0;
+    gen.partial_shrink = false;
+    for (const ModelHeapConfig& h : runner_->config().heaps) {
+      std::string name = h.name;
       std::replace(name.begin(), name.end(), ' ', '_');
       gen.heaps.push_back(name);
+      if (h.type == ION_HEAP_TYPE_SYSTEM || h.type == ION_HEAP_TYPE_CARVEOUT || h.type == ION_HEAP_TYPE_CHUNK) {
+        gen.shrinkable.push_back(name);
+      }
+      if (h.type == ION_HEAP_TYPE_CHUNK) {
+        gen.chunk_heap = name;
+        gen.chunk_mask |= 1ULL << h.id;
+        gen.chunk_size = std::max<uint64_t>(gen.chunk_size, h.chunk_size);
+      }
     }
-    gen.shrinkable = {"system", "carveout", "chunk"};
-    gen.partial_shrink = false;
+    if (gen.heaps.empty() && o_.random > 0) return Fail("the board has no heaps to generate traces for");
+    if (gen.shrinkable.empty() && !gen.heaps.empty()) gen.shrinkable.push_back(gen.heaps.front());
     for (uint64_t i = 0; i < o_.random; ++i) {
       Item it;
       it.name = "random-" + std::to_string(o_.seed + i);
@@ -207,7 +222,7 @@ class Crosscheck {
     for (size_t i = 0; i < items.size(); ++i) {
       items[i].guest_out = outs[i];
       items[i].guest_status = statuses[i];
-      if (items[i].guest_status != "ok" || trace::NormaliseFreeLists(items[i].model_out) != trace::NormaliseFreeLists(items[i].guest_out)) {
+      if (items[i].guest_status != "ok" || trace::NormaliseAddressOrder(items[i].model_out) != trace::NormaliseAddressOrder(items[i].guest_out)) {
         ++divergent;
         diverged.push_back(i);
       }
@@ -220,8 +235,9 @@ class Crosscheck {
                 o_.board.empty() ? "dummy" : o_.board.c_str());
     std::printf("model: %.0f traces/s (%.3f s; a fresh machine per trace, canonical output)\n", model_rate,
                 model_s);
-    std::printf("guest: %.1f traces/s (%.3f s in the guest, a module reload per trace; %.1f s boot to verdict)\n",
-                guest_rate, guest_s, boot_s);
+    std::printf("guest: %.1f traces/s (%.3f s in the guest, of which %.3f s module reloads; %.1f s boot to "
+                "verdict)\n",
+                guest_rate, guest_s, reload_s_, boot_s);
     std::printf("model/guest: %.0fx\n", model_rate / std::max(guest_rate, 1e-9));
 
     for (size_t i : diverged) {
@@ -231,8 +247,8 @@ class Crosscheck {
       WriteFile(o_.out_dir + "/" + it.name + ".kernel.out", it.guest_out);
       std::printf("DIVERGENCE %s: %s\n", it.name.c_str(),
                   it.guest_status != "ok" ? ("guest " + it.guest_status).c_str()
-                                          : FirstDifference(trace::NormaliseFreeLists(it.model_out),
-                                                            trace::NormaliseFreeLists(it.guest_out)).c_str());
+                                          : FirstDifference(trace::NormaliseAddressOrder(it.model_out),
+                                                            trace::NormaliseAddressOrder(it.guest_out)).c_str());
     }
     if (!diverged.empty() && o_.minimise) Minimise(items, diverged);
     std::printf("crosscheck: %d of %zu traces diverge; %d model failures\n", divergent, items.size(),
@@ -329,6 +345,9 @@ class Crosscheck {
       return false;
     }
     *guest_s = static_cast<double>(total_us) * 1e-6;
+    uint64_t reload_us = 0;
+    for (const trace::GuestResult& r : results) reload_us += r.reload_us;
+    reload_s_ = static_cast<double>(reload_us) * 1e-6;
     outs->assign(traces.size(), "");
     statuses->assign(traces.size(), "error: no result from the guest");
     for (size_t i = 0, r = 0; i < traces.size() && r < results.size(); ++i) {
@@ -377,7 +396,7 @@ class Crosscheck {
       for (size_t m = 0; m < mins.size(); ++m) verdicts[m].assign(mins[m]->candidates().size(), false);
       for (size_t k = 0; k < batch.size(); ++k) {
         verdicts[owner[k].first][owner[k].second] =
-            statuses[k] == "ok" && trace::NormaliseFreeLists(outs[k]) != trace::NormaliseFreeLists(model_outs[k]);
+            statuses[k] == "ok" && trace::NormaliseAddressOrder(outs[k]) != trace::NormaliseAddressOrder(model_outs[k]);
       }
       for (size_t m = 0; m < mins.size(); ++m) {
         if (!mins[m]->done()) mins[m]->Feed(verdicts[m]);
@@ -397,6 +416,7 @@ class Crosscheck {
 
   Options o_;
   bool built_ = false;
+  double reload_s_ = 0;  // module reloads in the last guest run
   std::string board_text_;
   std::unique_ptr<trace::ModelRunner> runner_;
 };

@@ -86,6 +86,8 @@ bool ReadGuestResults(const std::string& data, std::vector<GuestResult>* results
         r.name = rest.substr(0, sp);
         r.status = rest.substr(sp + 1, us - sp - 1);
         r.us = std::strtoull(rest.c_str() + us + 4, nullptr, 10);
+        const size_t reload = rest.find(" reload_us=", us);
+        if (reload != std::string::npos) r.reload_us = std::strtoull(rest.c_str() + reload + 11, nullptr, 10);
         results->push_back(std::move(r));
         cur = &results->back();
       } else if (l.rfind("IONSIM_REPLAY ", 0) == 0) {

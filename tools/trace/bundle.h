@@ -9,7 +9,7 @@
 //   <that many lines of trace text>
 //   ...
 // The guest's results, one block per trace in bundle order:
-//   IONSIM_TRACE <name> <ok|error: message> us=<microseconds the trace took>
+//   IONSIM_TRACE <name> <ok|error: message> us=<microseconds the trace took> reload_us=<of which the reload>
 //   <canonical output>
 //   IONSIM_TRACE_END <name>
 // followed by one line "IONSIM_REPLAY traces=<n> us=<microseconds of all traces, module reloads included>".
@@ -35,6 +35,7 @@ struct GuestResult {
   std::string status;  // "ok" or "error: ..."
   std::string output;
   uint64_t us = 0;
+  uint64_t reload_us = 0;
 };
 
 // Parses the guest's results; *total_us is the IONSIM_REPLAY figure (0 when missing).

@@ -55,12 +55,20 @@ std::string Indent(const std::string& text) {
   return out;
 }
 
-bool AllDigits(const std::string& s, size_t b, size_t e) {
-  if (b >= e) return false;
-  for (size_t i = b; i < e; ++i) {
-    if (s[i] < '0' || s[i] > '9') return false;
-  }
-  return true;
+// A client or orphan row of a heap file: "%16s %16u %16zu" (v4.4 ion_debug_heap_show), then " %d %d" for
+// orphans. The comm may be empty (a buffer that never had a handle), so rows are recognised by columns.
+bool IsHeapRowAt(const std::string& s, size_t b, size_t e) {
+  if (e - b < 50 || s[b + 16] != ' ' || s[b + 33] != ' ') return false;
+  auto number_field = [&s](size_t from, size_t to) {  // right-aligned digits (or the mask) after blanks
+    size_t i = from;
+    while (i < to && s[i] == ' ') ++i;
+    if (i == to) return false;
+    for (; i < to; ++i) {
+      if (!((s[i] >= '0' && s[i] <= '9') || (s[i] == '-' && i + 1 == to))) return false;
+    }
+    return true;
+  };
+  return number_field(b + 17, b + 33) && number_field(b + 34, b + 50);
 }
 
 }  // namespace
@@ -70,55 +78,59 @@ void MaskHeapFilePids(std::string* text) {
   while (pos < text->size()) {
     size_t nl = text->find('\n', pos);
     if (nl == std::string::npos) nl = text->size();
-    // Fields of the line: [b0,e0) [b1,e1) [b2,e2).
-    size_t bounds[6];
-    int n = 0;
-    size_t i = pos;
-    while (n < 3 && i < nl) {
-      while (i < nl && (*text)[i] == ' ') ++i;
-      if (i >= nl) break;
-      bounds[2 * n] = i;
-      while (i < nl && (*text)[i] != ' ') ++i;
-      bounds[2 * n + 1] = i;
-      ++n;
-    }
-    if (n == 3 && AllDigits(*text, bounds[2], bounds[3]) && AllDigits(*text, bounds[4], bounds[5])) {
-      for (size_t k = bounds[2]; k + 1 < bounds[3]; ++k) (*text)[k] = ' ';
-      (*text)[bounds[3] - 1] = '-';
+    if (IsHeapRowAt(*text, pos, nl)) {
+      for (size_t k = pos + 17; k < pos + 32; ++k) (*text)[k] = ' ';
+      (*text)[pos + 32] = '-';
     }
     pos = nl + 1;
   }
 }
 
-std::string NormaliseFreeLists(const std::string& out) {
-  std::string res;
+std::string NormaliseAddressOrder(const std::string& out) {
+  std::vector<std::string> lines;
   size_t pos = 0;
   while (pos < out.size()) {
     size_t nl = out.find('\n', pos);
     if (nl == std::string::npos) nl = out.size();
-    std::string line = out.substr(pos, nl - pos);
-    const size_t f = line.find(" free_list=");
-    if (line.rfind("  heap ", 0) == 0 && f != std::string::npos) {
-      std::vector<std::pair<long, std::string>> entries;
-      const std::string list = line.substr(f + 11);
-      size_t p = 0;
-      while (p <= list.size()) {
-        size_t c = list.find(',', p);
-        if (c == std::string::npos) c = list.size();
-        const std::string e = list.substr(p, c - p);
-        entries.emplace_back(e.size() > 1 ? std::strtol(e.c_str() + 1, nullptr, 10) : 0, e);
-        p = c + 1;
-      }
-      std::sort(entries.begin(), entries.end());
-      line.resize(f + 11);
-      for (size_t i = 0; i < entries.size(); ++i) {
-        if (i) line += ',';
-        line += entries[i].second;
-      }
-    }
-    res += line;
-    res += '\n';
+    lines.push_back(out.substr(pos, nl - pos));
     pos = nl + 1;
+  }
+  for (std::string& line : lines) {
+    const size_t f = line.find(" free_list=");
+    if (line.rfind("  heap ", 0) != 0 || f == std::string::npos) continue;
+    std::vector<std::pair<long, std::string>> entries;
+    const std::string list = line.substr(f + 11);
+    size_t p = 0;
+    while (p <= list.size()) {
+      size_t c = list.find(',', p);
+      if (c == std::string::npos) c = list.size();
+      const std::string e = list.substr(p, c - p);
+      entries.emplace_back(e.size() > 1 ? std::strtol(e.c_str() + 1, nullptr, 10) : 0, e);
+      p = c + 1;
+    }
+    std::sort(entries.begin(), entries.end());
+    line.resize(f + 11);
+    for (size_t i = 0; i < entries.size(); ++i) {
+      if (i) line += ',';
+      line += entries[i].second;
+    }
+  }
+  // Runs of heap-file rows (indented by two) are sorted.
+  for (size_t i = 0; i < lines.size();) {
+    auto row = [&lines](size_t k) { return lines[k].rfind("  ", 0) == 0 && IsHeapRowAt(lines[k], 2, lines[k].size()); };
+    if (!row(i)) {
+      ++i;
+      continue;
+    }
+    size_t j = i;
+    while (j < lines.size() && row(j)) ++j;
+    std::sort(lines.begin() + static_cast<long>(i), lines.begin() + static_cast<long>(j));
+    i = j;
+  }
+  std::string res;
+  for (const std::string& l : lines) {
+    res += l;
+    res += '\n';
   }
   return res;
 }

@@ -97,14 +97,16 @@ std::string ResultText(const OpResult& r, const std::string& details);
 bool SameHeapName(const std::string& heap, const std::string& written);
 
 // Pids are not part of the canonical output: in the text of an ion/heaps/<heap> file, the pid column of each
-// client and orphan row ("<comm> <pid> <size>...") becomes "-", right-aligned in the same width.
+// client and orphan row ("%16s %16u %16zu", comm, pid, size) becomes "-", right-aligned in the same width.
 void MaskHeapFilePids(std::string* text);
 
-// The canonical output with the entries of each state dump's `free_list=` sorted by serial. When a client is
-// destroyed, v4.4 destroys its handles in the order of its handle rb-tree, keyed by the address of each struct
-// ion_buffer, so buffers freed together reach a free list in an order the allocator decides (malloc on the model,
-// slab in the kernel): comparisons of outputs (the crosscheck, determinism tests) compare free lists as sets.
-std::string NormaliseFreeLists(const std::string& output);
+// The canonical output with what the order of kernel addresses decides put in a fixed order: the entries of
+// each state dump's `free_list=` sorted by serial, and each run of client or orphan rows of a heap debugfs file
+// sorted. v4.4 walks a client's handles at client destroy, the device's clients and the device's buffers in
+// rb-trees keyed by the address of the struct (ion_handle's buffer, ion_client, ion_buffer), so that order is
+// decided by malloc on the model and by slab in the kernel: comparisons of outputs (the crosscheck, determinism
+// tests) compare these as sets.
+std::string NormaliseAddressOrder(const std::string& output);
 
 // crc32 (IEEE, as zlib) of bytes.
 uint32_t Crc32(uint32_t crc, const void* data, size_t len);

@@ -1,6 +1,7 @@
 // Copyright 2026 The ionsim Authors. SPDX-License-Identifier: Apache-2.0
 #include "tools/trace/executor.h"
 
+#include <cstdio>
 #include <memory>
 #include <string>
 
@@ -121,6 +122,35 @@ TEST(ExecutorTest, ResultsWithoutOutputMatchAndTheCheckRunsAfterEveryOperation) 
     EXPECT_EQ(quiet_report.results[i].err, text_report.results[i].err) << i;
     EXPECT_EQ(quiet_report.results[i].value, text_report.results[i].value) << i;
   }
+}
+
+// A heap debugfs row as v4.4 prints it: "%16s %16s %16s" plus the orphan columns.
+std::string Row(const char* comm, const char* pid, const char* size, const char* rest = "") {
+  char buf[128];
+  std::snprintf(buf, sizeof(buf), "%16s %16s %16s%s\n", comm, pid, size, rest);
+  return buf;
+}
+
+TEST(ExecutorTest, HeapFilePidsAreMaskedInPlace) {
+  std::string text = Row("client", "pid", "size") + Row("app", "17", "4096") + Row("app", "123", "4096", " 0 1") +
+                     Row("", "0", "16384", " 0 1") + "  total orphaned             4096\n";
+  MaskHeapFilePids(&text);
+  EXPECT_EQ(text, Row("client", "pid", "size") + Row("app", "-", "4096") + Row("app", "-", "4096", " 0 1") +
+                      Row("", "-", "16384", " 0 1") + "  total orphaned             4096\n");
+}
+
+TEST(ExecutorTest, HeapFileRowsAreNormalisedToSortedOrder) {
+  EXPECT_EQ(NormaliseAddressOrder("2 debugfs ion/heaps/system => ok\n  " + Row("p4", "-", "4096") + "  " +
+                                  Row("p1", "-", "8192") + "  ----\n  " + Row("p9", "-", "4096", " 0 1")),
+            "2 debugfs ion/heaps/system => ok\n  " + Row("p1", "-", "8192") + "  " + Row("p4", "-", "4096") +
+                "  ----\n  " + Row("p9", "-", "4096", " 0 1"));
+}
+
+TEST(ExecutorTest, FreeListsAreNormalisedToSerialOrder) {
+  EXPECT_EQ(NormaliseAddressOrder("1 state => ok\n  heap 2 carveout type=carveout defer=1 free_list_bytes=3 "
+                               "free_list=b10,b9,b2\n  heap 0 system type=system free_list=-\n"),
+            "1 state => ok\n  heap 2 carveout type=carveout defer=1 free_list_bytes=3 free_list=b2,b9,b10\n"
+            "  heap 0 system type=system free_list=-\n");
 }
 
 TEST(ExecutorTest, Crc32IsZlibs) { EXPECT_EQ(Crc32(0, "123456789", 9), 0xcbf43926u); }

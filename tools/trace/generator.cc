@@ -89,14 +89,6 @@ class Gen {
     return static_cast<int32_t>(t_.heap_names.size() - 1);
   }
 
-  // A reference to fd entry of process p: SYM, or SYM@P when p is not the symbol's binder.
-  SymRef At(int32_t sym, int32_t proc_sym, int32_t owner) {
-    SymRef r;
-    r.sym = sym;
-    r.at = proc_sym == owner ? -1 : proc_sym;
-    return r;
-  }
-
   uint64_t Len() {
     static const uint64_t kLens[] = {4096, 4096, 8192, 12288, 16384, 65536, 1 << 20, 100, 0};
     const size_t n = sizeof(kLens) / sizeof(kLens[0]);
@@ -113,13 +105,6 @@ class Gen {
     Proc p;
     p.sym = op.bind;
     procs_.push_back(p);
-    owner_.resize(t_.symbols.size(), -1);
-    owner_[op.bind] = op.bind;
-  }
-
-  void SetOwner(int32_t sym, int32_t proc) {
-    owner_.resize(t_.symbols.size(), -1);
-    owner_[sym] = proc;
   }
 
   Proc& RandomProc() { return procs_[rng_.Below(procs_.size())]; }
@@ -138,7 +123,6 @@ class Gen {
     op.text = "/dev/ion";
     op.bind = NewSym(SymKind::kFd, 'C');
     if (rng_.Chance(50)) op.flags = 2;
-    SetOwner(op.bind, p.sym);
     FdEntry f;
     f.ref.sym = op.bind;
     f.client = true;
@@ -165,7 +149,6 @@ class Gen {
     }
     if (new_alloc) {
       op.bind = NewSym(SymKind::kFd, 'F');
-      SetOwner(op.bind, p.sym);
       FdEntry f;
       f.ref.sym = op.bind;
       f.len = op.len;
@@ -217,7 +200,6 @@ class Gen {
         len = handles_[h].len;
       }
       op.bind = NewSym(SymKind::kFd, 'F');
-      SetOwner(op.bind, p.sym);
       FdEntry f;
       f.ref.sym = op.bind;
       f.len = len;
@@ -254,7 +236,6 @@ class Gen {
       op.a = f->ref;
       op.b.sym = to.sym;
       op.bind = NewSym(SymKind::kFd, 'F');
-      SetOwner(op.bind, to.sym);
       FdEntry n;
       n.ref.sym = op.bind;
       n.len = f->len;
@@ -265,7 +246,6 @@ class Gen {
       Op& op = Emit(OpKind::kDup);
       op.a = f->ref;
       op.bind = NewSym(SymKind::kFd, 'F');
-      SetOwner(op.bind, p.sym);
       FdEntry n;
       n.ref.sym = op.bind;
       n.len = f->len;
@@ -306,7 +286,6 @@ class Gen {
       op.flags = 1;  // MAP_SHARED
       if (rng_.Chance(10)) op.prot = 1;
       op.bind = NewSym(SymKind::kMapping, 'M');
-      SetOwner(op.bind, p.sym);
       MapEntry m;
       m.ref.sym = op.bind;
       m.len = op.len;
@@ -316,7 +295,6 @@ class Gen {
       Op& op = Emit(OpKind::kFork);
       op.a.sym = p.sym;
       op.bind = NewSym(SymKind::kProcess, 'P');
-      SetOwner(op.bind, op.bind);
       Proc child;
       child.sym = op.bind;
       for (const FdEntry& f : p.fds) {
@@ -369,6 +347,25 @@ class Gen {
       op.a = rng_.Pick(clients)->ref;
       op.len = rng_.Below(6);
       op.arg = op.len == 0 ? ArgMode::kNull : ArgMode::kBuf;
+    } else if (r < 98) {  // error paths: raw ioctls with bad, null or read-only arguments, CUSTOM
+      if (clients.empty()) return;
+      static const uint64_t kCmds[] = {0xc0204900, 0xc0044901, 0xc0084902, 0xc0084904, 0xc0084905,
+                                       0xc0104906, 0xc0084907, 0xc0184908, 0xc0184900, 0x4909};
+      if (rng_.Chance(20)) {
+        Op& op = Emit(OpKind::kCustom);
+        op.a = rng_.Pick(clients)->ref;
+        op.mask = rng_.Below(4);
+        return;
+      }
+      Op& op = Emit(OpKind::kIoctl);
+      op.a = rng_.Pick(clients)->ref;
+      op.mask = kCmds[rng_.Below(sizeof(kCmds) / sizeof(kCmds[0]))];
+      op.len = (op.mask >> 16) & 0x3fff;
+      static const ArgMode kModes[] = {ArgMode::kBad, ArgMode::kNull, ArgMode::kRo};
+      op.arg = kModes[rng_.Below(3)];
+    } else if (r < 99) {
+      Op& op = Emit(OpKind::kDebugfs);
+      op.text = "ion/heaps/" + rng_.Pick(options_.heaps);
     } else {
       Emit(OpKind::kState);
     }
@@ -391,7 +388,6 @@ class Gen {
   Trace t_;
   std::vector<Proc> procs_;
   std::vector<HandleEntry> handles_;
-  std::vector<int32_t> owner_;
   int counter_[4] = {0, 0, 0, 0};
 };
 

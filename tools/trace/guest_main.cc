@@ -1,12 +1,17 @@
 // Copyright 2026 The ionsim Authors. SPDX-License-Identifier: Apache-2.0
 //
 // ionsim-guest-replay BUNDLE: the crosscheck's replayer inside the QEMU guest. For each trace of the bundle
-// (tools/trace/bundle.h) it reloads the ION module (ionsim-reload: a fresh device, so buffer and client serials,
+// (tools/trace/bundle.h) it reloads the ION module (as ionsim-reload does: a fresh device, so buffer and client serials,
 // pools and heaps start as on a freshly booted model), runs the trace with the executor on a KernelBackend (real
 // syscalls, each process a forked worker), exits every worker, and prints the canonical output in a framed
 // block. Heap names resolve through the bundle's board, as on the model.
-#include <sys/wait.h>
+#include <fcntl.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <cstdio>
 #include <cstdlib>
@@ -26,12 +31,80 @@
 namespace ionsim::trace {
 namespace {
 
-// A freshly loaded module for every trace, as ionsim-reload does (drain, rmmod, insmod with the run's arguments),
-// plus defer_hold=1: the deferred-free threads leave the free lists to ion/drain, as the model's deferred free
-// runs only when asked (docs/trace.md, "Crosscheck").
-constexpr char kReload[] =
-    "d=/sys/kernel/debug/ion; if [ -e $d/drain ]; then echo 0 >$d/drain || exit 1; fi; "
-    "rmmod ionsim || exit 1; eval \"insmod /ionsim/ionsim.ko $(cat /ionsim/modargs) defer_hold=1\"";
+// The module's arguments as /ionsim/modargs holds them (sh words, quoted as tools/qemu/ionsim-qemu quotes them:
+// '...' with '\'' for a quote), joined with blanks as insmod passes them to the kernel.
+bool ReadModArgs(std::string* params, std::string* error) {
+  std::ifstream in("/ionsim/modargs");
+  std::string line;
+  if (!std::getline(in, line)) {
+    *error = "cannot read /ionsim/modargs";
+    return false;
+  }
+  std::vector<std::string> words;
+  std::string word;
+  bool in_word = false;
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted) {
+      if (c == '\'') {
+        quoted = false;
+      } else {
+        word += c;
+      }
+    } else if (c == '\'') {
+      quoted = true;
+      in_word = true;
+    } else if (c == '\\' && i + 1 < line.size()) {
+      word += line[++i];
+      in_word = true;
+    } else if (c == ' ' || c == '\t') {
+      if (in_word) words.push_back(word);
+      word.clear();
+      in_word = false;
+    } else {
+      word += c;
+      in_word = true;
+    }
+  }
+  if (quoted) {
+    *error = "unterminated quote in /ionsim/modargs";
+    return false;
+  }
+  if (in_word) words.push_back(word);
+  params->clear();
+  for (const std::string& w : words) *params += w + " ";
+  // defer_hold=1: the deferred-free threads leave the free lists to synchronous drains, as the model's deferred
+  // free runs only when asked (docs/trace.md, "Crosscheck").
+  *params += "defer_hold=1";
+  return true;
+}
+
+// A freshly loaded module, as ionsim-reload does (drain, rmmod, insmod with the run's arguments), with direct
+// system calls: no shell and no module tools per trace.
+bool Reload(const std::string& params, std::string* error) {
+  {
+    std::ofstream drain("/sys/kernel/debug/ion/drain");
+    if (drain) drain << "0";
+  }
+  if (syscall(SYS_delete_module, "ionsim", O_NONBLOCK) != 0 && errno != ENOENT) {
+    *error = std::string("delete_module: ") + std::strerror(errno);
+    return false;
+  }
+  const int fd = ::open("/ionsim/ionsim.ko", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    *error = std::string("/ionsim/ionsim.ko: ") + std::strerror(errno);
+    return false;
+  }
+  const long rc = syscall(SYS_finit_module, fd, params.c_str(), 0);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) {
+    *error = std::string("finit_module: ") + std::strerror(err);
+    return false;
+  }
+  return true;
+}
 
 uint64_t NowUs() {
   struct timespec ts;
@@ -75,6 +148,11 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "ionsim-guest-replay: board: %s\n", error.c_str());
     return 1;
   }
+  std::string params;
+  if (!ReadModArgs(&params, &error)) {
+    std::fprintf(stderr, "ionsim-guest-replay: %s\n", error.c_str());
+    return 1;
+  }
   const uint64_t start = NowUs();
   int failures = 0;
   for (size_t i = 0; i < entries.size(); ++i) {
@@ -83,9 +161,10 @@ int Main(int argc, char** argv) {
     std::string status = "ok";
     std::string output;
     Trace t;
-    const int rc = std::system(kReload);
-    if (rc != 0) {
-      status = "error: reloading the module failed";
+    const bool reloaded = Reload(params, &error);
+    const uint64_t reload_us = NowUs() - t0;
+    if (!reloaded) {
+      status = "error: reloading the module: " + error;
     } else if (!ParseTrace(e.text, &t, &error)) {
       status = "error: " + error;
     } else {
@@ -104,8 +183,8 @@ int Main(int argc, char** argv) {
       }
     }
     failures += status != "ok";
-    std::printf("IONSIM_TRACE %s %s us=%llu\n", e.name.c_str(), status.c_str(),
-                static_cast<unsigned long long>(NowUs() - t0));
+    std::printf("IONSIM_TRACE %s %s us=%llu reload_us=%llu\n", e.name.c_str(), status.c_str(),
+                static_cast<unsigned long long>(NowUs() - t0), static_cast<unsigned long long>(reload_us));
     std::fwrite(output.data(), 1, output.size(), stdout);
     std::printf("IONSIM_TRACE_END %s\n", e.name.c_str());
     std::fflush(stdout);
