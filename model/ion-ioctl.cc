@@ -90,6 +90,11 @@ long ion_ioctl(struct file* filp, unsigned int cmd, unsigned long arg) {
         return handle.error().kernel_ret();
       }
       ion_free_nolock(client, handle.value());
+      // Test-only (ion_priv.h: ion_injected_bugs): besides the reference ion_handle_get_by_id_nolock() took, a
+      // handle still referenced after the free's put is held by another import.
+      if (ion_injected_bugs.free_unlinks_referenced_handle && kref_read(&handle.value()->ref) > 1) {
+        idr_remove(&client->idr, handle.value()->id);
+      }
       ion_handle_put_nolock(handle.value());
       mutex_unlock(&client->lock);
       break;

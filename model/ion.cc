@@ -444,6 +444,8 @@ ErrnoOr<struct ion_handle*> ion_alloc(struct ion_client* client, size_t len, siz
   return handle;
 }
 
+struct ion_injected_bugs ion_injected_bugs;
+
 // Mirrors ion.c:ion_free_nolock() @ v4.4.
 void ion_free_nolock(struct ion_client* client, struct ion_handle* handle) {
   BUG_ON(client != handle->client);

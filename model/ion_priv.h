@@ -186,6 +186,17 @@ ErrnoOr<struct ion_handle*> ion_handle_get_by_id(struct ion_client* client, int 
 // Mirrors ion.c:ion_handle_put_nolock() @ v4.4. The caller holds handle->client->lock (checked at run time
 // with lockdep_assert_held: callers reach the client through different pointers).
 int ion_handle_put_nolock(struct ion_handle* handle);
+// Test-only bug injection. Divergence: not in upstream. A deliberately wrong behaviour that a test or a fuzz
+// harness switches on to show that its oracles catch such a bug; off by default, and nothing but tests and the
+// fuzz harnesses (fuzz/fuzz_machine.cc: IONSIM_FUZZ_INJECT) ever sets it.
+struct ion_injected_bugs {
+  // ION_IOC_FREE of a handle that holds more than one reference (imported again by its client) removes the
+  // handle's id from the client's idr although the handle stays referenced in the rb-tree: a lifetime bug
+  // (the handle becomes unreachable by id while alive; the client's teardown later removes the id again).
+  bool free_unlinks_referenced_handle = false;
+};
+extern struct ion_injected_bugs ion_injected_bugs;
+
 // Mirrors ion.c:ion_free_nolock() @ v4.4: WARNs for a handle that is not the client's.
 void ion_free_nolock(struct ion_client* client, struct ion_handle* handle) ABSL_EXCLUSIVE_LOCKS_REQUIRED(client->lock);
 // Mirrors ion.c:ion_share_dma_buf_fd() @ v4.4: a new O_CLOEXEC fd of get_current(), or the error.

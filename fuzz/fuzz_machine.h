@@ -1,0 +1,70 @@
+// Copyright 2026 The ionsim Authors. SPDX-License-Identifier: Apache-2.0
+//
+// The machine every ION fuzz harness runs one input on, and the oracles that judge it. A FuzzMachine boots the
+// fuzz board (fuzz/ion_program.h: kFuzzBoard) on the model with pids counted from 1, so the same input always
+// runs the same way. Check() runs after every operation and aborts the process with a clear message when:
+//   - the invariant checker (model/ion_state.h) reports anything: refcounts recomputed from the object graph,
+//     each client's idr against its rb-tree, debugfs heap totals against the live buffers, free lists, genalloc,
+//     the system heap's pools, the chunk and CMA accounting;
+//   - the page allocator's allocated-page counter is negative;
+//   - any WARN, BUG or bad page state was recorded (a page allocation failure report is an ordinary outcome of
+//     asking for too much memory and is allowed).
+// Known upstream defects are not violations: v4.4 ION pairs nothing in its dma-buf begin/end_cpu_access
+// (ion.c:ion_dma_buf_begin_cpu_access takes a kernel mapping reference, end_cpu_access drops one, and
+// DMA_BUF_IOCTL_SYNC lets userspace call either any number of times), so a START without END leaves kmap_cnt
+// above zero and ion_buffer_destroy() WARNs, and an END without START drives kmap_cnt negative. The oracles
+// drop exactly those two reports (the WARN_ON in ion_buffer_destroy and the checker's "negative kmap_cnt"
+// line). Likewise v4.11's ion_ioctl() WARN_ON_ONCE()s when HEAP_QUERY's reserved fields are not zero (reference
+// ion.md section 1.3), which any process can do. Everything else still counts.
+// The buddy allocator's own check (buddy_check: free lists, merging, free + allocated + reserved == present)
+// walks every page of the machine, which costs more than the rest of an input together, so it runs once, after
+// the last operation (CheckPageAllocator), before the shutdown.
+// Teardown() shuts the machine down as a module unload does and aborts unless every process, object and page
+// came back.
+// IONSIM_FUZZ_INJECT=free-unlinks-referenced-handle in the environment switches on the model's test-only bug
+// (model/ion_priv.h: ion_injected_bugs) for the whole process, to show the fuzzers find it
+// (tools/fuzz/prove_bug_found.sh). Unset, the model is the faithful one.
+#ifndef FUZZ_FUZZ_MACHINE_H_
+#define FUZZ_FUZZ_MACHINE_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "model/backend/model_backend.h"
+
+namespace ionsim::fuzz {
+
+class FuzzMachine {
+ public:
+  // Boots the machine; aborts when it cannot (the board is fixed, so that is a bug).
+  FuzzMachine();
+  ~FuzzMachine();
+
+  ModelBackend* backend() const { return backend_.get(); }
+
+  // Text printed before a violation: the program so far. Set by the harness; called only on failure.
+  // Also printed when the model aborts (a BUG()) while this machine runs.
+  void set_context(std::function<std::string()> context) { context_ = std::move(context); }
+  const std::function<std::string()>& context() const { return context_; }
+
+  // The oracles after one operation; `what` names the operation in the message.
+  void Check(const std::string& what);
+  // The same, with the operation's name made only when something is reported.
+  void Check(const std::function<std::string()>& what);
+  // buddy_check() of the machine's page allocator.
+  void CheckPageAllocator(const std::string& what);
+  // Runs CheckPageAllocator, shuts down and checks that everything was returned. Called by the destructor if not called before.
+  void Teardown();
+
+  [[noreturn]] void Fail(const std::string& what, const std::string& violation);
+
+ private:
+  std::unique_ptr<ModelBackend> backend_;
+  std::function<std::string()> context_;
+  bool torn_down_ = false;
+};
+
+}  // namespace ionsim::fuzz
+
+#endif  // FUZZ_FUZZ_MACHINE_H_

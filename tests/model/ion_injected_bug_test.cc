@@ -1,0 +1,80 @@
+// Copyright 2026 The ionsim Authors. SPDX-License-Identifier: Apache-2.0
+//
+// The test-only injected bug (model/ion_priv.h: ion_injected_bugs) that tools/fuzz/prove_bug_found.sh makes the
+// op fuzzer find: off by default, the faithful FREE of a handle imported twice keeps it reachable by id, and with
+// the bug on the invariant checker reports the handle that left the idr while still in the rb-tree.
+#include <string>
+
+#include "gtest/gtest.h"
+#include "model/backend/libion.h"
+#include "model/backend/model_backend.h"
+#include "model/ion_priv.h"
+#include "model/kernel/bug.h"
+
+namespace ionsim {
+namespace {
+
+namespace k = ::ionsim::kernel;
+
+class InjectedFreeBugTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ErrnoOr<std::unique_ptr<ModelBackend>> b = ModelBackend::Create(CoreModelConfig());
+    ASSERT_TRUE(b.ok());
+    backend_ = std::move(b).value();
+    ErrnoOr<ProcId> p = backend_->spawn("app");
+    ASSERT_TRUE(p.ok());
+    ion_ = std::make_unique<LibIon>(backend_.get(), p.value());
+    ErrnoOr<int> fd = ion_->Open();
+    ASSERT_TRUE(fd.ok());
+    fd_ = fd.value();
+  }
+  void TearDown() override { k::ion_injected_bugs.free_unlinks_referenced_handle = false; }
+
+  // alloc, map, import into the same client (the handle's second reference), then FREE once.
+  int AllocImportFree() {
+    ErrnoOr<int> h = ion_->Alloc(fd_, 4096, 0, 1u << 2, 0);
+    EXPECT_TRUE(h.ok());
+    ErrnoOr<int> dmabuf = ion_->Map(fd_, h.value());
+    EXPECT_TRUE(dmabuf.ok());
+    ErrnoOr<int> again = ion_->Import(fd_, dmabuf.value());
+    EXPECT_TRUE(again.ok());
+    EXPECT_EQ(again.value(), h.value());
+    EXPECT_TRUE(ion_->Free(fd_, h.value()).ok());
+    EXPECT_TRUE(ion_->Close(dmabuf.value()).ok());
+    return h.value();
+  }
+
+  std::unique_ptr<ModelBackend> backend_;
+  std::unique_ptr<LibIon> ion_;
+  int fd_ = -1;
+};
+
+TEST_F(InjectedFreeBugTest, IsOffByDefault) { EXPECT_FALSE(k::ion_injected_bugs.free_unlinks_referenced_handle); }
+
+TEST_F(InjectedFreeBugTest, FaithfulFreeOfAHandleImportedTwiceKeepsItReachableById) {
+  const int id = AllocImportFree();
+  EXPECT_EQ(backend_->check_invariants(), "");
+  ErrnoOr<int> shared = ion_->Share(fd_, id);
+  ASSERT_TRUE(shared.ok());
+  EXPECT_TRUE(ion_->Close(shared.value()).ok());
+  EXPECT_TRUE(ion_->Free(fd_, id).ok());
+  EXPECT_EQ(ion_->Free(fd_, id).code(), EINVAL);
+  EXPECT_EQ(backend_->Shutdown(), "");
+}
+
+TEST_F(InjectedFreeBugTest, WhenOnTheCheckerSeesAReferencedHandleMissingFromTheIdr) {
+  k::ion_injected_bugs.free_unlinks_referenced_handle = true;
+  const int id = AllocImportFree();
+  const std::string report = backend_->check_invariants();
+  EXPECT_NE(report.find("is in the tree but not in the idr"), std::string::npos) << report;
+  EXPECT_EQ(ion_->Share(fd_, id).error().code(), EINVAL);  // unreachable by id while alive
+  // The client's teardown destroys the handle and removes its id a second time: idr_remove() WARNs.
+  EXPECT_EQ(backend_->Shutdown(), "");
+  ASSERT_EQ(k::bug_event_count(k::BugKind::kWarn), 1u) << k::format_bug_events();
+  EXPECT_NE(k::bug_events()[0].message.find("which is not allocated"), std::string::npos);
+  k::clear_bug_events();
+}
+
+}  // namespace
+}  // namespace ionsim

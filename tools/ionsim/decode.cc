@@ -1,0 +1,97 @@
+// Copyright 2026 The ionsim Authors. SPDX-License-Identifier: Apache-2.0
+#include "tools/ionsim/decode.h"
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "fuzz/fuzz_machine.h"
+#include "fuzz/ion_program.h"
+#include "model/kernel/bug.h"
+#include "tools/trace/executor.h"
+#include "tools/trace/trace.h"
+
+namespace ionsim {
+
+namespace {
+
+// Runs the decoded trace on the fuzz machine with every oracle (a violation aborts with the trace so far) and
+// records each operation's result as its expected result, with `warn` where the operation raised one of the
+// WARNs the oracles accept.
+void AddExpectations(trace::Trace* t) {
+  fuzz::FuzzMachine machine;
+  trace::ExecOptions options;
+  options.build_output = true;
+  options.heaps = fuzz::FuzzHeaps();
+  size_t warns = 0;
+  std::vector<bool> warned;
+  options.check = [&](const trace::Op& op) {
+    machine.Check(trace::FormatOp(*t, op));
+    const size_t now = kernel::bug_event_count(kernel::BugKind::kWarn);
+    warned.push_back(now > warns);
+    warns = now;
+    return std::string();
+  };
+  trace::Executor executor(machine.backend(), options);
+  trace::ExecReport report;
+  executor.Run(*t, &report);
+  if (!report.error.empty()) machine.Fail("the trace", "the executor stopped: " + report.error);
+  machine.Teardown();
+  // The canonical output has one unindented line per operation: "<line> <op> => <result>".
+  size_t i = 0, start = 0;
+  const std::string& out = report.output;
+  while (start < out.size() && i < t->ops.size()) {
+    size_t end = out.find('\n', start);
+    if (end == std::string::npos) end = out.size();
+    const std::string line = out.substr(start, end - start);
+    start = end + 1;
+    if (line.empty() || line[0] == ' ') continue;
+    const size_t arrow = line.find(" => ");
+    t->ops[i].expect = arrow == std::string::npos ? "" : line.substr(arrow + 4);
+    t->ops[i].expect_warn = i < warned.size() && warned[i];
+    ++i;
+  }
+}
+
+}  // namespace
+
+int DecodeMain(int argc, char** argv) {
+  bool run = false;
+  std::vector<std::string> inputs;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--run") == 0) {
+      run = true;
+    } else {
+      inputs.push_back(argv[i]);
+    }
+  }
+  if (inputs.empty()) {
+    std::fprintf(stderr, "usage: ionsim decode [--run] INPUT...\n");
+    return 2;
+  }
+  for (const std::string& path : inputs) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      std::fprintf(stderr, "ionsim decode: cannot read %s\n", path.c_str());
+      return 1;
+    }
+    const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    trace::Trace t = fuzz::DecodeProgram(bytes.data(), bytes.size());
+    const std::string base = path.substr(path.find_last_of('/') + 1);
+    std::printf("# ion_ops_fuzzer input %s (%zu bytes), decoded by `ionsim decode%s`.\n", base.c_str(), bytes.size(),
+                run ? " --run" : "");
+    std::printf("# The fuzz board: 16 MiB of RAM; heaps system 0, system_contig 1, carveout 2 (1 MiB), chunk 3 (1 MiB,\n"
+                "# 4 KiB chunks), dma 4 (4 MiB CMA area). Replay from the repository root: ionsim replay FILE\n");
+    if (run) {
+      std::fflush(stdout);
+      AddExpectations(&t);
+    }
+    std::printf("%s", trace::PrintTrace(t).c_str());
+  }
+  return 0;
+}
+
+}  // namespace ionsim

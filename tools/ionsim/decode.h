@@ -1,0 +1,16 @@
+// Copyright 2026 The ionsim Authors. SPDX-License-Identifier: Apache-2.0
+//
+// `ionsim decode [--run] INPUT...`: prints an ion_ops_fuzzer input (fuzz/ion_program.h) as a trace in the trace
+// language. With --run the program also runs on the fuzz machine with every oracle on, and each line carries
+// its result as the trace's expected result (`# ok`, `# EINVAL`), so the output is a regression trace.
+#ifndef TOOLS_IONSIM_DECODE_H_
+#define TOOLS_IONSIM_DECODE_H_
+
+namespace ionsim {
+
+// argv[0] is "decode". Returns the process exit status.
+int DecodeMain(int argc, char** argv);
+
+}  // namespace ionsim
+
+#endif  // TOOLS_IONSIM_DECODE_H_

@@ -1,0 +1,268 @@
+// Copyright 2026 The ionsim Authors. SPDX-License-Identifier: Apache-2.0
+#include "tools/ionsim/fuzz.h"
+
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "fuzz/ion_program.h"
+#include "tools/trace/trace.h"
+
+namespace ionsim {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Options {
+  int seconds = 60;
+  int jobs = 2;
+  std::string harness = "ion_ops";
+  std::string workdir;
+  std::string binary;
+};
+
+int Usage() {
+  std::fprintf(stderr,
+               "usage: ionsim fuzz --seconds N --jobs J [--harness ion_ops|ion_ioctl|genalloc] [--workdir DIR]\n"
+               "                   [--binary PATH]\n"
+               "  Runs the harness built with --config=fuzz (built here with bazel unless --binary is given) in\n"
+               "  libFuzzer fork mode for N seconds with J jobs, from DIR/corpus (default fuzz-work/<harness>,\n"
+               "  seeded from fuzz/corpus/<harness>), and merges the new inputs back into DIR/corpus.\n");
+  return 2;
+}
+
+std::string Quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+// Runs a shell command, returning its stdout (trailing newline removed) and setting *status.
+std::string Capture(const std::string& cmd, int* status) {
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) {
+    *status = -1;
+    return out;
+  }
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+  const int st = pclose(p);
+  *status = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+// The value after "key" in a libFuzzer status line ("cov: 123"), or -1.
+long long Field(const std::string& line, const char* key) {
+  const size_t pos = line.find(key);
+  if (pos == std::string::npos) return -1;
+  return std::strtoll(line.c_str() + pos + std::strlen(key), nullptr, 10);
+}
+
+size_t CountFiles(const fs::path& dir) {
+  std::error_code ec;
+  size_t n = 0;
+  for (const auto& e : fs::directory_iterator(dir, ec)) n += e.is_regular_file() ? 1 : 0;
+  return n;
+}
+
+// Decodes an ion_ops finding into a trace next to it; returns the trace path, or "".
+std::string DecodeFinding(const fs::path& input) {
+  std::ifstream in(input, std::ios::binary);
+  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const trace::Trace t = fuzz::DecodeProgram(bytes.data(), bytes.size());
+  const fs::path out = input.string() + ".trace";
+  std::ofstream o(out);
+  o << "# ion_ops_fuzzer finding " << input.filename().string() << ", decoded by ionsim fuzz.\n"
+    << "# Results and the violation: ionsim decode --run " << input.string() << "\n"
+    << trace::PrintTrace(t);
+  return o ? out.string() : "";
+}
+
+}  // namespace
+
+int FuzzMain(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+    if (a == "--seconds") {
+      o.seconds = std::atoi(value().c_str());
+    } else if (a == "--jobs") {
+      o.jobs = std::atoi(value().c_str());
+    } else if (a == "--harness") {
+      o.harness = value();
+    } else if (a == "--workdir") {
+      o.workdir = value();
+    } else if (a == "--binary") {
+      o.binary = value();
+    } else {
+      return Usage();
+    }
+  }
+  static const std::set<std::string> kHarnesses = {"ion_ops", "ion_ioctl", "genalloc"};
+  if (o.seconds <= 0 || o.jobs <= 0 || kHarnesses.count(o.harness) == 0) return Usage();
+
+  // The workspace: where `bazel run` was started, or the current directory.
+  const char* ws = std::getenv("BUILD_WORKSPACE_DIRECTORY");
+  const fs::path root = ws != nullptr ? fs::path(ws) : fs::current_path();
+  const std::string target = o.harness + "_fuzzer";
+  int status = 0;
+  if (o.binary.empty()) {
+    std::printf("building //fuzz:%s with --config=fuzz...\n", target.c_str());
+    std::fflush(stdout);
+    Capture("cd " + Quote(root) + " && bazel build --config=fuzz //fuzz:" + target + " 2>&1", &status);
+    if (status != 0) {
+      std::fprintf(stderr, "ionsim fuzz: bazel build --config=fuzz //fuzz:%s failed (run it to see why)\n",
+                   target.c_str());
+      return 1;
+    }
+    const std::string bin = Capture("cd " + Quote(root) + " && bazel info --config=fuzz bazel-bin 2>/dev/null", &status);
+    o.binary = bin + "/fuzz/" + target;
+  }
+  if (!fs::exists(o.binary)) {
+    std::fprintf(stderr, "ionsim fuzz: no harness at %s\n", o.binary.c_str());
+    return 1;
+  }
+  const fs::path work = o.workdir.empty() ? root / "fuzz-work" / o.harness : fs::path(o.workdir);
+  const fs::path corpus = work / "corpus";
+  const fs::path run_corpus = work / "run";
+  const fs::path findings = work / "findings";
+  std::error_code ec;
+  fs::create_directories(corpus, ec);
+  fs::create_directories(findings, ec);
+  fs::remove_all(run_corpus, ec);
+  fs::create_directories(run_corpus, ec);
+  const fs::path seeds = root / "fuzz" / "corpus" / o.harness;
+  if (CountFiles(corpus) == 0 && fs::exists(seeds)) {
+    for (const auto& e : fs::directory_iterator(seeds)) fs::copy_file(e.path(), corpus / e.path().filename(), ec);
+  }
+  std::set<std::string> known_findings;
+  for (const auto& e : fs::directory_iterator(findings, ec)) known_findings.insert(e.path().filename().string());
+  const size_t corpus_before = CountFiles(corpus);
+  const fs::path dict = root / "fuzz" / "ion.dict";
+  const std::string max_len = o.harness == "ion_ops" ? " -max_len=256" : "";
+
+  std::printf("campaign: %s, %d s, %d job(s); working corpus %s (%zu inputs); findings in %s\n", target.c_str(),
+              o.seconds, o.jobs, corpus.c_str(), corpus_before, findings.c_str());
+  std::fflush(stdout);
+  const std::string cmd = Quote(o.binary) + " -fork=" + std::to_string(o.jobs) + " -ignore_crashes=1" +
+                          " -max_total_time=" + std::to_string(o.seconds) + max_len +
+                          (fs::exists(dict) ? " -dict=" + Quote(dict) : "") + " -artifact_prefix=" +
+                          Quote(findings.string() + "/") + " -print_final_stats=1 " + Quote(run_corpus) + " " +
+                          Quote(corpus) + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) {
+    std::perror("popen");
+    return 1;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  auto last_print = start - std::chrono::seconds(10);
+  long long execs = 0, cov = 0, ft = 0, corp = 0, crashes = 0, eps = 0;
+  std::string tail;
+  std::string pending;
+  auto report = [&](std::chrono::steady_clock::time_point now) {
+    last_print = now;
+    const long long t = std::chrono::duration_cast<std::chrono::seconds>(now - start).count();
+    // Saved crash inputs (libFuzzer's own count restarts with each fork-mode report).
+    long long saved = -static_cast<long long>(known_findings.size());
+    for (const auto& e : fs::directory_iterator(findings, ec)) saved += e.path().extension() == ".trace" ? 0 : 1;
+    crashes = std::max(crashes, saved);
+    std::printf("[%4llds] execs %lld  exec/s %lld  cov %lld  ft %lld  corpus %lld  findings %lld\n", t, execs, eps,
+                cov, ft, corp, crashes);
+    std::fflush(stdout);
+  };
+  // Read libFuzzer's output as it comes, and report every 5 s whether or not it printed anything.
+  const int fd = fileno(p);
+  for (;;) {
+    struct pollfd pfd = {fd, POLLIN, 0};
+    const int ready = poll(&pfd, 1, 1000);
+    if (ready > 0) {
+      char buf[8192];
+      const ssize_t n = read(fd, buf, sizeof(buf));
+      if (n <= 0) break;
+      pending.append(buf, static_cast<size_t>(n));
+      size_t nl;
+      while ((nl = pending.find('\n')) != std::string::npos) {
+        const std::string l = pending.substr(0, nl + 1);
+        pending.erase(0, nl + 1);
+        tail = l;
+        // Fork mode: "#123456: cov: 4000 ft: 13000 corp: 900 exec/s 700 oom/timeout/crash: 0/0/1 time: 60s ..."
+        if (l.size() > 1 && l[0] == '#' && l.find(" cov: ") != std::string::npos) {
+          execs = std::strtoll(l.c_str() + 1, nullptr, 10);
+          cov = Field(l, " cov: ");
+          ft = Field(l, " ft: ");
+          corp = Field(l, " corp: ");
+          eps = Field(l, " exec/s ");
+          if (eps < 0) eps = Field(l, " exec/s: ");
+          const size_t slash = l.find("oom/timeout/crash: ");
+          if (slash != std::string::npos) {
+            const std::string v = l.substr(slash + std::strlen("oom/timeout/crash: "));
+            const size_t last = v.find_last_of('/');
+            crashes = std::strtoll(v.c_str() + last + 1, nullptr, 10);
+          }
+        }
+      }
+    } else if (ready < 0 && errno != EINTR) {
+      break;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_print >= std::chrono::seconds(5)) report(now);
+  }
+  const int st = pclose(p);
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!WIFEXITED(st)) std::printf("libFuzzer ended abnormally; last line: %s", tail.c_str());
+
+  // Merge the inputs of this run into the working corpus (libFuzzer keeps only those adding coverage).
+  Capture(Quote(o.binary) + " -merge=1" + max_len + " " + Quote(corpus) + " " + Quote(run_corpus) + " 2>&1", &status);
+  const size_t corpus_after = CountFiles(corpus);
+  fs::remove_all(run_corpus, ec);
+
+  std::vector<fs::path> new_findings;
+  for (const auto& e : fs::directory_iterator(findings, ec)) {
+    const std::string name = e.path().filename().string();
+    if (known_findings.count(name) || e.path().extension() == ".trace") continue;
+    new_findings.push_back(e.path());
+  }
+  std::printf("\n== summary: %s, %.0f s, %d job(s)\n", target.c_str(), elapsed, o.jobs);
+  std::printf("   executions %lld (%.0f/s overall), coverage %lld edges, %lld features\n", execs,
+              elapsed > 0 ? static_cast<double>(execs) / elapsed : 0.0, cov, ft);
+  std::printf("   working corpus %s: %zu -> %zu inputs (merge %s)\n", corpus.c_str(), corpus_before, corpus_after,
+              status == 0 ? "ok" : "failed");
+  std::printf("   findings: %zu new\n", new_findings.size());
+  for (const fs::path& f : new_findings) {
+    std::printf("   - %s\n", f.c_str());
+    if (o.harness == "ion_ops") {
+      const std::string tr = DecodeFinding(f);
+      if (!tr.empty()) std::printf("     decoded: %s\n", tr.c_str());
+    } else {
+      std::printf("     replay: %s %s\n", o.binary.c_str(), f.c_str());
+    }
+  }
+  return new_findings.empty() ? 0 : 1;
+}
+
+}  // namespace ionsim
