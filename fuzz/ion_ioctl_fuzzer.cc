@@ -55,7 +55,8 @@ std::string Describe(int fd, unsigned int cmd, int ptr_kind, uint64_t ptr, size_
 
 // The known defect of fuzz/findings/cma-count-truncation.trace: an ALLOC or NEW_ALLOC (command number 0 of type
 // 'I', any size field) whose length, the first 8 bytes in both layouts, asks for 2^32 pages or more makes
-// cma_alloc() truncate the count when it reaches the dma heap, and the model crash. Such a call is not made,
+// cma_alloc() truncate the count when it reaches the dma heap, and the model stop with the kernel's oops (a BUG
+// that ends the process, as it ends the kernel). Such a call is not made,
 // whatever its mask.
 bool KnownCmaTruncation(ionsim::ModelBackend* b, ionsim::ProcId proc, unsigned int cmd, uint64_t ptr) {
   if ((cmd & 0xff) != 0 || ((cmd >> 8) & 0xff) != 'I') return false;

@@ -72,8 +72,20 @@ void* dma_alloc_attrs_cma(struct device* dev, size_t size, phys_addr_t* handle, 
   // Mirrors drivers/base/dma-contiguous.c:dma_alloc_from_contiguous() @ v4.4: the alignment is capped.
   struct page* page = cma_alloc(dev->cma_area, count, order > CONFIG_CMA_ALIGNMENT ? CONFIG_CMA_ALIGNMENT : order);
   if (!page) return nullptr;
-  // __dma_clear_buffer(): the whole run is zeroed through the kernel's view.
-  for (size_t i = 0; i < count; i++) clear_highpage(nth_page(page, i));
+  // __dma_clear_buffer(): the whole run is zeroed through the kernel's view. cma_alloc() @ v4.4 searches and
+  // sets its bitmap with the count truncated to an unsigned int, so for 2^32 pages or more it hands out fewer
+  // pages than are zeroed here: the kernel writes on past the allocation, over whatever follows, until it
+  // reaches memory that is not mapped and oopses. The model does the same writes and stops with that oops at
+  // the first page frame that has no struct page, instead of faulting itself.
+  struct phys_mem* mem = page_phys_mem(page);
+  const unsigned long first_pfn = page_to_pfn(page);
+  for (size_t i = 0; i < count; i++) {
+    if (!pfn_valid(mem, first_pfn + i)) {
+      bug_slowpath(__FILE__, __LINE__, __func__, "BUG: unable to handle kernel paging request at pfn %#lx",
+                   first_pfn + i);
+    }
+    clear_highpage(nth_page(page, i));
+  }
   void* ptr;
   if (PageHighMem(page)) {
     struct page** pages = kcalloc<struct page*>(count, GFP_KERNEL);

@@ -167,6 +167,16 @@ TEST_F(IonHeapPolicyTest, DmaAllocationFailureIsMinusOneWhichUserspaceSeesAsEper
   EXPECT_THAT(ion_->AllocFd(fd_, 16 * kMiB, kDmaMask, 0), IsErrno(EPERM));
 }
 
+// 2^39 + 2 pages: cma_alloc() @ v4.4 searches its bitmap for the count truncated to an unsigned int (2 pages)
+// and succeeds, then dma_alloc_from_contiguous()'s caller zeroes the whole length, writing on past the area
+// and past the end of RAM. Expect the model to stop with the kernel's oops at the first page frame without a
+// struct page (fixed upstream in v5.2 by "mm: cma: fix incorrect type conversion for size during dma
+// allocation").
+TEST_F(IonHeapPolicyTest, DmaAllocationOfTwoTo32PagesOrMoreZeroesPastTheAreaAndOopsAtTheEndOfRam) {
+  EXPECT_DEATH(ion_->Alloc(fd_, (1ULL << 51) + 2 * kernel::PAGE_SIZE, 0, kDmaMask, 0).IgnoreError(),
+               "unable to handle kernel paging request at pfn 0xa0000");
+}
+
 // Heaps are tried in descending id: dma (4) first, then the carveout (2). Both fail; the last heap's error
 // wins. Expect the carveout's ENOMEM, not the dma heap's EPERM.
 TEST_F(IonHeapPolicyTest, DmaFailureFollowedByACarveoutFailureReportsTheCarveoutsEnomem) {
