@@ -42,8 +42,9 @@ class ModelRunner {
 
   // Runs the trace on a fresh ION device: on a freshly booted machine (kFresh, shut down after), or on the
   // runner's machine (kReload: booted by the first trace, the module reloaded after each trace; a trace whose
-  // unload reports anything leaves the machine shut down, and the next trace boots a new one). check: run the
-  // invariant checker after every operation.
+  // unload reports anything leaves the machine shut down, and the next trace boots a new one). A kReload runner
+  // keeps its machine, and with it the model's only /dev/ion, until it is destroyed: no other ModelBackend
+  // boots meanwhile. check: run the invariant checker after every operation.
   bool Run(const Trace& trace, bool build_output, bool check, ExecReport* report);
 
  private:
