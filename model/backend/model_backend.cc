@@ -52,6 +52,7 @@ bool heap_has_range(ion_heap_type type) {
 
 ErrnoOr<std::unique_ptr<ModelBackend>> ModelBackend::Create(const ModelConfig& config) {
   std::unique_ptr<ModelBackend> backend(new ModelBackend());
+  backend->config_ = config;
   phys_mem_config mc;
   mc.ram_base = config.ram_base;
   mc.ram_size = config.ram_size;
@@ -61,12 +62,17 @@ ErrnoOr<std::unique_ptr<ModelBackend>> ModelBackend::Create(const ModelConfig& c
   }
   backend->mem_ = phys_mem_create(mc);
   if (!backend->mem_) return Errno(-EINVAL);
+  Errno loaded = backend->LoadModule();
+  if (!loaded.ok()) return loaded;
+  return backend;
+}
 
-  ErrnoOr<ion_device*> dev = ion_device_create(backend->mem_, nullptr);
+Errno ModelBackend::LoadModule() {
+  ErrnoOr<ion_device*> dev = ion_device_create(mem_, nullptr);
   if (!dev.ok()) return dev.error();
-  backend->dev_ = dev.value();
+  dev_ = dev.value();
 
-  for (const ModelHeapConfig& h : config.heaps) {
+  for (const ModelHeapConfig& h : config_.heaps) {
     auto name = std::make_unique<std::string>(h.name);
     auto data = std::make_unique<ion_platform_heap>();
     data->type = h.type;
@@ -76,31 +82,31 @@ ErrnoOr<std::unique_ptr<ModelBackend>> ModelBackend::Create(const ModelConfig& c
     data->size = h.size;
     data->align = h.align;
     data->priv = reinterpret_cast<void*>(static_cast<uintptr_t>(h.chunk_size));
-    data->mem = backend->mem_;
+    data->mem = mem_;
     if (h.type == ION_HEAP_TYPE_DMA) {
       // The heap's device and its CMA area over the reserved range (dma_contiguous_reserve + the device's
       // "linux,cma" region on a board).
-      auto dev = std::make_unique<kernel::device>();
-      dev->name = "ion-" + h.name;
-      ErrnoOr<cma*> area = cma_init_reserved_mem(backend->mem_, h.base, h.size, 0);
+      auto cma_dev = std::make_unique<kernel::device>();
+      cma_dev->name = "ion-" + h.name;
+      ErrnoOr<cma*> area = cma_init_reserved_mem(mem_, h.base, h.size, 0);
       if (!area.ok()) return area.error();
-      dev->cma_area = area.value();
-      data->priv = dev.get();
-      backend->cma_devices_.push_back(std::move(dev));
+      cma_dev->cma_area = area.value();
+      data->priv = cma_dev.get();
+      cma_devices_.push_back(std::move(cma_dev));
     }
     ErrnoOr<ion_heap*> heap = ion_heap_create(data.get());
     if (!heap.ok()) return heap.error();
-    ion_device_add_heap(backend->dev_, heap.value());
-    backend->heaps_.push_back(heap.value());
-    backend->heap_names_.push_back(std::move(name));
-    backend->heap_data_.push_back(std::move(data));
+    ion_device_add_heap(dev_, heap.value());
+    heaps_.push_back(heap.value());
+    heap_names_.push_back(std::move(name));
+    heap_data_.push_back(std::move(data));
   }
-  return backend;
+  return Errno::Ok();
 }
 
 ModelBackend::~ModelBackend() { Shutdown(); }
 
-std::string ModelBackend::Shutdown() {
+std::string ModelBackend::UnloadModule() {
   std::string report;
   for (auto& [pid, t] : tasks_) {
     {
@@ -113,8 +119,8 @@ std::string ModelBackend::Shutdown() {
   if (dev_) {
     report += ion_device_teardown(dev_);
     dev_ = nullptr;
-    heaps_.clear();
   }
+  heaps_.clear();
   for (auto& dev : cma_devices_) {
     const unsigned long used = cma_destroy(dev->cma_area);
     if (used) {
@@ -124,6 +130,13 @@ std::string ModelBackend::Shutdown() {
     }
   }
   cma_devices_.clear();
+  heap_data_.clear();
+  heap_names_.clear();
+  return report;
+}
+
+std::string ModelBackend::Shutdown() {
+  std::string report = UnloadModule();
   if (mem_) {
     const unsigned long pages = phys_mem_destroy(mem_);
     mem_ = nullptr;
@@ -131,6 +144,21 @@ std::string ModelBackend::Shutdown() {
       std::string line = "page allocator: " + std::to_string(pages) + " pages still allocated";
       report += line + "\n";
     }
+  }
+  return report;
+}
+
+std::string ModelBackend::ReloadModule() {
+  std::string report = UnloadModule();
+  if (!mem_) return report + "module load: " + Errno(-ENODEV).name() + "\n";
+  // The module and every process are gone: whatever the page allocator still has out leaked.
+  const long pages = mem_->nr_allocated.load(std::memory_order_relaxed);
+  if (pages != 0) report += "page allocator: " + std::to_string(pages) + " pages still allocated\n";
+  Errno loaded = LoadModule();
+  if (!loaded.ok()) {
+    report += std::string("module load: ") + loaded.name() + "\n";
+    // A failed insmod leaves nothing behind: undo what the load made (its own teardown is clean).
+    report += UnloadModule();
   }
   return report;
 }

@@ -67,6 +67,20 @@ class ModelBackend : public IonBackend {
   // Only the first call does anything; later calls return "".
   std::string Shutdown();
 
+  // Reloads the ION module on the same machine, as rmmod + insmod do in a guest that keeps its kernel: every
+  // process exits (closing its files) and is reaped, ion_device_teardown() frees whatever is still alive and
+  // destroys the heaps, the CMA areas are destroyed; then the CMA areas, the device and every heap are made again
+  // from the config over the same physical memory (reserved ranges stay reserved; the page allocator carries
+  // on). The next operations see a fresh device: serials b1 and c1, empty pools, free lists and genalloc pools,
+  // pristine CMA bitmaps. Returns the unload's leak report, "" when everything came back: the lines Shutdown()
+  // reports for the device and the CMA areas, plus
+  //   page allocator: <n> pages still allocated
+  // when pages are still out once the module and every process are gone. When the load fails the report
+  // says "module load: <errno name>", what the load made is undone and the backend has no device until a later
+  // reload succeeds: only Shutdown() and ReloadModule() may be called on it then. After Shutdown() the report is
+  // "module load: ENODEV".
+  std::string ReloadModule();
+
   std::string name() const override { return "model"; }
   ErrnoOr<ProcId> spawn(const std::string& comm) override;
   ErrnoOr<ProcId> fork(ProcId parent) override;
@@ -101,6 +115,13 @@ class ModelBackend : public IonBackend {
  private:
   ModelBackend() = default;
   ErrnoOr<kernel::task_struct*> live_task(ProcId proc) const;
+  // Module load: the CMA areas of the dma heaps, the device, every heap in config order. The error of the first
+  // step that fails (what was made stays for UnloadModule()).
+  Errno LoadModule();
+  // Every process exits and is reaped, then the device, the heaps and the CMA areas go. The leak report.
+  std::string UnloadModule();
+
+  ModelConfig config_;
 
   kernel::phys_mem* mem_ = nullptr;
   kernel::ion_device* dev_ = nullptr;

@@ -1,8 +1,9 @@
 // Copyright 2026 The ionsim Authors. SPDX-License-Identifier: Apache-2.0
 //
 // Trace executor throughput on the model: 32-operation random traces (tools/trace/generator.h), each on a
-// fresh machine as the crosscheck and a fuzzer run them, with and without the canonical output text; and the
-// boot + shutdown of the machine alone, which is part of every trace.
+// fresh machine (as a fuzzer runs them) or each after a module reload on one machine (as the crosscheck runs
+// them), with and without the canonical output text; and the boot + shutdown of the machine and the module
+// reload alone, one of which is part of every trace.
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,6 +35,13 @@ void BM_BootAndShutdown(benchmark::State& state) {
 }
 BENCHMARK(BM_BootAndShutdown);
 
+void BM_ModuleReload(benchmark::State& state) {
+  std::unique_ptr<ModelBackend> m = std::move(ModelBackend::Create(Config()).value());
+  for (auto _ : state) benchmark::DoNotOptimize(m->ReloadModule());
+  m->Shutdown();
+}
+BENCHMARK(BM_ModuleReload);
+
 void BM_Random32OpTraces(benchmark::State& state) {
   const ModelConfig config = Config();
   std::vector<Trace> traces;
@@ -52,6 +60,26 @@ void BM_Random32OpTraces(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_Random32OpTraces)->Arg(0)->Arg(1);
+
+void BM_Random32OpTracesWithReload(benchmark::State& state) {
+  const ModelConfig config = Config();
+  std::vector<Trace> traces;
+  for (uint64_t seed = 1; seed <= 256; ++seed) traces.push_back(GenerateTrace(seed, 32));
+  ExecOptions options;
+  options.build_output = state.range(0) != 0;
+  options.heaps = HeapTable(config);
+  ExecReport report;
+  size_t i = 0;
+  std::unique_ptr<ModelBackend> m = std::move(ModelBackend::Create(config).value());
+  for (auto _ : state) {
+    Executor exec(m.get(), options);
+    exec.Run(traces[i++ % traces.size()], &report);
+    benchmark::DoNotOptimize(m->ReloadModule());
+  }
+  state.SetItemsProcessed(state.iterations());
+  m->Shutdown();
+}
+BENCHMARK(BM_Random32OpTracesWithReload)->Arg(0)->Arg(1);
 
 // The executor's own cost per operation: one machine, each iteration a process that opens /dev/ion, makes 256
 // ALLOC+FREE pairs of a 4 KiB carveout buffer (by handle symbol) and exits; against the same pairs made with

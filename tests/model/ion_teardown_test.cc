@@ -1,9 +1,11 @@
 // Copyright 2026 The ionsim Authors. SPDX-License-Identifier: Apache-2.0
 //
 // Module unload (ion_device_teardown, ModelBackend::Shutdown): every buffer still alive is freed and reported
-// with its last owner, every page comes back, and a clean machine reports nothing. Runs on a machine with one
-// heap of every type (AllHeapsModelConfig).
+// with its last owner, every page comes back, and a clean machine reports nothing. A module reload
+// (ModelBackend::ReloadModule) unloads the same way and loads a device that starts afresh on the same machine.
+// Runs on a machine with one heap of every type (AllHeapsModelConfig).
 #include <string>
+#include <utility>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -82,6 +84,98 @@ TEST(IonTeardownTest, AKernelClientStillOpenIsReportedAndItsBuffersFreed) {
   EXPECT_THAT(report, HasSubstr("ion: teardown: client vidc-0 (pid 0) still open with 2 handles\n"));
   EXPECT_THAT(report, Not(HasSubstr("buffer")));
   EXPECT_THAT(report, Not(HasSubstr("page allocator")));
+}
+
+// One process allocates 1 MiB from every heap and frees the system heap's buffer (its pages go to the pools)
+// and the carveout's (into its free list: the carveout defers frees); returns the device's canonical dump then,
+// and the dump after the process exited with the rest still held.
+std::pair<std::string, std::string> AllocateFromEveryHeapAndExit(ModelBackend* model) {
+  ErrnoOr<ProcId> proc = model->spawn("app");
+  EXPECT_TRUE(proc.ok());
+  LibIon ion(model, proc.value());
+  const int fd = ion.Open().value();
+  for (unsigned int id = 0; id <= 4; id++) {
+    EXPECT_THAT(ion.Alloc(fd, 1 << 20, 0, 1U << id, 0), IsOkAndHolds(static_cast<int>(id + 1)));
+  }
+  EXPECT_TRUE(ion.Free(fd, 1).ok());
+  EXPECT_TRUE(ion.Free(fd, 3).ok());
+  std::pair<std::string, std::string> dumps;
+  dumps.first = model->canonical_dump().value();
+  EXPECT_TRUE(model->exit(proc.value()).ok());
+  dumps.second = model->canonical_dump().value();
+  return dumps;
+}
+
+TEST(IonTeardownTest, AReloadedModuleStartsAfreshOnTheSameMachine) {
+  // What a freshly booted machine shows (one machine at a time: /dev/ion is registered once).
+  std::string booted;
+  std::pair<std::string, std::string> on_fresh;
+  {
+    std::unique_ptr<ModelBackend> fresh = NewMachine();
+    booted = fresh->canonical_dump().value();
+    on_fresh = AllocateFromEveryHeapAndExit(fresh.get());
+    EXPECT_THAT(fresh->Shutdown(), IsEmpty());
+  }
+  EXPECT_THAT(on_fresh.first, HasSubstr("buffer b5 heap=dma size=1048576 offset=0x0 "));
+  EXPECT_THAT(on_fresh.first, HasSubstr("client c1 handles=3\n"));
+  EXPECT_THAT(on_fresh.second, HasSubstr("free_list=b3\n"));
+
+  std::unique_ptr<ModelBackend> model = NewMachine();
+  kernel::phys_mem* const mem = model->mem();
+  const std::pair<std::string, std::string> first = AllocateFromEveryHeapAndExit(model.get());
+  EXPECT_EQ(first, on_fresh);
+  // The system heap's pool and its deferred buffer hold pages of the machine.
+  EXPECT_GT(mem->nr_allocated.load(), 0);
+  EXPECT_THAT(model->ReloadModule(), IsEmpty());
+  // The same machine (its page allocator carried on and got every page back) with a device as booted: serials,
+  // pools, free lists, the chunk heap's counter, and the CMA area of the dma heap.
+  EXPECT_EQ(model->mem(), mem);
+  EXPECT_EQ(mem->nr_allocated.load(), 0);
+  EXPECT_EQ(model->canonical_dump().value(), booted);
+  EXPECT_EQ(model->check_invariants(), "");
+  EXPECT_EQ(AllocateFromEveryHeapAndExit(model.get()), on_fresh);
+  EXPECT_EQ(model->check_invariants(), "");
+  // Processes still running at the reload exit first, as rmmod needs them gone.
+  ErrnoOr<ProcId> proc = model->spawn("late");
+  ASSERT_TRUE(proc.ok());
+  LibIon ion(model.get(), proc.value());
+  const int fd = ion.Open().value();
+  ASSERT_TRUE(ion.Alloc(fd, 4096, 0, 1U << 4, 0).ok());
+  EXPECT_THAT(model->ReloadModule(), IsEmpty());
+  EXPECT_EQ(model->task(proc.value()), nullptr);
+  EXPECT_EQ(model->canonical_dump().value(), booted);
+  EXPECT_THAT(model->Shutdown(), IsEmpty());
+}
+
+TEST(IonTeardownTest, AReloadReportsAKernelClientStillOpenAndTheNextDeviceStartsAfresh) {
+  std::unique_ptr<ModelBackend> model = NewMachine();
+  const std::string booted = model->canonical_dump().value();
+  ErrnoOr<kernel::ion_client*> client = kernel::ion_client_create(model->device(), "vidc");
+  ASSERT_TRUE(client.ok());
+  ASSERT_TRUE(kernel::ion_alloc(client.value(), 65536, 0, 1U << 4, 0).ok());
+  const std::string report = model->ReloadModule();
+  EXPECT_THAT(report, HasSubstr("ion: teardown: client vidc-0 (pid 0) still open with 1 handles\n"));
+  EXPECT_THAT(report, Not(HasSubstr("cma")));
+  EXPECT_THAT(report, Not(HasSubstr("page allocator")));
+  EXPECT_EQ(model->canonical_dump().value(), booted);
+  ErrnoOr<kernel::ion_client*> again = kernel::ion_client_create(model->device(), "vidc");
+  ASSERT_TRUE(again.ok());
+  ASSERT_TRUE(kernel::ion_alloc(again.value(), 65536, 0, 1U << 4, 0).ok());
+  EXPECT_THAT(model->canonical_dump().value(), HasSubstr("buffer b1 heap=dma size=65536 offset=0x0 "));
+  EXPECT_THAT(model->canonical_dump().value(), HasSubstr("client c1 handles=1\n"));
+  kernel::ion_client_destroy(again.value());
+  EXPECT_THAT(model->Shutdown(), IsEmpty());
+}
+
+TEST(IonTeardownTest, AReloadReportsPagesTheMachineStillHasOut) {
+  std::unique_ptr<ModelBackend> model = NewMachine();
+  kernel::page* page = kernel::alloc_page(model->mem(), kernel::GFP_KERNEL);
+  ASSERT_NE(page, nullptr);
+  EXPECT_EQ(model->ReloadModule(), "page allocator: 1 pages still allocated\n");
+  kernel::__free_pages(page, 0);
+  EXPECT_THAT(model->ReloadModule(), IsEmpty());
+  EXPECT_THAT(model->Shutdown(), IsEmpty());
+  EXPECT_EQ(model->ReloadModule(), "module load: ENODEV\n");
 }
 
 }  // namespace

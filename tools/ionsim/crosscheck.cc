@@ -1,8 +1,9 @@
 // Copyright 2026 The ionsim Authors. SPDX-License-Identifier: Apache-2.0
 //
 // The crosscheck (docs/trace.md, "Crosscheck"):
-//   1. every trace runs on a fresh model machine (the board with all of RAM lowmem, as on the 64-bit guest),
-//      with the invariant checker after each operation;
+//   1. every trace runs on the model on a freshly loaded ION module, all on one machine (the board with all of RAM
+//      lowmem, as on the 64-bit guest) with a module reload between traces (ModelBackend::ReloadModule, the
+//      like of the guest's), with the invariant checker after each operation;
 //   2. all traces go to the guest in one bundle; tools/qemu/ionsim-qemu boots once and the guest replayer
 //      (ionsim-guest-replay) runs each on a freshly loaded module through KernelBackend;
 //   3. outputs are compared byte for byte; for each divergence the first differing line is reported and the
@@ -48,6 +49,7 @@ struct Options {
   std::string qemu = "tools/qemu/ionsim-qemu";
   uint64_t max_rounds = 40;
   bool minimise = true;
+  bool fresh_machines = false;  // the model boots a machine per trace instead of reloading the module
   std::vector<std::string> files;
 };
 
@@ -135,7 +137,8 @@ class Crosscheck {
   int Run() {
     std::string error;
     if (!trace::ResolveBoard(o_.board, &board_text_, &error)) return Fail(error);
-    runner_ = trace::ModelRunner::Create(board_text_, /*all_lowmem=*/true, &error);
+    runner_ = trace::ModelRunner::Create(board_text_, /*all_lowmem=*/true, &error,
+                                         o_.fresh_machines ? trace::MachineMode::kFresh : trace::MachineMode::kReload);
     if (!runner_) return Fail("board: " + error);
     mkdir(o_.out_dir.c_str(), 0755);
     std::vector<Item> items;
@@ -184,7 +187,7 @@ class Crosscheck {
     if (items.empty()) return Fail("no traces (give TRACE files or --random N)");
 
     // The model: first with the invariant checker (a violation is a model failure by itself), then timed as the
-    // guest runs: a fresh machine and the canonical output per trace.
+    // guest runs: a module reload and the canonical output per trace.
     int model_failures = 0;
     for (Item& it : items) {
       ExecReport report;
@@ -233,8 +236,8 @@ class Crosscheck {
                 items.size(), o_.files.size(), static_cast<unsigned long long>(o_.random),
                 static_cast<unsigned long long>(o_.ops), static_cast<unsigned long long>(o_.seed),
                 o_.board.empty() ? "dummy" : o_.board.c_str());
-    std::printf("model: %.0f traces/s (%.3f s; a fresh machine per trace, canonical output)\n", model_rate,
-                model_s);
+    std::printf("model: %.0f traces/s (%.3f s; %s per trace, canonical output)\n", model_rate, model_s,
+                o_.fresh_machines ? "a fresh machine" : "one machine, a module reload");
     std::printf("guest: %.1f traces/s (%.3f s in the guest, of which %.3f s module reloads; %.1f s boot to "
                 "verdict)\n",
                 guest_rate, guest_s, reload_s_, boot_s);
@@ -425,7 +428,9 @@ int Usage() {
   std::fprintf(stderr,
                "usage: ionsim crosscheck [--random N] [--seed S] [--ops K] [--board NAME|FILE] [--out-dir DIR]\n"
                "                         [--guest-bin PATH] [--qemu PATH] [--max-rounds R] [--no-minimise] "
-               "[TRACE...]\n");
+               "[--fresh-machines] [TRACE...]\n"
+               "  --fresh-machines: the model boots a machine per trace (default: one machine, the ION module\n"
+               "                    reloaded between traces, as in the guest)\n");
   return 2;
 }
 
@@ -460,6 +465,8 @@ int CrosscheckMain(int argc, char** argv) {
       ok = str(&o.qemu);
     } else if (a == "--no-minimise") {
       o.minimise = false;
+    } else if (a == "--fresh-machines") {
+      o.fresh_machines = true;
     } else if (!a.empty() && a[0] == '-') {
       ok = false;
     } else {

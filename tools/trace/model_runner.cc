@@ -31,11 +31,12 @@ std::vector<std::pair<std::string, unsigned int>> HeapTable(const ModelConfig& c
 }
 
 std::unique_ptr<ModelRunner> ModelRunner::Create(const std::string& board_text, bool all_lowmem,
-                                                 std::string* error) {
+                                                 std::string* error, MachineMode mode) {
   ErrnoOr<ModelConfig> config = ModelConfigFromBoard(board_text, error);
   if (!config.ok()) return nullptr;
   std::unique_ptr<ModelRunner> runner(new ModelRunner());
   runner->config_ = config.value();
+  runner->mode_ = mode;
   if (all_lowmem) runner->config_.lowmem_size = runner->config_.ram_size;
   runner->heaps_ = HeapTable(runner->config_);
   return runner;
@@ -43,13 +44,18 @@ std::unique_ptr<ModelRunner> ModelRunner::Create(const std::string& board_text, 
 
 bool ModelRunner::Run(const Trace& trace, bool build_output, bool check, ExecReport* report) {
   const size_t events_before = kernel::bug_event_count();
-  ErrnoOr<std::unique_ptr<ModelBackend>> booted = ModelBackend::Create(config_);
-  if (!booted.ok()) {
-    *report = ExecReport();
-    report->error = std::string("the model machine does not boot: ") + booted.error().name();
-    return false;
+  std::unique_ptr<ModelBackend> fresh;
+  std::unique_ptr<ModelBackend>& machine = mode_ == MachineMode::kReload ? machine_ : fresh;
+  if (!machine) {
+    ErrnoOr<std::unique_ptr<ModelBackend>> booted = ModelBackend::Create(config_);
+    if (!booted.ok()) {
+      *report = ExecReport();
+      report->error = std::string("the model machine does not boot: ") + booted.error().name();
+      return false;
+    }
+    machine = std::move(booted.value());
   }
-  ModelBackend* model = booted.value().get();
+  ModelBackend* model = machine.get();
   ExecOptions options;
   options.build_output = build_output;
   options.heaps = heaps_;
@@ -65,9 +71,20 @@ bool ModelRunner::Run(const Trace& trace, bool build_output, bool check, ExecRep
   };
   Executor exec(model, std::move(options));
   exec.Run(trace, report);
-  const std::string leaks = model->Shutdown();
-  booted.value().reset();
-  if (!leaks.empty()) report->failures.push_back("model shutdown: " + leaks);
+  if (mode_ == MachineMode::kReload) {
+    const std::string leaks = model->ReloadModule();
+    if (!leaks.empty()) {
+      report->failures.push_back("model module reload: " + leaks);
+      // What leaked stays out of the next trace: it gets a new machine.
+      const std::string more = model->Shutdown();
+      if (!more.empty()) report->failures.push_back("model shutdown: " + more);
+      machine.reset();
+    }
+  } else {
+    const std::string leaks = model->Shutdown();
+    machine.reset();
+    if (!leaks.empty()) report->failures.push_back("model shutdown: " + leaks);
+  }
   if (kernel::bug_event_count() != events) {
     report->failures.push_back("model kernel reports at shutdown:\n" + kernel::format_bug_events());
   }

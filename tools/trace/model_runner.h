@@ -1,8 +1,9 @@
 // Copyright 2026 The ionsim Authors. SPDX-License-Identifier: Apache-2.0
 //
-// Runs traces on the model: each trace on a fresh ModelBackend booted from one board, with the invariant checker
-// after every operation, and the machine's shutdown leak report and any WARN the model raised counted as
-// failures.
+// Runs traces on the model: each trace on a fresh ModelBackend booted from one board, or each on a fresh ION
+// module reloaded on one machine (as the crosscheck's guest runs them), with the invariant checker after every
+// operation, and the leak report of the machine's shutdown or of the module's unload and any WARN the model
+// raised counted as failures.
 #ifndef TOOLS_TRACE_MODEL_RUNNER_H_
 #define TOOLS_TRACE_MODEL_RUNNER_H_
 
@@ -24,20 +25,33 @@ bool ResolveBoard(const std::string& name_or_file, std::string* board_text, std:
 // The heap table (name, id) of a machine.
 std::vector<std::pair<std::string, unsigned int>> HeapTable(const ModelConfig& config);
 
+// What each trace runs on.
+enum class MachineMode {
+  kFresh,   // a machine booted for the trace and shut down after it
+  kReload,  // one machine for every trace, the ION module reloaded after each (ModelBackend::ReloadModule())
+};
+
 class ModelRunner {
  public:
   // A runner for a board (an embedded board's name or board text). all_lowmem makes all of RAM lowmem, as on a
   // 64-bit guest (no highmem zone), so the system heap's pool counts compare with the kernel's.
-  static std::unique_ptr<ModelRunner> Create(const std::string& board_text, bool all_lowmem, std::string* error);
+  static std::unique_ptr<ModelRunner> Create(const std::string& board_text, bool all_lowmem, std::string* error,
+                                             MachineMode mode = MachineMode::kFresh);
 
   const ModelConfig& config() const { return config_; }
 
-  // Boots a fresh machine and runs the trace. check: run the invariant checker after every operation.
+  // Runs the trace on a fresh ION device: on a freshly booted machine (kFresh, shut down after), or on the
+  // runner's machine (kReload: booted by the first trace, the module reloaded after each trace; a trace whose
+  // unload reports anything leaves the machine shut down, and the next trace boots a new one). A kReload runner
+  // keeps its machine, and with it the model's only /dev/ion, until it is destroyed: no other ModelBackend
+  // boots meanwhile. check: run the invariant checker after every operation.
   bool Run(const Trace& trace, bool build_output, bool check, ExecReport* report);
 
  private:
   ModelConfig config_;
+  MachineMode mode_ = MachineMode::kFresh;
   std::vector<std::pair<std::string, unsigned int>> heaps_;
+  std::unique_ptr<ModelBackend> machine_;  // kReload: the machine, NULL until the first trace
 };
 
 }  // namespace ionsim::trace
