@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "kmod/ion_board.h"
 #include "kmod/uapi/ion.h"
 #include "model/backend/board_config.h"
 #include "model/backend/libion.h"
@@ -54,21 +55,10 @@ std::string Format(const char* fmt, ...) {
   return buf;
 }
 
+// The board format's keyword for a heap type (kmod/ion_board.h), "custom" beyond it.
 const char* TypeName(unsigned int type) {
-  switch (type) {
-    case ION_HEAP_TYPE_SYSTEM:
-      return "system";
-    case ION_HEAP_TYPE_SYSTEM_CONTIG:
-      return "system_contig";
-    case ION_HEAP_TYPE_CARVEOUT:
-      return "carveout";
-    case ION_HEAP_TYPE_CHUNK:
-      return "chunk";
-    case ION_HEAP_TYPE_DMA:
-      return "dma";
-    default:
-      return "custom";
-  }
+  if (type > ION_BOARD_HEAP_DMA) return "custom";
+  return ion_board_heap_type_name(static_cast<enum ion_board_heap_type>(type));
 }
 
 // splitmix64: the workload's only source of randomness.
