@@ -7,9 +7,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 
 #include "fuzz/ion_program.h"
 #include "model/ion_priv.h"
+#include "model/kernel/compiler.h"
 #include "model/kernel/bug.h"
 #include "model/kernel/mm.h"
 #include "model/kernel/sched.h"
@@ -90,6 +92,19 @@ void OnAbort(int sig, siginfo_t* info, void* uctx) {
   std::raise(sig);
 }
 
+// The process's machine, booted by the first FuzzMachine and reused by every later one (fuzz_machine.h).
+struct Machine {
+  std::unique_ptr<ModelBackend> backend;
+  size_t live_objects = 0;        // the model's objects with the module freshly loaded
+  k::free_area_layout free_area;  // the page allocator's free lists then
+  bool in_use = false;
+};
+
+Machine& machine() {
+  static Machine* m = new Machine();
+  return *m;
+}
+
 }  // namespace
 
 FuzzMachine::FuzzMachine() {
@@ -112,14 +127,23 @@ FuzzMachine::FuzzMachine() {
   }();
   (void)quiet;
   g_current = this;
-  if (k::live_object_count() != 0 || k::allocated_page_count() != 0) {
-    Fail("boot", "objects or pages left over from the previous input:\n" + k::format_live_objects());
+  Machine& m = machine();
+  if (m.in_use) Fail("boot", "two FuzzMachines at once");
+  if (!m.backend) {
+    if (k::live_object_count() != 0 || k::allocated_page_count() != 0) {
+      Fail("boot", "objects or pages left over before the boot:\n" + k::format_live_objects());
+    }
+    k::pid_ns_reset(1);
+    ErrnoOr<std::unique_ptr<ModelBackend>> b = ModelBackend::Create(FuzzConfig());
+    if (!b.ok()) Fail("boot", std::string("ModelBackend::Create: ") + b.error().name());
+    m.backend = std::move(b).value();
+    m.live_objects = k::live_object_count();
+    m.free_area = k::free_area_snapshot(m.backend->mem());
   }
+  m.in_use = true;
   k::clear_bug_events();
   k::pid_ns_reset(1);
-  ErrnoOr<std::unique_ptr<ModelBackend>> b = ModelBackend::Create(FuzzConfig());
-  if (!b.ok()) Fail("boot", std::string("ModelBackend::Create: ") + b.error().name());
-  backend_ = std::move(b).value();
+  backend_ = m.backend.get();
 }
 
 FuzzMachine::~FuzzMachine() {
@@ -139,8 +163,8 @@ void FuzzMachine::Check(const std::string& what) {
   Check([&what] { return what; });
 }
 
-void FuzzMachine::Check(const std::function<std::string()>& what) {
-  std::string v = WithoutKnownDefects(backend_->check_invariants());
+ION_NO_COVERAGE void FuzzMachine::Check(const std::function<std::string()>& what) {
+  std::string v = WithoutKnownDefects(backend_->check_invariants(k::ION_CHECK_DEBUGFS_SUM));
   const k::phys_mem* mem = backend_->mem();
   if (mem->nr_allocated.load() < 0) v += "page allocator: negative allocated-page count\n";
   v += UnexpectedReports();
@@ -154,15 +178,23 @@ void FuzzMachine::CheckPageAllocator(const std::string& what) {
 void FuzzMachine::Teardown() {
   if (torn_down_) return;
   torn_down_ = true;
+  Machine& m = machine();
+  std::string v = WithoutKnownDefects(backend_->check_invariants(k::ION_CHECK_DEBUGFS_SUM));
+  if (!v.empty()) Fail("the last operation", v);
   CheckPageAllocator("the last operation");
-  std::string v = backend_->Shutdown();
-  backend_.reset();
+  v = backend_->ReloadModule();
   v += UnexpectedReports();
-  if (k::live_object_count() != 0) v += "live objects after shutdown:\n" + k::format_live_objects();
-  if (k::allocated_page_count() != 0) {
-    v += "pages still allocated after shutdown: " + std::to_string(k::allocated_page_count()) + "\n";
+  if (k::live_object_count() != m.live_objects) {
+    v += "live objects after the module reload: " + std::to_string(k::live_object_count()) + ", a fresh load has " +
+         std::to_string(m.live_objects) + ":\n" + k::format_live_objects();
+  }
+  if (v.empty() && !k::free_area_restore(backend_->mem(), m.free_area)) {
+    v += "page allocator: the free blocks after the module reload are not those after the boot\n" +
+         k::buddyinfo(backend_->mem());
   }
   if (!v.empty()) Fail("teardown", v);
+  m.in_use = false;
+  backend_ = nullptr;
 }
 
 }  // namespace ionsim::fuzz

@@ -1,8 +1,8 @@
 // Copyright 2026 The ionsim Authors. SPDX-License-Identifier: Apache-2.0
 //
-// The machine every ION fuzz harness runs one input on, and the oracles that judge it. A FuzzMachine boots the
-// fuzz board (fuzz/ion_program.h: kFuzzBoard) on the model with pids counted from 1, so the same input always
-// runs the same way. Check() runs after every operation and aborts the process with a clear message when:
+// The machine every ION fuzz harness runs one input on, and the oracles that judge it. A FuzzMachine is one
+// input's run on the fuzz board (fuzz/ion_program.h: kFuzzBoard) on the model, with a freshly loaded module and
+// pids counted from 1, so the same input always runs the same way. Check() runs after every operation and aborts the process with a clear message when:
 //   - the invariant checker (model/ion_state.h) reports anything: refcounts recomputed from the object graph,
 //     each client's idr against its rb-tree, debugfs heap totals against the live buffers, free lists, genalloc,
 //     the system heap's pools, the chunk and CMA accounting;
@@ -16,11 +16,24 @@
 // drop exactly those two reports (the WARN_ON in ion_buffer_destroy and the checker's "negative kmap_cnt"
 // line). Likewise v4.11's ion_ioctl() WARN_ON_ONCE()s when HEAP_QUERY's reserved fields are not zero (reference
 // ion.md section 1.3), which any process can do. Everything else still counts.
-// The buddy allocator's own check (buddy_check: free lists, merging, free + allocated + reserved == present)
-// walks every page of the machine, which costs more than the rest of an input together, so it runs once, after
-// the last operation (CheckPageAllocator), before the shutdown.
-// Teardown() shuts the machine down as a module unload does and aborts unless every process, object and page
-// came back.
+// Inputs share one machine per process, as a kernel under a fuzzer would: the first FuzzMachine boots it, and
+// every Teardown() ends an input with a module reload (ModelBackend::ReloadModule: every process exits, the
+// device and heaps are torn down and made again) instead of a reboot. The reload is what lets the oracles see
+// everything come back, and it leaves the next input nothing of this one:
+//   - the device, heaps, pools, free lists and genalloc pools are new (serials from b1 and c1), and the CMA
+//     areas, which belong to the machine, have every page back;
+//   - pids count from 1 again;
+//   - the page allocator must have every page back, merged into exactly the free blocks it had after the boot;
+//     its free lists are then put back in the boot's order, so the next input is handed the pages a fresh
+//     machine would hand it (model/kernel/mm.h: free_area_restore);
+//   - the model's live objects must be those of a freshly loaded module, and the recorded reports are cleared.
+// A machine that fails any of these is never reused: the harness aborts.
+// The oracles after each operation read the heaps' debugfs totals as the sum ion_debug_heap_show() prints
+// (ION_CHECK_DEBUGFS_SUM), which costs no text formatting; Teardown() renders and parses the files themselves
+// (ION_CHECK_DEBUGFS_TEXT) once, after the last operation. The buddy allocator's own check (buddy_check: free
+// lists, merging, free + allocated + reserved == present) walks every page of the machine, so it also runs
+// there (CheckPageAllocator), before the reload.
+// Teardown() aborts unless every process, object and page came back.
 // IONSIM_FUZZ_INJECT=free-unlinks-referenced-handle in the environment switches on the model's test-only bug
 // (model/ion_priv.h: ion_injected_bugs) for the whole process, to show the fuzzers find it
 // (tools/fuzz/prove_bug_found.sh). Unset, the model is the faithful one.
@@ -37,11 +50,12 @@ namespace ionsim::fuzz {
 
 class FuzzMachine {
  public:
-  // Boots the machine; aborts when it cannot (the board is fixed, so that is a bug).
+  // Starts an input on the process's machine, booting it the first time; aborts when it cannot (the board is
+  // fixed, so that is a bug). One FuzzMachine at a time.
   FuzzMachine();
   ~FuzzMachine();
 
-  ModelBackend* backend() const { return backend_.get(); }
+  ModelBackend* backend() const { return backend_; }
 
   // Text printed before a violation: the program so far. Set by the harness; called only on failure.
   // Also printed when the model aborts (a BUG()) while this machine runs.
@@ -54,13 +68,14 @@ class FuzzMachine {
   void Check(const std::function<std::string()>& what);
   // buddy_check() of the machine's page allocator.
   void CheckPageAllocator(const std::string& what);
-  // Runs CheckPageAllocator, shuts down and checks that everything was returned. Called by the destructor if not called before.
+  // Ends the input: the invariant checker with the debugfs text, CheckPageAllocator, then the module reload,
+  // and aborts unless everything came back (above). Called by the destructor if not called before.
   void Teardown();
 
   [[noreturn]] void Fail(const std::string& what, const std::string& violation);
 
  private:
-  std::unique_ptr<ModelBackend> backend_;
+  ModelBackend* backend_ = nullptr;  // the process's machine
   std::function<std::string()> context_;
   bool torn_down_ = false;
 };

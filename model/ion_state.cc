@@ -7,9 +7,11 @@
 #include <cstdlib>
 #include <cstdio>
 #include <map>
+#include <utility>
 #include <string>
 #include <vector>
 
+#include "model/kernel/compiler.h"
 #include "model/kernel/genalloc.h"
 
 namespace ionsim::kernel {
@@ -104,15 +106,6 @@ std::string heap_detail_lines(struct ion_heap* heap) ABSL_NO_THREAD_SAFETY_ANALY
   return out;
 }
 
-struct DmaBufRefs {
-  std::map<const struct ion_buffer*, int> refs;
-};
-
-void count_dma_buf(struct dma_buf* dmabuf, void* data) {
-  if (dmabuf->ops != &ion_dma_buf_ops) return;
-  static_cast<DmaBufRefs*>(data)->refs[static_cast<const struct ion_buffer*>(dmabuf->priv)]++;
-}
-
 std::vector<struct ion_client*> clients_by_serial(struct ion_device* dev) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   std::vector<struct ion_client*> clients;
   for (struct rb_node* n = rb_first(&dev->clients); n; n = rb_next(n)) {
@@ -179,31 +172,38 @@ std::string ion_canonical_dump(struct ion_device* dev) ABSL_NO_THREAD_SAFETY_ANA
 
 namespace {
 
-struct IdrWalk {
-  std::map<int, struct ion_handle*> handles;
-};
-
-int collect_idr(int id, void* p, void* data) {
-  static_cast<IdrWalk*>(data)->handles[id] = static_cast<struct ion_handle*>(p);
-  return 0;
-}
-
-// The "total" line of a heap's debugfs file, or -1 when it cannot be read.
-long long debugfs_heap_total(const struct ion_heap* heap) {
+// The "total" line of a heap's debugfs file, rendered and parsed, or -1 when it cannot be read.
+long long debugfs_heap_total_text(const struct ion_heap* heap) {
   ErrnoOr<std::string> text = debugfs_read_file(std::string("ion/heaps/") + heap->name);
   if (!text.ok()) return -1;
+  // The line is "%16s %16zu" of "total ": ten spaces, "total ", then the number.
   const std::string& s = text.value();
-  const std::string key = std::string(10, ' ') + "total ";
-  size_t pos = s.find(key);
-  if (pos == std::string::npos) return -1;
-  return std::strtoll(s.c_str() + pos + key.size(), nullptr, 10);
+  for (size_t pos = s.find("total "); pos != std::string::npos; pos = s.find("total ", pos + 1)) {
+    if (pos == 10 || (pos > 10 && s[pos - 11] == '\n')) {
+      if (s.compare(pos - 10, 10, std::string(10, ' ')) == 0) return std::strtoll(s.c_str() + pos + 6, nullptr, 10);
+    }
+  }
+  return -1;
+}
+
+// The same number without the text: ion_debug_heap_show()'s own sum over dev->buffers, which matches buffers
+// by heap id (not by heap), under dev->buffer_lock.
+ION_NO_COVERAGE size_t debugfs_heap_total_sum(struct ion_device* dev, const struct ion_heap* heap) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  size_t total = 0;
+  mutex_lock(&dev->buffer_lock);
+  for (struct rb_node* n = rb_first(&dev->buffers); n; n = rb_next(n)) {
+    const struct ion_buffer* buffer = rb_entry(n, struct ion_buffer, node);
+    if (buffer->heap->id == heap->id) total += buffer->size;
+  }
+  mutex_unlock(&dev->buffer_lock);
+  return total;
 }
 
 // The heap-type allocator checks: the system heap's pools hold blocks of their order in the right zone list
 // and have non-negative counts; the chunk heap's allocated counter and genalloc pool agree with the chunks its
 // buffers hold; a dma heap's CMA area has exactly its buffers' pages in use.
 template <typename Fail>
-void check_heap_allocator(struct ion_heap* heap, const std::vector<struct ion_buffer*>& held, Fail& fail)
+ION_NO_COVERAGE void check_heap_allocator(struct ion_heap* heap, const std::vector<struct ion_buffer*>& held, Fail& fail)
     ABSL_NO_THREAD_SAFETY_ANALYSIS {
   if (heap->type == ION_HEAP_TYPE_SYSTEM) {
     for (int i = 0; i < ion_system_heap_num_orders; i++) {
@@ -252,25 +252,91 @@ void check_heap_allocator(struct ion_heap* heap, const std::vector<struct ion_bu
   }
 }
 
+// What one heap's buffers add up to.
+struct HeapSums {
+  struct ion_heap* heap = nullptr;
+  size_t live_bytes = 0;                  // live buffers (in the device tree)
+  size_t pool_bytes = 0;                  // page-rounded, live and free-listed
+  std::vector<struct ion_buffer*> held;   // live and free-listed
+};
+
+// The checker's working memory, kept between calls so that a check after every operation allocates nothing
+// once it has seen the largest state. Everything is a small sorted vector: the states the checker sees hold
+// tens of objects.
+struct CheckScratch {
+  std::vector<const struct ion_buffer*> dmabuf_privs;   // the priv of every ION dma-buf, sorted
+  std::vector<const struct ion_buffer*> handle_buffers;  // the buffer of every handle, sorted
+  std::vector<std::pair<int, struct ion_handle*>> idr;  // one client's idr, by id
+  std::vector<struct ion_client*> clients;
+  std::vector<struct ion_buffer*> live;
+  std::vector<HeapSums> heaps;
+  size_t heaps_used = 0;
+
+  ION_NO_COVERAGE HeapSums& sums(struct ion_heap* heap) {
+    for (size_t i = 0; i < heaps_used; i++) {
+      if (heaps[i].heap == heap) return heaps[i];
+    }
+    if (heaps_used == heaps.size()) heaps.emplace_back();
+    HeapSums& s = heaps[heaps_used++];
+    s.heap = heap;
+    s.live_bytes = 0;
+    s.pool_bytes = 0;
+    s.held.clear();
+    return s;
+  }
+};
+
+ION_NO_COVERAGE int count_in(const std::vector<const struct ion_buffer*>& sorted, const struct ion_buffer* buffer) {
+  const auto [lo, hi] = std::equal_range(sorted.begin(), sorted.end(), buffer);
+  return static_cast<int>(hi - lo);
+}
+
+ION_NO_COVERAGE void collect_dma_buf(struct dma_buf* dmabuf, void* data) {
+  if (dmabuf->ops != &ion_dma_buf_ops) return;
+  static_cast<CheckScratch*>(data)->dmabuf_privs.push_back(static_cast<const struct ion_buffer*>(dmabuf->priv));
+}
+
+ION_NO_COVERAGE int collect_idr(int id, void* p, void* data) {
+  static_cast<CheckScratch*>(data)->idr.emplace_back(id, static_cast<struct ion_handle*>(p));
+  return 0;
+}
+
 }  // namespace
 
-std::string ion_check_invariants(struct ion_device* dev) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+ION_NO_COVERAGE std::string ion_check_invariants(struct ion_device* dev, enum ion_check_debugfs debugfs)
+    ABSL_NO_THREAD_SAFETY_ANALYSIS {
   std::string out;
   auto fail = [&out](const std::string& what) { out += what + "\n"; };
+  thread_local CheckScratch scratch;
+  CheckScratch& s = scratch;
+  s.dmabuf_privs.clear();
+  s.handle_buffers.clear();
+  s.clients.clear();
+  s.live.clear();
+  s.heaps_used = 0;
 
-  DmaBufRefs dmabufs;
-  dma_buf_for_each(count_dma_buf, &dmabufs);
+  dma_buf_for_each(collect_dma_buf, &s);
+  std::sort(s.dmabuf_privs.begin(), s.dmabuf_privs.end());
 
   down_read(&dev->lock);
   mutex_lock(&dev->buffer_lock);
-  const std::vector<struct ion_buffer*> live = buffers_by_serial(dev);
-  std::map<const struct ion_buffer*, int> handle_refs;
+  for (struct rb_node* n = rb_first(&dev->buffers); n; n = rb_next(n)) {
+    s.live.push_back(rb_entry(n, struct ion_buffer, node));
+  }
   mutex_unlock(&dev->buffer_lock);
+  // Reports come in creation order.
+  std::sort(s.live.begin(), s.live.end(),
+            [](const struct ion_buffer* a, const struct ion_buffer* b) { return a->serial < b->serial; });
 
-  for (struct ion_client* client : clients_by_serial(dev)) {
+  for (struct rb_node* n = rb_first(&dev->clients); n; n = rb_next(n)) {
+    s.clients.push_back(rb_entry(n, struct ion_client, node));
+  }
+  std::sort(s.clients.begin(), s.clients.end(),
+            [](const struct ion_client* a, const struct ion_client* b) { return a->serial < b->serial; });
+  for (struct ion_client* client : s.clients) {
     mutex_lock(&client->lock);
-    IdrWalk walk;
-    idr_for_each(&client->idr, collect_idr, &walk);
+    s.idr.clear();
+    idr_for_each(&client->idr, collect_idr, &s);  // in id order
     size_t in_tree = 0;
     const struct ion_buffer* prev = nullptr;
     for (struct rb_node* n = rb_first(&client->handles); n; n = rb_next(n)) {
@@ -283,29 +349,32 @@ std::string ion_check_invariants(struct ion_device* dev) ABSL_NO_THREAD_SAFETY_A
       prev = handle->buffer;
       if (handle->client != client) fail(format("client c%lu: handle %d names another client", client->serial, handle->id));
       if (kref_read(&handle->ref) < 1) fail(format("client c%lu: handle %d has ref %d", client->serial, handle->id, kref_read(&handle->ref)));
-      auto it = walk.handles.find(handle->id);
-      if (it == walk.handles.end() || it->second != handle) {
+      const auto it = std::lower_bound(s.idr.begin(), s.idr.end(), handle->id,
+                                       [](const std::pair<int, struct ion_handle*>& e, int id) { return e.first < id; });
+      if (it == s.idr.end() || it->first != handle->id || it->second != handle) {
         fail(format("client c%lu: handle %d is in the tree but not in the idr", client->serial, handle->id));
       }
-      handle_refs[handle->buffer]++;
+      s.handle_buffers.push_back(handle->buffer);
     }
-    if (in_tree != walk.handles.size()) {
-      fail(format("client c%lu: idr holds %zu handles, tree %zu", client->serial, walk.handles.size(), in_tree));
+    if (in_tree != s.idr.size()) {
+      fail(format("client c%lu: idr holds %zu handles, tree %zu", client->serial, s.idr.size(), in_tree));
     }
     mutex_unlock(&client->lock);
   }
+  std::sort(s.handle_buffers.begin(), s.handle_buffers.end());
 
-  std::map<const struct ion_heap*, size_t> heap_live_bytes;
-  std::map<const struct ion_heap*, size_t> heap_pool_bytes;  // granule-rounded, free-listed included
-  std::map<const struct ion_heap*, std::vector<struct ion_buffer*>> heap_held;  // live and free-listed
-  for (struct ion_buffer* buffer : live) {
+  // Every heap has its sums, in plist order, even with no buffers.
+  struct ion_heap* heap;
+  plist_for_each_entry(heap, &dev->heaps, node) s.sums(heap);
+
+  for (struct ion_buffer* buffer : s.live) {
     mutex_lock(&buffer->lock);
     const int hc = buffer->handle_count;
     const int kc = buffer->kmap_cnt;
     const bool has_vaddr = buffer->vaddr != nullptr;
     mutex_unlock(&buffer->lock);
-    const int handles = handle_refs.count(buffer) ? handle_refs[buffer] : 0;
-    const int dmabuf_refs = dmabufs.refs.count(buffer) ? dmabufs.refs[buffer] : 0;
+    const int handles = count_in(s.handle_buffers, buffer);
+    const int dmabuf_refs = count_in(s.dmabuf_privs, buffer);
     if (hc != handles) fail(format("buffer b%lu: handle_count %d but %d handles point at it", buffer->serial, hc, handles));
     if (hc < 0) fail(format("buffer b%lu: negative handle_count %d", buffer->serial, hc));
     if (kc < 0) fail(format("buffer b%lu: negative kmap_cnt %d", buffer->serial, kc));
@@ -314,22 +383,23 @@ std::string ion_check_invariants(struct ion_device* dev) ABSL_NO_THREAD_SAFETY_A
       fail(format("buffer b%lu: ref %d but %d handles and %d dma-bufs hold it", buffer->serial,
                   kref_read(&buffer->ref), handles, dmabuf_refs));
     }
-    heap_live_bytes[buffer->heap] += buffer->size;
-    heap_pool_bytes[buffer->heap] += PAGE_ALIGN(buffer->size);
-    heap_held[buffer->heap].push_back(buffer);
+    HeapSums& sums = s.sums(buffer->heap);
+    sums.live_bytes += buffer->size;
+    sums.pool_bytes += PAGE_ALIGN(buffer->size);
+    sums.held.push_back(buffer);
   }
 
-  struct ion_heap* heap;
   plist_for_each_entry(heap, &dev->heaps, node) {
+    HeapSums& sums = s.sums(heap);
     if (heap->flags & ION_HEAP_FLAG_DEFER_FREE) {
       spin_lock(&heap->free_lock);
       size_t sum = 0;
       struct ion_buffer* buffer;
       list_for_each_entry(buffer, &heap->free_list, list) {
         sum += buffer->size;
-        heap_pool_bytes[heap] += PAGE_ALIGN(buffer->size);
-        heap_held[heap].push_back(buffer);
-        for (const struct ion_buffer* b : live) {
+        sums.pool_bytes += PAGE_ALIGN(buffer->size);
+        sums.held.push_back(buffer);
+        for (const struct ion_buffer* b : s.live) {
           if (b == buffer) fail(format("buffer b%lu: on the free list of %s and still in the device tree", buffer->serial, heap->name));
         }
       }
@@ -338,14 +408,15 @@ std::string ion_check_invariants(struct ion_device* dev) ABSL_NO_THREAD_SAFETY_A
       }
       spin_unlock(&heap->free_lock);
     }
-    const long long total = debugfs_heap_total(heap);
-    if (total >= 0 && static_cast<size_t>(total) != heap_live_bytes[heap]) {
-      fail(format("heap %s: debugfs total %lld but live buffers hold %zu bytes", heap->name, total, heap_live_bytes[heap]));
+    const long long total = debugfs == ION_CHECK_DEBUGFS_TEXT ? debugfs_heap_total_text(heap)
+                                                              : static_cast<long long>(debugfs_heap_total_sum(dev, heap));
+    if (total >= 0 && static_cast<size_t>(total) != sums.live_bytes) {
+      fail(format("heap %s: debugfs total %lld but live buffers hold %zu bytes", heap->name, total, sums.live_bytes));
     }
-    check_heap_allocator(heap, heap_held[heap], fail);
+    check_heap_allocator(heap, sums.held, fail);
     if (heap->type == ION_HEAP_TYPE_CARVEOUT) {
       struct gen_pool* pool = ion_carveout_heap_pool(heap);
-      const size_t expected = gen_pool_size(pool) - heap_pool_bytes[heap];
+      const size_t expected = gen_pool_size(pool) - sums.pool_bytes;
       // A carveout based at physical 0 loses its first granule for good: genalloc hands out address 0, which
       // the carveout takes for failure and never frees (reference ion.md section 3.3).
       const bool lost_granule_zero = ion_carveout_heap_base(heap) == 0 && gen_pool_avail(pool) + PAGE_SIZE == expected;

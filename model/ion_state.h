@@ -38,7 +38,10 @@ std::string ion_canonical_dump(struct ion_device* dev);
 //     ION dma-bufs whose priv is the buffer; kmap_cnt and handle_count are not negative; a buffer with
 //     kmap_cnt 0 has no vaddr;
 //   - every buffer on a free list has left the device tree, and free_list_size is the sum of their sizes;
-//   - the "total" line of heaps/<name> equals the sum of the live buffers of that heap;
+//   - the "total" line of heaps/<name> equals the sum of the live buffers of that heap: with
+//     ION_CHECK_DEBUGFS_TEXT the file is rendered and its line parsed; with ION_CHECK_DEBUGFS_SUM the number is
+//     the sum ion_debug_heap_show() prints there (its walk of dev->buffers by heap id) without formatting the
+//     text, which is what a check after every operation can afford;
 //   - a carveout's genalloc pool has exactly size - (granule-rounded live and free-listed buffers) available;
 //   - each system-heap pool holds only blocks of its order, in the list of their zone, none free in the buddy
 //     allocator, and its counts equal its list lengths;
@@ -46,7 +49,11 @@ std::string ion_canonical_dump(struct ion_device* dev);
 //     its genalloc pool has exactly the rest available;
 //   - a dma heap's CMA area has exactly its buffers' pages in use.
 // The address-0 quirk (a carveout or chunk heap based at physical 0 loses its first granule) is tolerated.
-std::string ion_check_invariants(struct ion_device* dev);
+enum ion_check_debugfs {
+  ION_CHECK_DEBUGFS_TEXT,
+  ION_CHECK_DEBUGFS_SUM,
+};
+std::string ion_check_invariants(struct ion_device* dev, enum ion_check_debugfs debugfs = ION_CHECK_DEBUGFS_TEXT);
 
 }  // namespace ionsim::kernel
 

@@ -62,6 +62,17 @@ ErrnoOr<std::unique_ptr<ModelBackend>> ModelBackend::Create(const ModelConfig& c
   }
   backend->mem_ = phys_mem_create(mc);
   if (!backend->mem_) return Errno(-EINVAL);
+  // The CMA areas of the dma heaps belong to the machine, not to the module: the kernel declares them at boot
+  // (dma_contiguous_reserve, or a board's "linux,cma" reserved-memory region) and they outlive every rmmod.
+  for (const ModelHeapConfig& h : config.heaps) {
+    if (h.type != ION_HEAP_TYPE_DMA) continue;
+    auto cma_dev = std::make_unique<kernel::device>();
+    cma_dev->name = "ion-" + h.name;
+    ErrnoOr<cma*> area = cma_init_reserved_mem(backend->mem_, h.base, h.size, 0);
+    if (!area.ok()) return area.error();
+    cma_dev->cma_area = area.value();
+    backend->cma_devices_.push_back(std::move(cma_dev));
+  }
   Errno loaded = backend->LoadModule();
   if (!loaded.ok()) return loaded;
   return backend;
@@ -72,6 +83,7 @@ Errno ModelBackend::LoadModule() {
   if (!dev.ok()) return dev.error();
   dev_ = dev.value();
 
+  size_t next_cma = 0;
   for (const ModelHeapConfig& h : config_.heaps) {
     auto name = std::make_unique<std::string>(h.name);
     auto data = std::make_unique<ion_platform_heap>();
@@ -83,17 +95,8 @@ Errno ModelBackend::LoadModule() {
     data->align = h.align;
     data->priv = reinterpret_cast<void*>(static_cast<uintptr_t>(h.chunk_size));
     data->mem = mem_;
-    if (h.type == ION_HEAP_TYPE_DMA) {
-      // The heap's device and its CMA area over the reserved range (dma_contiguous_reserve + the device's
-      // "linux,cma" region on a board).
-      auto cma_dev = std::make_unique<kernel::device>();
-      cma_dev->name = "ion-" + h.name;
-      ErrnoOr<cma*> area = cma_init_reserved_mem(mem_, h.base, h.size, 0);
-      if (!area.ok()) return area.error();
-      cma_dev->cma_area = area.value();
-      data->priv = cma_dev.get();
-      cma_devices_.push_back(std::move(cma_dev));
-    }
+    // A dma heap's platform data names the device whose CMA area it allocates from (made at boot, in Create()).
+    if (h.type == ION_HEAP_TYPE_DMA) data->priv = cma_devices_[next_cma++].get();
     ErrnoOr<ion_heap*> heap = ion_heap_create(data.get());
     if (!heap.ok()) return heap.error();
     ion_device_add_heap(dev_, heap.value());
@@ -121,15 +124,15 @@ std::string ModelBackend::UnloadModule() {
     dev_ = nullptr;
   }
   heaps_.clear();
+  // With the module gone, nothing should hold CMA pages.
   for (auto& dev : cma_devices_) {
-    const unsigned long used = cma_destroy(dev->cma_area);
+    const unsigned long used = cma_used_pages(dev->cma_area);
     if (used) {
       std::string line = "cma: area " + dev->name.substr(4) + ": " + std::to_string(used) + " pages still allocated";
       pr_warn("%s\n", line.c_str());
       report += line + "\n";
     }
   }
-  cma_devices_.clear();
   heap_data_.clear();
   heap_names_.clear();
   return report;
@@ -137,6 +140,8 @@ std::string ModelBackend::UnloadModule() {
 
 std::string ModelBackend::Shutdown() {
   std::string report = UnloadModule();
+  for (auto& dev : cma_devices_) cma_destroy(dev->cma_area);  // what is still allocated was reported above
+  cma_devices_.clear();
   if (mem_) {
     const unsigned long pages = phys_mem_destroy(mem_);
     mem_ = nullptr;
@@ -181,7 +186,9 @@ ErrnoOr<task_struct*> ModelBackend::live_task(ProcId proc) const {
   return t;
 }
 
-std::string ModelBackend::check_invariants() const { return ion_check_invariants(dev_); }
+std::string ModelBackend::check_invariants(kernel::ion_check_debugfs debugfs) const {
+  return ion_check_invariants(dev_, debugfs);
+}
 
 ErrnoOr<ProcId> ModelBackend::spawn(const std::string& comm) {
   task_struct* t = task_create(comm.c_str(), mem_);

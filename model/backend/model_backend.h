@@ -15,6 +15,7 @@
 #include "kmod/uapi/ion.h"
 #include "model/backend/ion_backend.h"
 #include "model/ion_priv.h"
+#include "model/ion_state.h"
 #include "model/kernel/dma_mapping.h"
 #include "model/kernel/mm.h"
 #include "model/kernel/sched.h"
@@ -53,13 +54,14 @@ ModelConfig AllHeapsModelConfig();
 
 class ModelBackend : public IonBackend {
  public:
-  // Boots the machine: physical memory with every carveout-like range reserved, the ION device, then every
-  // heap in config order. The error of the first step that fails.
+  // Boots the machine: physical memory with every carveout-like range reserved and a CMA area over each dma
+  // heap's range, then loads the module: the ION device, then every heap in config order. The error of the
+  // first step that fails.
   static ErrnoOr<std::unique_ptr<ModelBackend>> Create(const ModelConfig& config);
   // Shuts down (Shutdown() if it has not run).
   ~ModelBackend() override;
 
-  // Shuts the machine down as a module unload would: every process exits (closing its files), then
+  // Shuts the machine down after a module unload: every process exits (closing its files), then
   // ion_device_teardown() frees whatever is still alive, then the CMA areas and the machine go. Returns the
   // leak report, "" when everything came back: ion_device_teardown()'s lines, plus
   //   cma: area <heap name>: <n> pages still allocated
@@ -69,11 +71,11 @@ class ModelBackend : public IonBackend {
 
   // Reloads the ION module on the same machine, as rmmod + insmod do in a guest that keeps its kernel: every
   // process exits (closing its files) and is reaped, ion_device_teardown() frees whatever is still alive and
-  // destroys the heaps, the CMA areas are destroyed; then the CMA areas, the device and every heap are made again
-  // from the config over the same physical memory (reserved ranges stay reserved; the page allocator carries
-  // on). The next operations see a fresh device: serials b1 and c1, empty pools, free lists and genalloc pools,
-  // pristine CMA bitmaps. Returns the unload's leak report, "" when everything came back: the lines Shutdown()
-  // reports for the device and the CMA areas, plus
+  // destroys the heaps; then the device and every heap are made again from the config over the same physical
+  // memory (reserved ranges stay reserved, the CMA areas stay, as the kernel's do; the page allocator carries
+  // on). The next operations see a fresh device: serials b1 and c1, empty pools, free lists and genalloc pools;
+  // the CMA bitmaps are empty again when every buffer came back. Returns the unload's leak report, "" when
+  // everything came back: the lines Shutdown() reports for the device and the CMA areas, plus
   //   page allocator: <n> pages still allocated
   // when pages are still out once the module and every process are gone. When the load fails the report
   // says "module load: <errno name>", what the load made is undone and the backend has no device until a later
@@ -109,16 +111,18 @@ class ModelBackend : public IonBackend {
   kernel::ion_heap* heap(unsigned int id) const;
   // The task of a live process, or NULL.
   kernel::task_struct* task(ProcId proc) const;
-  // The invariant checker (model/ion_state.h): "" when every invariant holds.
-  std::string check_invariants() const;
+  // The invariant checker (model/ion_state.h): "" when every invariant holds. `debugfs` chooses how the heaps'
+  // debugfs totals are read: the rendered text (the default) or the sum the text would print.
+  std::string check_invariants(kernel::ion_check_debugfs debugfs = kernel::ION_CHECK_DEBUGFS_TEXT) const;
 
  private:
   ModelBackend() = default;
   ErrnoOr<kernel::task_struct*> live_task(ProcId proc) const;
-  // Module load: the CMA areas of the dma heaps, the device, every heap in config order. The error of the first
-  // step that fails (what was made stays for UnloadModule()).
+  // Module load: the device, every heap in config order (a dma heap over its CMA area from Create()). The
+  // error of the first step that fails (what was made stays for UnloadModule()).
   Errno LoadModule();
-  // Every process exits and is reaped, then the device, the heaps and the CMA areas go. The leak report.
+  // Every process exits and is reaped, then the device and the heaps go. The leak report (CMA pages still
+  // allocated included).
   std::string UnloadModule();
 
   ModelConfig config_;

@@ -34,4 +34,14 @@ inline const T* container_of_impl(const M* ptr, size_t offset) {
 #define container_of(ptr, type, member) \
   (::ionsim::kernel::compiler_internal::container_of_impl<type>((ptr), ION_OFFSETOF(type, member)))
 
+// Marks a function that judges the model instead of modelling the kernel (an invariant checker, the buddy
+// allocator's consistency walk): libFuzzer's coverage instrumentation (clang's -fsanitize=fuzzer-no-link) leaves
+// it out. Its branches say nothing about which kernel paths an input reached, and its loops over every page or
+// object would otherwise run an instrumentation callback per comparison. Empty for other compilers and builds.
+#if defined(__clang__)
+#define ION_NO_COVERAGE __attribute__((no_sanitize("coverage")))
+#else
+#define ION_NO_COVERAGE
+#endif
+
 #endif  // MODEL_KERNEL_COMPILER_H_

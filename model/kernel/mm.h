@@ -217,6 +217,7 @@ struct phys_mem {
   page_alloc_fail_fn fail_hook;  // guarded by fail_mu
 
   std::string check_report;  // buddy_check()'s last finding
+  std::vector<uint8_t> check_state;  // buddy_check()'s per-pfn scratch, kept between checks
 };
 
 // ---- The machine ----------------------------------------------------------------------------------------------
@@ -381,6 +382,17 @@ std::string buddyinfo(struct phys_mem* mem);
 // while no other thread allocates or frees on this machine. The text stays valid until the next buddy_check()
 // of the same machine.
 const char* buddy_check(struct phys_mem* mem);
+
+// Every free list of a machine, in list order.
+struct free_area_layout {
+  std::vector<unsigned long> pfns[MAX_NR_ZONES][MAX_ORDER];
+};
+struct free_area_layout free_area_snapshot(struct phys_mem* mem);
+// Not a kernel function: resetting a machine without rebooting it (a fuzzer runs every input on one machine).
+// When every free list holds exactly the blocks it held in `layout` (every page free then is free again, merged
+// into the same blocks), relinks each list in the layout's order, so the next allocations take the pages a fresh
+// boot would, and returns true. Otherwise changes nothing and returns false.
+bool free_area_restore(struct phys_mem* mem, const struct free_area_layout& layout);
 
 // ---- Shrinkers -------------------------------------------------------------------------------------------------
 

@@ -871,10 +871,13 @@ std::string buddyinfo(struct phys_mem* mem) {
   return out;
 }
 
-const char* buddy_check(struct phys_mem* mem) {
+// One walk of the free lists (O(blocks)) that marks each free block's head with its order, then one pass over
+// the struct pages in pfn order that checks each page against the free block it lies in, if any.
+ION_NO_COVERAGE const char* buddy_check(struct phys_mem* mem) {
   const unsigned long span = mem->max_pfn - mem->min_pfn;
-  // Per pfn: 0 untouched, 1 head of a free block on a list, 2 inside a free block.
-  std::vector<uint8_t> state(span, 0);
+  // Per pfn: 0, or 1 + the order of the free block this pfn heads.
+  std::vector<uint8_t>& head_order = mem->check_state;
+  head_order.assign(span, 0);
   std::string report;
   auto fail = [&](const char* fmt, auto... args) {
     if (!report.empty()) return;
@@ -914,26 +917,12 @@ const char* buddy_check(struct phys_mem* mem) {
           fail("order-%u block at pfn %#lx is not inside zone %s", o, pfn, zone->name);
           break;
         }
-        for (unsigned long i = 0; i < size && report.empty(); i++) {
-          const unsigned long idx = pfn + i - mem->min_pfn;
-          const struct page* p = page + i;
-          if (state[idx] != 0) {
-            fail("pfn %#lx is in two free blocks (the order-%u block at %#lx and another)", pfn + i, o, pfn);
-          } else if (!pfn_valid(mem, pfn + i) || pfn + i < mem->ram_start_pfn || pfn + i >= mem->ram_end_pfn) {
-            fail("free order-%u block at pfn %#lx covers pfn %#lx outside RAM", o, pfn, pfn + i);
-          } else if (PageReserved(p)) {
-            fail("free order-%u block at pfn %#lx covers reserved pfn %#lx", o, pfn, pfn + i);
-          } else if (page_count_raw(p) != 0) {
-            fail("free order-%u block at pfn %#lx covers pfn %#lx with _count %d", o, pfn, pfn + i,
-                 page_count_raw(p));
-          } else if (i > 0 && PageBuddy(p)) {
-            fail("pfn %#lx inside the free order-%u block at %#lx is itself PageBuddy", pfn + i, o, pfn);
-          } else if (PageCompound(p)) {
-            fail("pfn %#lx in a free block is still part of a compound page", pfn + i);
-          }
-          state[idx] = i == 0 ? 1 : 2;
+        uint8_t& mark = head_order[pfn - mem->min_pfn];
+        if (mark != 0) {
+          fail("pfn %#lx is in two free blocks (the order-%u block at %#lx and another)", pfn, o, pfn);
+          break;
         }
-        if (!report.empty()) break;
+        mark = static_cast<uint8_t>(1 + o);
         if (o < MAX_ORDER - 1) {
           const struct page* buddy = pfn_to_page_in_span(mem, pfn ^ size);
           if (page_is_buddy(mem, zone->idx, buddy, o)) {
@@ -958,21 +947,51 @@ const char* buddy_check(struct phys_mem* mem) {
   unsigned long reserved = 0;
   unsigned long in_use = 0;
   unsigned long present = 0;
+  unsigned long block = 0;      // the head pfn of the free block being walked
+  unsigned long block_end = 0;  // its end; a pfn below it is free
+  unsigned int block_order = 0;
   for (unsigned long idx = 0; idx < span && report.empty(); idx++) {
     const unsigned long pfn = mem->min_pfn + idx;
     const struct page* page = &mem->mem_map[idx];
+    if (head_order[idx] != 0) {
+      if (pfn < block_end) {
+        fail("pfn %#lx is in two free blocks (the order-%u block at %#lx and another)", pfn, block_order, block);
+        break;
+      }
+      block = pfn;
+      block_order = head_order[idx] - 1u;
+      block_end = pfn + (1UL << block_order);
+    }
+    const bool is_free = pfn < block_end;
     if (!pfn_valid(mem, pfn)) {
-      if (page->flags != 0 || page_count_raw(page) != 0) fail("hole pfn %#lx has a used struct page", pfn);
+      if (is_free) {
+        fail("free order-%u block at pfn %#lx covers pfn %#lx outside RAM", block_order, block, pfn);
+      } else if (page->flags != 0 || page_count_raw(page) != 0) {
+        fail("hole pfn %#lx has a used struct page", pfn);
+      }
       continue;
     }
     present++;
-    if (PageBuddy(page) && state[idx] != 1) fail("PageBuddy pfn %#lx is on no free list", pfn);
+    if (is_free) {
+      if (pfn < mem->ram_start_pfn || pfn >= mem->ram_end_pfn) {
+        fail("free order-%u block at pfn %#lx covers pfn %#lx outside RAM", block_order, block, pfn);
+      } else if (PageReserved(page)) {
+        fail("free order-%u block at pfn %#lx covers reserved pfn %#lx", block_order, block, pfn);
+      } else if (page_count_raw(page) != 0) {
+        fail("free order-%u block at pfn %#lx covers pfn %#lx with _count %d", block_order, block, pfn,
+             page_count_raw(page));
+      } else if (pfn != block && PageBuddy(page)) {
+        fail("pfn %#lx inside the free order-%u block at %#lx is itself PageBuddy", pfn, block_order, block);
+      } else if (PageCompound(page)) {
+        fail("pfn %#lx in a free block is still part of a compound page", pfn);
+      }
+      continue;
+    }
+    if (PageBuddy(page)) fail("PageBuddy pfn %#lx is on no free list", pfn);
     if (PageReserved(page)) {
       reserved++;
-    } else if (state[idx] == 0) {
-      if (pfn < mem->ram_start_pfn || pfn >= mem->ram_end_pfn) {
-        fail("pfn %#lx outside RAM is not reserved", pfn);
-      }
+    } else {
+      if (pfn < mem->ram_start_pfn || pfn >= mem->ram_end_pfn) fail("pfn %#lx outside RAM is not reserved", pfn);
       in_use++;
     }
   }
@@ -991,6 +1010,41 @@ const char* buddy_check(struct phys_mem* mem) {
   }
   mem->check_report = std::move(report);
   return mem->check_report.empty() ? nullptr : mem->check_report.c_str();
+}
+
+ION_NO_COVERAGE struct free_area_layout free_area_snapshot(struct phys_mem* mem) {
+  struct free_area_layout layout;
+  for (int z = 0; z < MAX_NR_ZONES; z++) {
+    for (unsigned int o = 0; o < MAX_ORDER; o++) layout.pfns[z][o] = free_list_pfns(mem, static_cast<enum zone_type>(z), o);
+  }
+  return layout;
+}
+
+ION_NO_COVERAGE bool free_area_restore(struct phys_mem* mem, const struct free_area_layout& layout) {
+  std::vector<unsigned long> now;
+  std::vector<unsigned long> then;
+  for (int z = 0; z < MAX_NR_ZONES; z++) {
+    for (unsigned int o = 0; o < MAX_ORDER; o++) {
+      now = free_list_pfns(mem, static_cast<enum zone_type>(z), o);
+      then = layout.pfns[z][o];
+      if (now.size() != then.size()) return false;
+      if (now == then) continue;
+      std::sort(now.begin(), now.end());
+      std::sort(then.begin(), then.end());
+      if (now != then) return false;
+    }
+  }
+  for (int z = 0; z < MAX_NR_ZONES; z++) {
+    struct zone* zone = &mem->zones[z];
+    spin_lock(&zone->lock);
+    for (unsigned int o = 0; o < MAX_ORDER; o++) {
+      struct list_head* head = &zone->free_area[o].free_list;
+      INIT_LIST_HEAD(head);
+      for (unsigned long pfn : layout.pfns[z][o]) list_add_tail(&mem->mem_map[pfn - mem->min_pfn].lru, head);
+    }
+    spin_unlock(&zone->lock);
+  }
+  return true;
 }
 
 // ---- Shrinkers -------------------------------------------------------------------------------------------------
