@@ -139,6 +139,10 @@ FuzzMachine::FuzzMachine() {
     m.backend = std::move(b).value();
     m.live_objects = k::live_object_count();
     m.free_area = k::free_area_snapshot(m.backend->mem());
+    // From here on the page allocator check looks only at the struct pages the model wrote since the last one.
+    if (const char* buddy = k::buddy_track_changes(m.backend->mem())) {
+      Fail("boot", std::string("buddy allocator: ") + buddy);
+    }
   }
   m.in_use = true;
   k::clear_bug_events();
@@ -172,7 +176,9 @@ ION_NO_COVERAGE void FuzzMachine::Check(const std::function<std::string()>& what
 }
 
 void FuzzMachine::CheckPageAllocator(const std::string& what) {
-  if (const char* buddy = k::buddy_check(backend_->mem())) Fail(what, std::string("buddy allocator: ") + buddy);
+  if (const char* buddy = k::buddy_check_changes(backend_->mem())) {
+    Fail(what, std::string("buddy allocator: ") + buddy);
+  }
 }
 
 void FuzzMachine::Teardown() {

@@ -218,6 +218,11 @@ struct phys_mem {
 
   std::string check_report;  // buddy_check()'s last finding
   std::vector<uint8_t> check_state;  // buddy_check()'s per-pfn scratch, kept between checks
+  // buddy_check_changes(): while this machine's writes are tracked (g_page_changes), each pfn's class at the
+  // last check (enum page_class in page_alloc.cc) and the number of pfns in each class.
+  std::vector<uint8_t> page_class;
+  unsigned long class_count[4] = {0, 0, 0, 0};
+  std::vector<unsigned long> changed_bits;  // g_page_changes.bits while tracked
 };
 
 // ---- The machine ----------------------------------------------------------------------------------------------
@@ -267,10 +272,30 @@ bool PageHighMem(const struct page* page);
 inline bool page_flag_test(const struct page* page, enum pageflags bit) {
   return (__atomic_load_n(&page->flags, __ATOMIC_RELAXED) >> bit) & 1UL;
 }
+// Not kernel code: the record of which struct pages the model wrote, for buddy_check_changes(). Off (begin ==
+// end) until buddy_track_changes() turns it on for one machine; every write to a struct page field that
+// buddy_check() reads goes through page_changed() or page_range_changed().
+struct page_change_log {
+  uintptr_t begin = 0;  // the tracked machine's mem_map
+  uintptr_t end = 0;
+  unsigned long* bits = nullptr;  // one bit per struct page
+};
+extern struct page_change_log g_page_changes;
+inline void page_changed(const struct page* page) {
+  const uintptr_t addr = reinterpret_cast<uintptr_t>(page);
+  if (addr >= g_page_changes.begin && addr < g_page_changes.end) {
+    const size_t i = (addr - g_page_changes.begin) / sizeof(struct page);
+    __atomic_fetch_or(&g_page_changes.bits[i / 64], 1UL << (i % 64), __ATOMIC_RELAXED);
+  }
+}
+void page_range_changed(const struct page* page, unsigned long nr);
+
 inline void page_flag_set(struct page* page, enum pageflags bit) {
+  page_changed(page);
   __atomic_fetch_or(&page->flags, 1UL << bit, __ATOMIC_RELAXED);
 }
 inline void page_flag_clear(struct page* page, enum pageflags bit) {
+  page_changed(page);
   __atomic_fetch_and(&page->flags, ~(1UL << bit), __ATOMIC_RELAXED);
 }
 
@@ -308,6 +333,7 @@ inline unsigned long page_private(const struct page* page) {
 }
 // Mirrors include/linux/mm.h:set_page_private() @ v4.4.
 inline void set_page_private(struct page* page, unsigned long value) {
+  page_changed(page);
   __atomic_store_n(&page->private_, value, __ATOMIC_RELAXED);
 }
 
@@ -382,6 +408,16 @@ std::string buddyinfo(struct phys_mem* mem);
 // while no other thread allocates or frees on this machine. The text stays valid until the next buddy_check()
 // of the same machine.
 const char* buddy_check(struct phys_mem* mem);
+
+// Starts recording which of this machine's struct pages the model writes (one machine at a time; another
+// machine's tracking stops, and phys_mem_destroy() stops it), then runs buddy_check() and returns its report.
+const char* buddy_track_changes(struct phys_mem* mem);
+// What buddy_check() checks, in O(free blocks + struct pages written since the last check): every free list is
+// walked in full, and only the pages written since then are checked one by one, since a page nobody wrote keeps
+// its state (a free page that is allocated, or an allocated one that is freed, is written: its whole block is
+// recorded). The per-state page counts carry over from check to check. Falls back to buddy_check() (and starts
+// nothing) when the machine's writes are not tracked.
+const char* buddy_check_changes(struct phys_mem* mem);
 
 // Every free list of a machine, in list order.
 struct free_area_layout {

@@ -16,6 +16,24 @@
 #include "model/kernel/slab.h"
 
 namespace ionsim::kernel {
+
+struct page_change_log g_page_changes;
+
+void page_range_changed(const struct page* page, unsigned long nr) {
+  const uintptr_t addr = reinterpret_cast<uintptr_t>(page);
+  if (nr == 0 || addr < g_page_changes.begin || addr >= g_page_changes.end) return;
+  const size_t first = (addr - g_page_changes.begin) / sizeof(struct page);
+  const size_t limit = (g_page_changes.end - g_page_changes.begin) / sizeof(struct page);
+  const size_t last = std::min(first + nr, limit);  // exclusive
+  for (size_t i = first; i < last;) {
+    const size_t bit = i % 64;
+    const size_t n = std::min<size_t>(64 - bit, last - i);
+    const unsigned long mask = (n == 64 ? ~0UL : ((1UL << n) - 1)) << bit;
+    __atomic_fetch_or(&g_page_changes.bits[i / 64], mask, __ATOMIC_RELAXED);
+    i += n;
+  }
+}
+
 namespace {
 
 // Divergence: the kernel has one mem_map; the model has one per machine, and a struct page finds its machine
@@ -28,6 +46,14 @@ struct MemMapTable {
 MemMapTable& mem_map_table() {
   static MemMapTable* table = new MemMapTable();  // never destroyed: machines may outlive static destruction
   return *table;
+}
+
+// What a pfn was at the last buddy_check() of a machine whose writes are tracked (phys_mem::page_class).
+enum page_class : uint8_t { kClassHole = 0, kClassReserved = 1, kClassFree = 2, kClassInUse = 3 };
+
+// Whether this machine's struct page writes are being recorded.
+bool page_changes_tracked(const struct phys_mem* mem) {
+  return g_page_changes.begin != 0 && g_page_changes.begin == reinterpret_cast<uintptr_t>(mem->mem_map);
 }
 
 // The current task's PF_MEMALLOC: set while it runs direct reclaim, so allocations made by shrinkers do not
@@ -61,7 +87,11 @@ struct phys_mem* page_mem_or_bug(const struct page* page, const char* function) 
 }
 
 int page_count_raw(const struct page* page) { return __atomic_load_n(&page->_count, __ATOMIC_RELAXED); }
-void set_page_count(struct page* page, int v) { __atomic_store_n(&page->_count, v, __ATOMIC_RELAXED); }
+
+void set_page_count(struct page* page, int v) {
+  page_changed(page);
+  __atomic_store_n(&page->_count, v, __ATOMIC_RELAXED);
+}
 
 uint8_t* page_backing(const struct page* page) { return __atomic_load_n(&page->backing, __ATOMIC_ACQUIRE); }
 
@@ -180,6 +210,7 @@ struct page* __rmqueue_smallest(struct zone* zone, unsigned int order) ABSL_EXCL
 
 // Mirrors mm/page_alloc.c:prep_compound_page() @ v4.4.
 void prep_compound_page(struct page* page, unsigned int order) {
+  page_range_changed(page, 1UL << order);
   page[1].compound_order = order;
   page_flag_set(page, PG_head);
   const unsigned long head = reinterpret_cast<unsigned long>(page) | 1UL;
@@ -191,6 +222,7 @@ void prep_compound_page(struct page* page, unsigned int order) {
 
 // Mirrors mm/page_alloc.c:prep_new_page() @ v4.4.
 void prep_new_page(struct phys_mem* mem, struct page* page, unsigned int order, gfp_t gfp_flags) {
+  page_range_changed(page, 1UL << order);  // every page of the block leaves the free state
   set_page_private(page, 0);
   set_page_count(page, 1);
   page->owner_order = order;
@@ -362,6 +394,7 @@ bool free_pages_prepare_check(const struct phys_mem* mem, const struct page* pag
 // Mirrors mm/page_alloc.c:__free_pages_ok() @ v4.4 after the checks passed: clears the compound markers and the
 // page flags (PAGE_FLAGS_CHECK_AT_PREP) and returns the block to its zone.
 void free_checked_pages(struct phys_mem* mem, struct page* page, unsigned int order) {
+  page_range_changed(page, 1UL << order);
   for (unsigned long i = 0; i < (1UL << order); i++) {
     __atomic_store_n(&page[i].compound_head, 0UL, __ATOMIC_RELAXED);
     __atomic_store_n(&page[i].flags, 0UL, __ATOMIC_RELAXED);
@@ -572,6 +605,7 @@ struct phys_mem* phys_mem_create(const struct phys_mem_config& config) {
 unsigned long phys_mem_destroy(struct phys_mem* mem) {
   if (mem == nullptr) return 0;
   const unsigned long span = mem->max_pfn - mem->min_pfn;
+  if (g_page_changes.begin == reinterpret_cast<uintptr_t>(mem->mem_map)) g_page_changes = page_change_log();
   MemMapTable& table = mem_map_table();
   {
     std::unique_lock<std::shared_mutex> lock(table.mu);
@@ -648,6 +682,7 @@ bool PageHighMem(const struct page* page) { return page_zonenum(page) == ZONE_HI
 void get_page(struct page* page) {
   page = compound_head(page);
   BUG_ON(page_count_raw(page) <= 0);
+  page_changed(page);
   __atomic_fetch_add(&page->_count, 1, __ATOMIC_RELAXED);
 }
 
@@ -718,6 +753,7 @@ void memset_page(struct page* page, size_t offset, int c, size_t len) {
 }
 
 void clear_page(struct page* page) {
+  if (__atomic_load_n(&page->backing, __ATOMIC_ACQUIRE) == nullptr) return;  // nothing was ever written
   uint8_t* old = __atomic_exchange_n(&page->backing, static_cast<uint8_t*>(nullptr), __ATOMIC_ACQ_REL);
   if (old == nullptr) return;
   std::free(old);
@@ -795,6 +831,7 @@ void __free_pages(struct page* page, unsigned int order) {
       return;
     }
     if (count > 1) {
+      page_changed(page);
       if (__atomic_compare_exchange_n(&page->_count, &count, count - 1, false, __ATOMIC_ACQ_REL,
                                       __ATOMIC_RELAXED)) {
         return;
@@ -944,6 +981,12 @@ ION_NO_COVERAGE const char* buddy_check(struct phys_mem* mem) {
     free_total += zone_free;
   }
 
+  const bool tracked = page_changes_tracked(mem);
+  if (tracked) {
+    mem->page_class.assign(span, kClassHole);
+    for (unsigned long& c : mem->class_count) c = 0;
+    std::fill(mem->changed_bits.begin(), mem->changed_bits.end(), 0UL);
+  }
   unsigned long reserved = 0;
   unsigned long in_use = 0;
   unsigned long present = 0;
@@ -963,6 +1006,14 @@ ION_NO_COVERAGE const char* buddy_check(struct phys_mem* mem) {
       block_end = pfn + (1UL << block_order);
     }
     const bool is_free = pfn < block_end;
+    if (tracked) {
+      const uint8_t c = !pfn_valid(mem, pfn) ? kClassHole
+                        : is_free            ? kClassFree
+                        : PageReserved(page) ? kClassReserved
+                                             : kClassInUse;
+      mem->page_class[idx] = c;
+      mem->class_count[c]++;
+    }
     if (!pfn_valid(mem, pfn)) {
       if (is_free) {
         fail("free order-%u block at pfn %#lx covers pfn %#lx outside RAM", block_order, block, pfn);
@@ -1008,6 +1059,173 @@ ION_NO_COVERAGE const char* buddy_check(struct phys_mem* mem) {
   if (report.empty() && free_total + allocated + reserved != present) {
     fail("free %lu + allocated %lu + reserved %lu != present %lu", free_total, allocated, reserved, present);
   }
+  mem->check_report = std::move(report);
+  return mem->check_report.empty() ? nullptr : mem->check_report.c_str();
+}
+
+const char* buddy_track_changes(struct phys_mem* mem) {
+  const unsigned long span = mem->max_pfn - mem->min_pfn;
+  mem->changed_bits.assign((span + 63) / 64, 0UL);
+  g_page_changes.bits = mem->changed_bits.data();
+  g_page_changes.begin = reinterpret_cast<uintptr_t>(mem->mem_map);
+  g_page_changes.end = reinterpret_cast<uintptr_t>(mem->mem_map + span);
+  return buddy_check(mem);
+}
+
+ION_NO_COVERAGE const char* buddy_check_changes(struct phys_mem* mem) {
+  const unsigned long span = mem->max_pfn - mem->min_pfn;
+  // The classes come from a full check since the tracking started.
+  if (!page_changes_tracked(mem) || mem->page_class.size() != span) return buddy_check(mem);
+  std::string report;
+  auto fail = [&](const char* fmt, auto... args) {
+    if (!report.empty()) return;
+    char buf[256];
+    std::snprintf(buf, sizeof(buf), fmt, args...);
+    report = buf;
+  };
+
+  // Every free block, from the lists: the head checks of buddy_check().
+  thread_local std::vector<std::pair<unsigned long, unsigned int>> blocks;  // (head pfn, order)
+  blocks.clear();
+  unsigned long free_total = 0;
+  for (int z = 0; z < MAX_NR_ZONES && report.empty(); z++) {
+    struct zone* zone = &mem->zones[z];
+    spin_lock(&zone->lock);
+    unsigned long zone_free = 0;
+    for (unsigned int o = 0; o < MAX_ORDER && report.empty(); o++) {
+      unsigned long n = 0;
+      const struct list_head* head = &zone->free_area[o].free_list;
+      for (const struct list_head* pos = head->next; pos != head && report.empty(); pos = pos->next) {
+        if (n > span) {
+          fail("zone %s order %u: free list does not end", zone->name, o);
+          break;
+        }
+        const struct page* page = container_of(pos, struct page, lru);
+        if (page < mem->mem_map || page >= mem->mem_map + span) {
+          fail("zone %s order %u: list entry %p is not a struct page of this machine", zone->name, o,
+               static_cast<const void*>(page));
+          break;
+        }
+        const unsigned long pfn = pfn_of(mem, page);
+        const unsigned long size = 1UL << o;
+        n++;
+        if (!PageBuddy(page)) fail("pfn %#lx on the order-%u list is not PageBuddy", pfn, o);
+        if (page_private(page) != o) fail("pfn %#lx on the order-%u list has order %lu", pfn, o, page_private(page));
+        if (pfn & (size - 1)) fail("pfn %#lx on the order-%u list is not aligned", pfn, o);
+        if (pfn + size > mem->max_pfn) fail("order-%u block at pfn %#lx runs off the memory map", o, pfn);
+        if (!report.empty()) break;
+        if (zonenum_of_pfn(mem, pfn) != zone->idx || zonenum_of_pfn(mem, pfn + size - 1) != zone->idx) {
+          fail("order-%u block at pfn %#lx is not inside zone %s", o, pfn, zone->name);
+          break;
+        }
+        if (o < MAX_ORDER - 1) {
+          const struct page* buddy = pfn_to_page_in_span(mem, pfn ^ size);
+          if (page_is_buddy(mem, zone->idx, buddy, o)) {
+            fail("free order-%u buddies at pfn %#lx and %#lx were not merged", o, pfn, pfn ^ size);
+          }
+        }
+        blocks.emplace_back(pfn, o);
+      }
+      if (report.empty() && n != zone->free_area[o].nr_free) {
+        fail("zone %s order %u: list holds %lu blocks but nr_free is %lu", zone->name, o, n,
+             zone->free_area[o].nr_free);
+      }
+      zone_free += n << o;
+    }
+    if (report.empty() && static_cast<long>(zone_free) != zone->free_pages.load(std::memory_order_relaxed)) {
+      fail("zone %s: free lists hold %lu pages but NR_FREE_PAGES is %ld", zone->name, zone_free,
+           zone->free_pages.load(std::memory_order_relaxed));
+    }
+    spin_unlock(&zone->lock);
+    free_total += zone_free;
+  }
+  std::sort(blocks.begin(), blocks.end());
+  for (size_t i = 1; i < blocks.size() && report.empty(); i++) {
+    const auto& [prev, prev_order] = blocks[i - 1];
+    if (prev + (1UL << prev_order) > blocks[i].first) {
+      fail("pfn %#lx is in two free blocks (the order-%u block at %#lx and another)", blocks[i].first, prev_order,
+           prev);
+    }
+  }
+
+  // The pages written since the last check: the per-page checks of buddy_check(), and their class.
+  for (size_t w = 0; w < mem->changed_bits.size() && report.empty(); w++) {
+    unsigned long word = mem->changed_bits[w];
+    while (word != 0 && report.empty()) {
+      const unsigned long idx = w * 64 + static_cast<unsigned long>(__builtin_ctzl(word));
+      word &= word - 1;
+      if (idx >= span) break;
+      const unsigned long pfn = mem->min_pfn + idx;
+      const struct page* page = &mem->mem_map[idx];
+      // The free block holding pfn, if any: the last block starting at or below it.
+      auto it = std::upper_bound(blocks.begin(), blocks.end(), std::make_pair(pfn, ~0U));
+      bool is_free = false;
+      unsigned long block = 0;
+      unsigned int block_order = 0;
+      if (it != blocks.begin()) {
+        --it;
+        block = it->first;
+        block_order = it->second;
+        is_free = pfn < block + (1UL << block_order);
+      }
+      uint8_t c;
+      if (!pfn_valid(mem, pfn)) {
+        c = kClassHole;
+        if (is_free) {
+          fail("free order-%u block at pfn %#lx covers pfn %#lx outside RAM", block_order, block, pfn);
+        } else if (page->flags != 0 || page_count_raw(page) != 0) {
+          fail("hole pfn %#lx has a used struct page", pfn);
+        }
+      } else if (is_free) {
+        c = kClassFree;
+        if (pfn < mem->ram_start_pfn || pfn >= mem->ram_end_pfn) {
+          fail("free order-%u block at pfn %#lx covers pfn %#lx outside RAM", block_order, block, pfn);
+        } else if (PageReserved(page)) {
+          fail("free order-%u block at pfn %#lx covers reserved pfn %#lx", block_order, block, pfn);
+        } else if (page_count_raw(page) != 0) {
+          fail("free order-%u block at pfn %#lx covers pfn %#lx with _count %d", block_order, block, pfn,
+               page_count_raw(page));
+        } else if (pfn != block && PageBuddy(page)) {
+          fail("pfn %#lx inside the free order-%u block at %#lx is itself PageBuddy", pfn, block_order, block);
+        } else if (PageCompound(page)) {
+          fail("pfn %#lx in a free block is still part of a compound page", pfn);
+        }
+      } else {
+        if (PageBuddy(page)) fail("PageBuddy pfn %#lx is on no free list", pfn);
+        if (PageReserved(page)) {
+          c = kClassReserved;
+        } else {
+          c = kClassInUse;
+          if (pfn < mem->ram_start_pfn || pfn >= mem->ram_end_pfn) fail("pfn %#lx outside RAM is not reserved", pfn);
+        }
+      }
+      mem->class_count[mem->page_class[idx]]--;
+      mem->class_count[c]++;
+      mem->page_class[idx] = c;
+    }
+  }
+  std::fill(mem->changed_bits.begin(), mem->changed_bits.end(), 0UL);
+
+  const unsigned long present = span - mem->class_count[kClassHole];
+  const unsigned long reserved = mem->class_count[kClassReserved];
+  const unsigned long in_use = mem->class_count[kClassInUse];
+  const unsigned long allocated = nr_allocated_pages(mem);
+  if (report.empty() && mem->class_count[kClassFree] != free_total) {
+    fail("the free lists hold %lu pages but %lu pages lie in free blocks", free_total, mem->class_count[kClassFree]);
+  }
+  if (report.empty() && present != mem->present_pages) {
+    fail("%lu pfns have a struct page but the machine has %lu present pages", present, mem->present_pages);
+  }
+  if (report.empty() && reserved != mem->reserved_pages) {
+    fail("%lu pages are PG_reserved but the machine reserved %lu", reserved, mem->reserved_pages);
+  }
+  if (report.empty() && in_use != allocated) {
+    fail("%lu pages are neither free nor reserved but %lu are allocated", in_use, allocated);
+  }
+  if (report.empty() && free_total + allocated + reserved != present) {
+    fail("free %lu + allocated %lu + reserved %lu != present %lu", free_total, allocated, reserved, present);
+  }
+  // A failed check leaves the classes as they were found; the next full check rebuilds them.
   mem->check_report = std::move(report);
   return mem->check_report.empty() ? nullptr : mem->check_report.c_str();
 }

@@ -1054,7 +1054,7 @@ struct LiveBlock {
   int id;
 };
 
-void RunDifferential(uint32_t seed) {
+void RunDifferential(uint32_t seed, bool incremental) {
   std::mt19937 rng(seed);
   auto uniform = [&rng](unsigned long lo, unsigned long hi) {
     return std::uniform_int_distribution<unsigned long>(lo, hi)(rng);
@@ -1074,9 +1074,21 @@ void RunDifferential(uint32_t seed) {
   std::vector<LiveBlock> live;
   int next_id = 1;
 
+  if (incremental) {
+    ASSERT_THAT(buddy_track_changes(mem), IsNull());
+    ASSERT_EQ(mem->page_class.size(), mem->max_pfn - mem->min_pfn);  // the incremental check is in use
+  }
   auto check = [&](const char* op, int step) {
-    const char* report = buddy_check(mem);
+    const char* report = incremental ? buddy_check_changes(mem) : buddy_check(mem);
     ASSERT_THAT(report, IsNull()) << "seed " << seed << " step " << step << " after " << op;
+    if (incremental && step % 97 == 0) {
+      // The classes carried from check to check are those a full walk finds.
+      const std::vector<uint8_t> classes = mem->page_class;
+      const std::vector<unsigned long> counts(std::begin(mem->class_count), std::end(mem->class_count));
+      ASSERT_THAT(buddy_check(mem), IsNull());
+      ASSERT_EQ(mem->page_class, classes) << "seed " << seed << " step " << step;
+      ASSERT_EQ(std::vector<unsigned long>(std::begin(mem->class_count), std::end(mem->class_count)), counts);
+    }
     ASSERT_EQ(zone_nr_free_pages(mem, ZONE_NORMAL), ref.FreeCount(ZONE_NORMAL)) << "step " << step;
     ASSERT_EQ(zone_nr_free_pages(mem, ZONE_HIGHMEM), ref.FreeCount(ZONE_HIGHMEM)) << "step " << step;
   };
@@ -1197,9 +1209,64 @@ void RunDifferential(uint32_t seed) {
 TEST(BuddyDifferentialTest, RandomAllocFreeSplitMatchesAPerPfnReference) {
   for (uint32_t seed = 1; seed <= 8; seed++) {
     SCOPED_TRACE(seed);
-    RunDifferential(seed);
+    RunDifferential(seed, /*incremental=*/false);
     if (::testing::Test::HasFatalFailure()) return;
   }
+}
+
+TEST(BuddyDifferentialTest, CheckingOnlyTheWrittenPagesAgreesWithTheFullWalk) {
+  for (uint32_t seed = 11; seed <= 18; seed++) {
+    SCOPED_TRACE(seed);
+    RunDifferential(seed, /*incremental=*/true);
+    if (::testing::Test::HasFatalFailure()) return;
+  }
+}
+
+TEST(BuddyCheckTest, CheckingOnlyTheWrittenPagesFindsCorruptedState) {
+  Machine m(RamConfig(16, 16));
+  ASSERT_THAT(m.get(), NotNull());
+  ASSERT_THAT(buddy_track_changes(m.get()), IsNull());
+  EXPECT_THAT(buddy_check_changes(m.get()), IsNull());
+  SetPageReserved(m.Page(5));  // inside the free order-4 block
+  const char* report = buddy_check_changes(m.get());
+  ASSERT_THAT(report, NotNull());
+  EXPECT_THAT(report, HasSubstr("covers reserved pfn"));
+  ClearPageReserved(m.Page(5));
+  EXPECT_THAT(buddy_check_changes(m.get()), IsNull());
+
+  struct page* page = alloc_page(m.get(), GFP_KERNEL);
+  ASSERT_THAT(page, NotNull());
+  EXPECT_THAT(buddy_check_changes(m.get()), IsNull());
+  page_flag_set(page, PG_buddy);
+  set_page_private(page, 7);
+  report = buddy_check_changes(m.get());
+  ASSERT_THAT(report, NotNull());
+  EXPECT_THAT(report, HasSubstr("on no free list"));
+  page_flag_clear(page, PG_buddy);
+  set_page_private(page, 0);
+  EXPECT_THAT(buddy_check_changes(m.get()), IsNull());
+
+  m.get()->nr_allocated.fetch_add(1);
+  report = buddy_check_changes(m.get());
+  ASSERT_THAT(report, NotNull());
+  EXPECT_THAT(report, HasSubstr("allocated"));
+  m.get()->nr_allocated.fetch_sub(1);
+
+  // A free block taken off its list behind the allocator's back: its pages are still counted free.
+  __free_page(page);
+  EXPECT_THAT(buddy_check_changes(m.get()), IsNull());
+  struct zone* zone = &m.get()->zones[ZONE_NORMAL];
+  struct page* head = list_first_entry(&zone->free_area[4].free_list, struct page, lru);
+  list_del(&head->lru);
+  zone->free_area[4].nr_free--;
+  zone->free_pages.fetch_sub(16);
+  report = buddy_check_changes(m.get());
+  ASSERT_THAT(report, NotNull());
+  EXPECT_THAT(report, HasSubstr("lie in free blocks"));
+  list_add(&head->lru, &zone->free_area[4].free_list);
+  zone->free_area[4].nr_free++;
+  zone->free_pages.fetch_add(16);
+  EXPECT_THAT(buddy_check_changes(m.get()), IsNull());
 }
 
 TEST(BuddyConcurrencyTest, ThreadsAllocatingAndFreeingLeaveAConsistentAllocator) {
