@@ -169,8 +169,9 @@ void FuzzMachine::Check(const std::string& what) {
 
 ION_NO_COVERAGE void FuzzMachine::Check(const std::function<std::string()>& what) {
   std::string v = WithoutKnownDefects(backend_->check_invariants(k::ION_CHECK_DEBUGFS_SUM));
-  const k::phys_mem* mem = backend_->mem();
+  k::phys_mem* mem = backend_->mem();
   if (mem->nr_allocated.load() < 0) v += "page allocator: negative allocated-page count\n";
+  if (const char* buddy = k::buddy_check_changes(mem)) v += std::string("buddy allocator: ") + buddy + "\n";
   v += UnexpectedReports();
   if (!v.empty()) Fail(what(), v);
 }
@@ -190,6 +191,7 @@ void FuzzMachine::Teardown() {
   CheckPageAllocator("the last operation");
   v = backend_->ReloadModule();
   v += UnexpectedReports();
+  if (const char* buddy = k::buddy_check_changes(backend_->mem())) v += std::string("buddy allocator: ") + buddy + "\n";
   if (k::live_object_count() != m.live_objects) {
     v += "live objects after the module reload: " + std::to_string(k::live_object_count()) + ", a fresh load has " +
          std::to_string(m.live_objects) + ":\n" + k::format_live_objects();

@@ -2,13 +2,22 @@
 //
 // The machine every ION fuzz harness runs one input on, and the oracles that judge it. A FuzzMachine is one
 // input's run on the fuzz board (fuzz/ion_program.h: kFuzzBoard) on the model, with a freshly loaded module and
-// pids counted from 1, so the same input always runs the same way. Check() runs after every operation and aborts the process with a clear message when:
+// pids counted from 1, so the same input always runs the same way. Check() runs after every operation and aborts
+// the process with a clear message when:
 //   - the invariant checker (model/ion_state.h) reports anything: refcounts recomputed from the object graph,
-//     each client's idr against its rb-tree, debugfs heap totals against the live buffers, free lists, genalloc,
-//     the system heap's pools, the chunk and CMA accounting;
+//     each client's idr against its rb-tree, debugfs heap totals against the live buffers, free lists, genalloc
+//     (each pool's counters against its bitmap and against the buffers), the system heap's pools, the chunk and
+//     CMA accounting;
+//   - the buddy allocator's own check finds anything (free lists, merging, the state of every free, reserved
+//     and allocated page, free + allocated + reserved == present). It looks at every free list and at the
+//     struct pages the model wrote since the previous operation (model/kernel/mm.h: buddy_check_changes, after
+//     one full buddy_check at the boot), which is what makes it affordable after every operation;
 //   - the page allocator's allocated-page counter is negative;
 //   - any WARN, BUG or bad page state was recorded (a page allocation failure report is an ordinary outcome of
 //     asking for too much memory and is allowed).
+// The heaps' debugfs totals are read as the sum ion_debug_heap_show() prints (ION_CHECK_DEBUGFS_SUM), without
+// formatting the files' text; the text itself is what a program's own debugfs reads and the cross-check
+// compare.
 // Known upstream defects are not violations: v4.4 ION pairs nothing in its dma-buf begin/end_cpu_access
 // (ion.c:ion_dma_buf_begin_cpu_access takes a kernel mapping reference, end_cpu_access drops one, and
 // DMA_BUF_IOCTL_SYNC lets userspace call either any number of times), so a START without END leaves kmap_cnt
@@ -28,11 +37,6 @@
 //     machine would hand it (model/kernel/mm.h: free_area_restore);
 //   - the model's live objects must be those of a freshly loaded module, and the recorded reports are cleared.
 // A machine that fails any of these is never reused: the harness aborts.
-// The oracles after each operation read the heaps' debugfs totals as the sum ion_debug_heap_show() prints
-// (ION_CHECK_DEBUGFS_SUM), which costs no text formatting; Teardown() renders and parses the files themselves
-// (ION_CHECK_DEBUGFS_TEXT) once, after the last operation. The buddy allocator's own check (buddy_check: free
-// lists, merging, free + allocated + reserved == present) walks every page of the machine, so it also runs
-// there (CheckPageAllocator), before the reload.
 // Teardown() aborts unless every process, object and page came back.
 // IONSIM_FUZZ_INJECT=free-unlinks-referenced-handle in the environment switches on the model's test-only bug
 // (model/ion_priv.h: ion_injected_bugs) for the whole process, to show the fuzzers find it
@@ -66,10 +70,10 @@ class FuzzMachine {
   void Check(const std::string& what);
   // The same, with the operation's name made only when something is reported.
   void Check(const std::function<std::string()>& what);
-  // buddy_check() of the machine's page allocator.
+  // The page allocator check of Check() alone.
   void CheckPageAllocator(const std::string& what);
-  // Ends the input: the invariant checker with the debugfs text, CheckPageAllocator, then the module reload,
-  // and aborts unless everything came back (above). Called by the destructor if not called before.
+  // Ends the input: the invariant checker, CheckPageAllocator, then the module reload, and aborts unless
+  // everything came back (above). Called by the destructor if not called before.
   void Teardown();
 
   [[noreturn]] void Fail(const std::string& what, const std::string& violation);

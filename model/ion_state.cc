@@ -239,6 +239,7 @@ ION_NO_COVERAGE void check_heap_allocator(struct ion_heap* heap, const std::vect
       fail(format("heap %s: allocated counter %lu but buffers hold %lu bytes of chunks", heap->name, allocated, held_bytes));
     }
     struct gen_pool* pool = ion_chunk_heap_pool(heap);
+    if (const char* bad = gen_pool_check(pool)) fail(format("heap %s: genalloc: %s", heap->name, bad));
     const size_t expected = gen_pool_size(pool) - held_bytes;
     const bool lost_chunk_zero = ion_chunk_heap_base(heap) == 0 && gen_pool_avail(pool) + chunk == expected;
     if (gen_pool_avail(pool) != expected && !lost_chunk_zero) {
@@ -416,6 +417,7 @@ ION_NO_COVERAGE std::string ion_check_invariants(struct ion_device* dev, enum io
     check_heap_allocator(heap, sums.held, fail);
     if (heap->type == ION_HEAP_TYPE_CARVEOUT) {
       struct gen_pool* pool = ion_carveout_heap_pool(heap);
+      if (const char* bad = gen_pool_check(pool)) fail(format("heap %s: genalloc: %s", heap->name, bad));
       const size_t expected = gen_pool_size(pool) - sums.pool_bytes;
       // A carveout based at physical 0 loses its first granule for good: genalloc hands out address 0, which
       // the carveout takes for failure and never frees (reference ion.md section 3.3).

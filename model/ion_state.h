@@ -42,7 +42,8 @@ std::string ion_canonical_dump(struct ion_device* dev);
 //     ION_CHECK_DEBUGFS_TEXT the file is rendered and its line parsed; with ION_CHECK_DEBUGFS_SUM the number is
 //     the sum ion_debug_heap_show() prints there (its walk of dev->buffers by heap id) without formatting the
 //     text, which is what a check after every operation can afford;
-//   - a carveout's genalloc pool has exactly size - (granule-rounded live and free-listed buffers) available;
+//   - a carveout's genalloc pool has exactly size - (granule-rounded live and free-listed buffers) available,
+//     and each of its chunks' avail matches its bitmap (gen_pool_check), as does the chunk heap's pool;
 //   - each system-heap pool holds only blocks of its order, in the list of their zone, none free in the buddy
 //     allocator, and its counts equal its list lengths;
 //   - a chunk heap's allocated counter equals the chunk-rounded sizes of its live and free-listed buffers, and

@@ -3,6 +3,7 @@
 
 #include "model/kernel/bitmap.h"
 #include "model/kernel/bug.h"
+#include "model/kernel/compiler.h"
 #include "model/kernel/slab.h"
 
 namespace ionsim::kernel {
@@ -227,6 +228,21 @@ size_t gen_pool_avail(struct gen_pool* pool) {
     avail += static_cast<size_t>(static_cast<long>(chunk->avail.load(std::memory_order_relaxed)));
   }
   return avail;
+}
+
+ION_NO_COVERAGE const char* gen_pool_check(struct gen_pool* pool) {
+  struct gen_pool_chunk* chunk;
+  list_for_each_entry(chunk, &pool->chunks, next_chunk) {
+    const unsigned long nbits = chunk_size(chunk) >> pool->min_alloc_order;
+    const unsigned long used = bitmap_weight(chunk->bits, nbits);
+    // avail is an atomic_t: compared as the int it holds (genalloc.h: chunks of 2 GiB and more wrap).
+    const int32_t avail = chunk->avail.load(std::memory_order_relaxed);
+    const int32_t clear = static_cast<int32_t>(static_cast<uint32_t>((nbits - used) << pool->min_alloc_order));
+    if (avail != clear) {
+      return "a chunk's avail does not match the clear bits of its bitmap";
+    }
+  }
+  return nullptr;
 }
 
 size_t gen_pool_size(struct gen_pool* pool) {

@@ -95,6 +95,9 @@ void gen_pool_for_each_chunk(struct gen_pool* pool,
 bool addr_in_gen_pool(struct gen_pool* pool, unsigned long start, size_t size);
 // Mirrors lib/genalloc.c:gen_pool_avail() @ v4.4.
 size_t gen_pool_avail(struct gen_pool* pool);
+// Not a kernel function: the invariant checker's look at a pool. NULL when, in every chunk, avail equals the
+// clear bits of the chunk's bitmap times the granule (as an int, like avail); otherwise what is wrong. Call it under no allocation.
+const char* gen_pool_check(struct gen_pool* pool);
 // Mirrors lib/genalloc.c:gen_pool_size() @ v4.4.
 size_t gen_pool_size(struct gen_pool* pool);
 // Mirrors lib/genalloc.c:gen_pool_set_algo() @ v4.4: NULL selects gen_pool_first_fit.

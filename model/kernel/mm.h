@@ -223,6 +223,9 @@ struct phys_mem {
   std::vector<uint8_t> page_class;
   unsigned long class_count[4] = {0, 0, 0, 0};
   std::vector<unsigned long> changed_bits;  // g_page_changes.bits while tracked
+  // The allocated-page and per-zone free-page counters when the last check passed.
+  long checked_allocated = -1;
+  long checked_free[MAX_NR_ZONES] = {-1, -1};
 };
 
 // ---- The machine ----------------------------------------------------------------------------------------------
@@ -415,8 +418,9 @@ const char* buddy_track_changes(struct phys_mem* mem);
 // What buddy_check() checks, in O(free blocks + struct pages written since the last check): every free list is
 // walked in full, and only the pages written since then are checked one by one, since a page nobody wrote keeps
 // its state (a free page that is allocated, or an allocated one that is freed, is written: its whole block is
-// recorded). The per-state page counts carry over from check to check. Falls back to buddy_check() (and starts
-// nothing) when the machine's writes are not tracked.
+// recorded). The per-state page counts carry over from check to check. When no struct page was written and the
+// allocated and free page counters are those of the last passing check, nothing can have changed and it returns
+// at once. Falls back to buddy_check() (and starts nothing) when the machine's writes are not tracked.
 const char* buddy_check_changes(struct phys_mem* mem);
 
 // Every free list of a machine, in list order.

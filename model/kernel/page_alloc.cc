@@ -56,6 +56,26 @@ bool page_changes_tracked(const struct phys_mem* mem) {
   return g_page_changes.begin != 0 && g_page_changes.begin == reinterpret_cast<uintptr_t>(mem->mem_map);
 }
 
+bool any_page_changed(const struct phys_mem* mem) {
+  for (const unsigned long& word : mem->changed_bits) {
+    if (__atomic_load_n(&word, __ATOMIC_RELAXED) != 0) return true;
+  }
+  return false;
+}
+
+// The counters a passing check saw, and whether they still read the same.
+void remember_counters(struct phys_mem* mem) {
+  mem->checked_allocated = mem->nr_allocated.load(std::memory_order_relaxed);
+  for (int z = 0; z < MAX_NR_ZONES; z++) mem->checked_free[z] = mem->zones[z].free_pages.load(std::memory_order_relaxed);
+}
+bool counters_as_checked(const struct phys_mem* mem) {
+  if (mem->checked_allocated != mem->nr_allocated.load(std::memory_order_relaxed)) return false;
+  for (int z = 0; z < MAX_NR_ZONES; z++) {
+    if (mem->checked_free[z] != mem->zones[z].free_pages.load(std::memory_order_relaxed)) return false;
+  }
+  return true;
+}
+
 // The current task's PF_MEMALLOC: set while it runs direct reclaim, so allocations made by shrinkers do not
 // recurse into reclaim (mm/page_alloc.c:__perform_reclaim @ v4.4).
 thread_local bool current_pf_memalloc = false;
@@ -1060,6 +1080,7 @@ ION_NO_COVERAGE const char* buddy_check(struct phys_mem* mem) {
     fail("free %lu + allocated %lu + reserved %lu != present %lu", free_total, allocated, reserved, present);
   }
   mem->check_report = std::move(report);
+  if (mem->check_report.empty()) remember_counters(mem);
   return mem->check_report.empty() ? nullptr : mem->check_report.c_str();
 }
 
@@ -1076,6 +1097,10 @@ ION_NO_COVERAGE const char* buddy_check_changes(struct phys_mem* mem) {
   const unsigned long span = mem->max_pfn - mem->min_pfn;
   // The classes come from a full check since the tracking started.
   if (!page_changes_tracked(mem) || mem->page_class.size() != span) return buddy_check(mem);
+  if (!any_page_changed(mem) && counters_as_checked(mem)) {
+    mem->check_report.clear();
+    return nullptr;
+  }
   std::string report;
   auto fail = [&](const char* fmt, auto... args) {
     if (!report.empty()) return;
@@ -1227,6 +1252,7 @@ ION_NO_COVERAGE const char* buddy_check_changes(struct phys_mem* mem) {
   }
   // A failed check leaves the classes as they were found; the next full check rebuilds them.
   mem->check_report = std::move(report);
+  if (mem->check_report.empty()) remember_counters(mem);
   return mem->check_report.empty() ? nullptr : mem->check_report.c_str();
 }
 

@@ -69,6 +69,24 @@ TEST(GenallocTest, FirstFitFillsTheLowestHoleThatFits) {
   gen_pool_destroy(pool);
 }
 
+TEST(GenallocTest, CheckFindsAnAvailThatDisagreesWithTheBitmap) {
+  struct gen_pool* pool = NewPool(kBase, 8 * kG);
+  EXPECT_EQ(gen_pool_check(pool), nullptr);
+  EXPECT_EQ(gen_pool_alloc(pool, 3 * kG), kBase);
+  EXPECT_EQ(gen_pool_check(pool), nullptr);
+  struct gen_pool_chunk* chunk = list_first_entry(&pool->chunks, struct gen_pool_chunk, next_chunk);
+  bitmap_clear(chunk->bits, 1, 1);  // a granule freed behind the pool's back
+  EXPECT_NE(gen_pool_check(pool), nullptr);
+  bitmap_set(chunk->bits, 1, 1);
+  EXPECT_EQ(gen_pool_check(pool), nullptr);
+  chunk->avail.fetch_add(static_cast<int32_t>(kG));  // or counted back without clearing its bit
+  EXPECT_NE(gen_pool_check(pool), nullptr);
+  chunk->avail.fetch_sub(static_cast<int32_t>(kG));
+  gen_pool_free(pool, kBase, 3 * kG);
+  EXPECT_EQ(gen_pool_check(pool), nullptr);
+  gen_pool_destroy(pool);
+}
+
 TEST(GenallocTest, SizesRoundUpToWholeGranules) {
   // alloc 1 byte, then 4097 bytes:   X X X .
   // Expect 1 granule then 2, and avail to drop by whole granules.
