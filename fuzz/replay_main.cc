@@ -2,7 +2,7 @@
 //
 // main() for fuzz harnesses outside --config=fuzz: runs LLVMFuzzerTestOneInput once on every file named on the
 // command line (directories are walked, sorted by name), so a harness replays its corpus and its reproducers as
-// an ordinary program. A crash is a crash here too; a clean run prints how many inputs it ran.
+// an ordinary program. LLVMFuzzerInitialize runs first when the harness has one. A crash is a crash here too; a clean run prints how many inputs it ran.
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -13,6 +13,8 @@
 #include <vector>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
+// Optional, as in libFuzzer: called once before the first input when the harness defines it.
+extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) __attribute__((weak));
 
 namespace {
 
@@ -37,6 +39,7 @@ std::vector<std::filesystem::path> Inputs(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (LLVMFuzzerInitialize != nullptr) LLVMFuzzerInitialize(&argc, &argv);
   const std::vector<std::filesystem::path> inputs = Inputs(argc, argv);
   if (inputs.empty()) {
     std::fprintf(stderr, "usage: %s FILE_OR_DIR...\n", argv[0]);

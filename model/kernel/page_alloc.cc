@@ -2,6 +2,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -41,7 +42,18 @@ namespace {
 struct MemMapTable {
   std::shared_mutex mu;
   std::map<uintptr_t, struct phys_mem*> by_end;
+  // Bumped whenever a machine comes or goes: a thread's cached lookup (page_phys_mem) is good while it holds.
+  std::atomic<uint64_t> generation{0};
 };
+
+// The last machine a thread found with page_phys_mem(), valid while the table's generation is unchanged.
+struct MemMapLookup {
+  uint64_t generation = ~0ULL;
+  uintptr_t begin = 0;
+  uintptr_t end = 0;
+  struct phys_mem* mem = nullptr;
+};
+thread_local MemMapLookup last_lookup;
 
 MemMapTable& mem_map_table() {
   static MemMapTable* table = new MemMapTable();  // never destroyed: machines may outlive static destruction
@@ -618,6 +630,7 @@ struct phys_mem* phys_mem_create(const struct phys_mem_config& config) {
   {
     std::unique_lock<std::shared_mutex> lock(table.mu);
     table.by_end[reinterpret_cast<uintptr_t>(mem->mem_map + span)] = mem;
+    table.generation.fetch_add(1, std::memory_order_release);
   }
   return mem;
 }
@@ -630,6 +643,7 @@ unsigned long phys_mem_destroy(struct phys_mem* mem) {
   {
     std::unique_lock<std::shared_mutex> lock(table.mu);
     table.by_end.erase(reinterpret_cast<uintptr_t>(mem->mem_map + span));
+    table.generation.fetch_add(1, std::memory_order_release);
   }
   const long leaked = mem->nr_allocated.load(std::memory_order_relaxed);
   long backed = mem->nr_backed.load(std::memory_order_relaxed);
@@ -667,12 +681,19 @@ struct page* pfn_to_page(struct phys_mem* mem, unsigned long pfn) {
 
 struct phys_mem* page_phys_mem(const struct page* page) {
   MemMapTable& table = mem_map_table();
-  std::shared_lock<std::shared_mutex> lock(table.mu);
   const uintptr_t addr = reinterpret_cast<uintptr_t>(page);
+  MemMapLookup& last = last_lookup;
+  if (last.generation == table.generation.load(std::memory_order_acquire) && addr >= last.begin &&
+      addr < last.end) {
+    return (addr - last.begin) % sizeof(struct page) == 0 ? last.mem : nullptr;
+  }
+  std::shared_lock<std::shared_mutex> lock(table.mu);
   auto it = table.by_end.upper_bound(addr);
   if (it == table.by_end.end()) return nullptr;
   struct phys_mem* mem = it->second;
   if (addr < reinterpret_cast<uintptr_t>(mem->mem_map)) return nullptr;
+  last = {table.generation.load(std::memory_order_relaxed), reinterpret_cast<uintptr_t>(mem->mem_map), it->first,
+          mem};
   if ((addr - reinterpret_cast<uintptr_t>(mem->mem_map)) % sizeof(struct page) != 0) return nullptr;
   return mem;
 }
