@@ -34,8 +34,8 @@ namespace ionsim::fuzz {
 inline constexpr size_t kRecordBytes = 8;
 inline constexpr size_t kMaxOps = 32;
 
-// The fuzz machine (fuzz/fuzz.board): 16 MiB of RAM and a heap of every type. Small, so that a machine per input
-// boots and shuts down quickly.
+// The fuzz machine (fuzz/fuzz.board): 16 MiB of RAM and a heap of every type. Small, so that the oracles' walks
+// and the module reload between inputs stay cheap.
 extern const char kFuzzBoard[];
 // The board path a decoded trace names (relative to the repository root).
 extern const char kFuzzBoardPath[];

@@ -1212,10 +1212,14 @@ void ion_device_remove_heap(struct ion_device* dev, struct ion_heap* heap) {
   down_write(&dev->lock);
   plist_del(&heap->node, &dev->heaps);
   dev->heap_cnt--;
-  struct dentry* d = debugfs_lookup(std::string("ion/heaps/") + heap->name);
-  if (d && d->d_inode && d->d_inode->i_private == heap) debugfs_remove(d);
-  d = debugfs_lookup(std::string("ion/heaps/") + heap->name + "_shrink");
-  if (d && d->d_inode && d->d_inode->i_private == heap) debugfs_remove(d);
+  if (dev->heaps_debug_root) {
+    struct dentry* d = debugfs_lookup_child(dev->heaps_debug_root, heap->name);
+    if (d && d->d_inode && d->d_inode->i_private == heap) debugfs_remove(d);
+    char shrink_name[64];
+    std::snprintf(shrink_name, sizeof(shrink_name), "%s_shrink", heap->name);
+    d = debugfs_lookup_child(dev->heaps_debug_root, shrink_name);
+    if (d && d->d_inode && d->d_inode->i_private == heap) debugfs_remove(d);
+  }
   up_write(&dev->lock);
   ion_heap_cleanup(heap);
   mutex_lock(&dev->buffer_lock);

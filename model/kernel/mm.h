@@ -361,7 +361,10 @@ void page_write(struct page* page, size_t offset, const void* src, size_t len);
 // Sets len bytes at offset to c. Zeroing a whole page drops its bytes; zeroing part of an unbacked page is free.
 void memset_page(struct page* page, size_t offset, int c, size_t len);
 // Zeroes the page by dropping its bytes.
-void clear_page(struct page* page);
+void clear_backed_page(struct page* page);
+inline void clear_page(struct page* page) {
+  if (__atomic_load_n(&page->backing, __ATOMIC_ACQUIRE) != nullptr) clear_backed_page(page);  // else already zero
+}
 // Mirrors include/linux/highmem.h:clear_highpage() @ v4.4.
 inline void clear_highpage(struct page* page) { clear_page(page); }
 // Whether the page's bytes are allocated (it has been written since it was last zeroed).

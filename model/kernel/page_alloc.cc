@@ -475,8 +475,8 @@ int get_order(unsigned long size) {
 namespace {
 
 // Performance only, no behaviour: the mem_map of the last small machine shut down is kept for the next machine
-// of the same size and zeroed again, which is cheaper than the host page faults of a fresh mapping (a fuzzer
-// boots a machine per input). A zeroed map is exactly what a fresh anonymous mapping reads as. Maps above
+// of the same size and zeroed again, which is cheaper than the host page faults of a fresh mapping (tests and
+// tools that boot many small machines). A zeroed map is exactly what a fresh anonymous mapping reads as. Maps above
 // kMaxCachedMemMap are always unmapped: a large machine touches only the struct pages it uses.
 constexpr size_t kMaxCachedMemMap = 1 << 20;
 struct MemMapCache {
@@ -793,8 +793,7 @@ void memset_page(struct page* page, size_t offset, int c, size_t len) {
   std::memset(materialize(page) + offset, c, len);
 }
 
-void clear_page(struct page* page) {
-  if (__atomic_load_n(&page->backing, __ATOMIC_ACQUIRE) == nullptr) return;  // nothing was ever written
+void clear_backed_page(struct page* page) {
   uint8_t* old = __atomic_exchange_n(&page->backing, static_cast<uint8_t*>(nullptr), __ATOMIC_ACQ_REL);
   if (old == nullptr) return;
   std::free(old);
