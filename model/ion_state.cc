@@ -272,10 +272,15 @@ struct CheckScratch {
   std::vector<struct ion_buffer*> live;
   std::vector<HeapSums> heaps;
   size_t heaps_used = 0;
+  size_t last = 0;  // the slot sums() returned last
 
   ION_NO_COVERAGE HeapSums& sums(struct ion_heap* heap) {
+    if (last < heaps_used && heaps[last].heap == heap) return heaps[last];  // buffers come in runs of one heap
     for (size_t i = 0; i < heaps_used; i++) {
-      if (heaps[i].heap == heap) return heaps[i];
+      if (heaps[i].heap == heap) {
+        last = i;
+        return heaps[i];
+      }
     }
     if (heaps_used == heaps.size()) heaps.emplace_back();
     HeapSums& s = heaps[heaps_used++];

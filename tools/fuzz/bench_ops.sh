@@ -17,7 +17,7 @@ if [[ ${1:-} == --asan ]]; then
 fi
 n=${1:-3000}
 rounds=${2:-5}
-bazel build --config="$config" //fuzz:ion_ops_fuzzer >/dev/null 2>&1 || bazel build --config="$config" //fuzz:ion_ops_fuzzer
+bazel build --config="$config" --symlink_prefix=/ //fuzz:ion_ops_fuzzer >/dev/null 2>&1 || bazel build --config="$config" --symlink_prefix=/ //fuzz:ion_ops_fuzzer
 bin=$(bazel info --config="$config" bazel-bin 2>/dev/null)/fuzz/ion_ops_fuzzer
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 limit=${1:-60}
 build() { "$@" >/dev/null 2>&1 || "$@"; }
-build bazel build --config=fuzz //fuzz:ion_ops_fuzzer
+build bazel build --config=fuzz --symlink_prefix=/ //fuzz:ion_ops_fuzzer
 build bazel build //tools/ionsim:ionsim
 bin=$(bazel info --config=fuzz bazel-bin 2>/dev/null)/fuzz/ion_ops_fuzzer
 ionsim=$(bazel info bazel-bin 2>/dev/null)/tools/ionsim/ionsim

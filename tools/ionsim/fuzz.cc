@@ -133,7 +133,9 @@ int FuzzMain(int argc, char** argv) {
   if (o.binary.empty()) {
     std::printf("building //fuzz:%s with --config=fuzz...\n", target.c_str());
     std::fflush(stdout);
-    Capture("cd " + Quote(root) + " && bazel build --config=fuzz //fuzz:" + target + " 2>&1", &status);
+    // --symlink_prefix=/ leaves bazel-bin and friends pointing at the user's last build.
+    Capture("cd " + Quote(root) + " && bazel build --config=fuzz --symlink_prefix=/ //fuzz:" + target + " 2>&1",
+            &status);
     if (status != 0) {
       std::fprintf(stderr, "ionsim fuzz: bazel build --config=fuzz //fuzz:%s failed (run it to see why)\n",
                    target.c_str());
