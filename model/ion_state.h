@@ -54,7 +54,11 @@ enum ion_check_debugfs {
   ION_CHECK_DEBUGFS_TEXT,
   ION_CHECK_DEBUGFS_SUM,
 };
-std::string ion_check_invariants(struct ion_device* dev, enum ion_check_debugfs debugfs = ION_CHECK_DEBUGFS_TEXT);
+// Violations are reported in creation order (buffers, then clients, by serial) unless in_creation_order is
+// false, when they come in tree order: cheaper for a caller that runs the checker after every operation and
+// filters what it reports.
+std::string ion_check_invariants(struct ion_device* dev, enum ion_check_debugfs debugfs = ION_CHECK_DEBUGFS_TEXT,
+                                 bool in_creation_order = true);
 
 }  // namespace ionsim::kernel
 

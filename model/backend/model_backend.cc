@@ -186,8 +186,8 @@ ErrnoOr<task_struct*> ModelBackend::live_task(ProcId proc) const {
   return t;
 }
 
-std::string ModelBackend::check_invariants(kernel::ion_check_debugfs debugfs) const {
-  return ion_check_invariants(dev_, debugfs);
+std::string ModelBackend::check_invariants(kernel::ion_check_debugfs debugfs, bool in_creation_order) const {
+  return ion_check_invariants(dev_, debugfs, in_creation_order);
 }
 
 ErrnoOr<ProcId> ModelBackend::spawn(const std::string& comm) {

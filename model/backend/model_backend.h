@@ -112,8 +112,10 @@ class ModelBackend : public IonBackend {
   // The task of a live process, or NULL.
   kernel::task_struct* task(ProcId proc) const;
   // The invariant checker (model/ion_state.h): "" when every invariant holds. `debugfs` chooses how the heaps'
-  // debugfs totals are read: the rendered text (the default) or the sum the text would print.
-  std::string check_invariants(kernel::ion_check_debugfs debugfs = kernel::ION_CHECK_DEBUGFS_TEXT) const;
+  // debugfs totals are read: the rendered text (the default) or the sum the text would print; reports come in
+  // creation order unless in_creation_order is false.
+  std::string check_invariants(kernel::ion_check_debugfs debugfs = kernel::ION_CHECK_DEBUGFS_TEXT,
+                               bool in_creation_order = true) const;
 
  private:
   ModelBackend() = default;
