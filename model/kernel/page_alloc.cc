@@ -948,21 +948,16 @@ std::string buddyinfo(struct phys_mem* mem) {
   return out;
 }
 
-// One walk of the free lists (O(blocks)) that marks each free block's head with its order, then one pass over
-// the struct pages in pfn order that checks each page against the free block it lies in, if any.
-ION_NO_COVERAGE const char* buddy_check(struct phys_mem* mem) {
-  const unsigned long span = mem->max_pfn - mem->min_pfn;
-  // Per pfn: 0, or 1 + the order of the free block this pfn heads.
-  std::vector<uint8_t>& head_order = mem->check_state;
-  head_order.assign(span, 0);
-  std::string report;
-  auto fail = [&](const char* fmt, auto... args) {
-    if (!report.empty()) return;
-    char buf[256];
-    std::snprintf(buf, sizeof(buf), fmt, args...);
-    report = buf;
-  };
+namespace {
 
+// The free-list walk both checks share: every list of every zone, each block's head checked (PageBuddy with its
+// list's order, naturally aligned, inside the memory map and one zone, not left unmerged with a free buddy), the
+// lists' lengths against nr_free and NR_FREE_PAGES. on_block(pfn, order) sees every block and may stop the walk
+// by returning false. Returns the pages the lists hold; stops at the first failure.
+template <typename Fail, typename OnBlock>
+ION_NO_COVERAGE unsigned long walk_free_lists(struct phys_mem* mem, const std::string& report, Fail& fail,
+                                              OnBlock on_block) {
+  const unsigned long span = mem->max_pfn - mem->min_pfn;
   unsigned long free_total = 0;
   for (int z = 0; z < MAX_NR_ZONES && report.empty(); z++) {
     struct zone* zone = &mem->zones[z];
@@ -994,18 +989,13 @@ ION_NO_COVERAGE const char* buddy_check(struct phys_mem* mem) {
           fail("order-%u block at pfn %#lx is not inside zone %s", o, pfn, zone->name);
           break;
         }
-        uint8_t& mark = head_order[pfn - mem->min_pfn];
-        if (mark != 0) {
-          fail("pfn %#lx is in two free blocks (the order-%u block at %#lx and another)", pfn, o, pfn);
-          break;
-        }
-        mark = static_cast<uint8_t>(1 + o);
         if (o < MAX_ORDER - 1) {
           const struct page* buddy = pfn_to_page_in_span(mem, pfn ^ size);
           if (page_is_buddy(mem, zone->idx, buddy, o)) {
             fail("free order-%u buddies at pfn %#lx and %#lx were not merged", o, pfn, pfn ^ size);
           }
         }
+        if (!on_block(pfn, o)) break;
       }
       if (report.empty() && n != zone->free_area[o].nr_free) {
         fail("zone %s order %u: list holds %lu blocks but nr_free is %lu", zone->name, o, n,
@@ -1020,73 +1010,55 @@ ION_NO_COVERAGE const char* buddy_check(struct phys_mem* mem) {
     spin_unlock(&zone->lock);
     free_total += zone_free;
   }
+  return free_total;
+}
 
-  const bool tracked = page_changes_tracked(mem);
-  if (tracked) {
-    mem->page_class.assign(span, kClassHole);
-    for (unsigned long& c : mem->class_count) c = 0;
-    std::fill(mem->changed_bits.begin(), mem->changed_bits.end(), 0UL);
-  }
-  unsigned long reserved = 0;
-  unsigned long in_use = 0;
-  unsigned long present = 0;
-  unsigned long block = 0;      // the head pfn of the free block being walked
-  unsigned long block_end = 0;  // its end; a pfn below it is free
-  unsigned int block_order = 0;
-  for (unsigned long idx = 0; idx < span && report.empty(); idx++) {
-    const unsigned long pfn = mem->min_pfn + idx;
-    const struct page* page = &mem->mem_map[idx];
-    if (head_order[idx] != 0) {
-      if (pfn < block_end) {
-        fail("pfn %#lx is in two free blocks (the order-%u block at %#lx and another)", pfn, block_order, block);
-        break;
-      }
-      block = pfn;
-      block_order = head_order[idx] - 1u;
-      block_end = pfn + (1UL << block_order);
-    }
-    const bool is_free = pfn < block_end;
-    if (tracked) {
-      const uint8_t c = !pfn_valid(mem, pfn) ? kClassHole
-                        : is_free            ? kClassFree
-                        : PageReserved(page) ? kClassReserved
-                                             : kClassInUse;
-      mem->page_class[idx] = c;
-      mem->class_count[c]++;
-    }
-    if (!pfn_valid(mem, pfn)) {
-      if (is_free) {
-        fail("free order-%u block at pfn %#lx covers pfn %#lx outside RAM", block_order, block, pfn);
-      } else if (page->flags != 0 || page_count_raw(page) != 0) {
-        fail("hole pfn %#lx has a used struct page", pfn);
-      }
-      continue;
-    }
-    present++;
+// The checks of one pfn, free (inside the order-block_order block at `block`) or not; returns its class.
+template <typename Fail>
+ION_NO_COVERAGE uint8_t check_pfn(const struct phys_mem* mem, unsigned long pfn, bool is_free, unsigned long block,
+                                  unsigned int block_order, Fail& fail) {
+  const struct page* page = &mem->mem_map[pfn - mem->min_pfn];
+  if (!pfn_valid(mem, pfn)) {
     if (is_free) {
-      if (pfn < mem->ram_start_pfn || pfn >= mem->ram_end_pfn) {
-        fail("free order-%u block at pfn %#lx covers pfn %#lx outside RAM", block_order, block, pfn);
-      } else if (PageReserved(page)) {
-        fail("free order-%u block at pfn %#lx covers reserved pfn %#lx", block_order, block, pfn);
-      } else if (page_count_raw(page) != 0) {
-        fail("free order-%u block at pfn %#lx covers pfn %#lx with _count %d", block_order, block, pfn,
-             page_count_raw(page));
-      } else if (pfn != block && PageBuddy(page)) {
-        fail("pfn %#lx inside the free order-%u block at %#lx is itself PageBuddy", pfn, block_order, block);
-      } else if (PageCompound(page)) {
-        fail("pfn %#lx in a free block is still part of a compound page", pfn);
-      }
-      continue;
+      fail("free order-%u block at pfn %#lx covers pfn %#lx outside RAM", block_order, block, pfn);
+    } else if (page->flags != 0 || page_count_raw(page) != 0) {
+      fail("hole pfn %#lx has a used struct page", pfn);
     }
-    if (PageBuddy(page)) fail("PageBuddy pfn %#lx is on no free list", pfn);
-    if (PageReserved(page)) {
-      reserved++;
-    } else {
-      if (pfn < mem->ram_start_pfn || pfn >= mem->ram_end_pfn) fail("pfn %#lx outside RAM is not reserved", pfn);
-      in_use++;
-    }
+    return kClassHole;
   }
+  if (is_free) {
+    if (pfn < mem->ram_start_pfn || pfn >= mem->ram_end_pfn) {
+      fail("free order-%u block at pfn %#lx covers pfn %#lx outside RAM", block_order, block, pfn);
+    } else if (PageReserved(page)) {
+      fail("free order-%u block at pfn %#lx covers reserved pfn %#lx", block_order, block, pfn);
+    } else if (page_count_raw(page) != 0) {
+      fail("free order-%u block at pfn %#lx covers pfn %#lx with _count %d", block_order, block, pfn,
+           page_count_raw(page));
+    } else if (pfn != block && PageBuddy(page)) {
+      fail("pfn %#lx inside the free order-%u block at %#lx is itself PageBuddy", pfn, block_order, block);
+    } else if (PageCompound(page)) {
+      fail("pfn %#lx in a free block is still part of a compound page", pfn);
+    }
+    return kClassFree;
+  }
+  if (PageBuddy(page)) fail("PageBuddy pfn %#lx is on no free list", pfn);
+  if (PageReserved(page)) return kClassReserved;
+  if (pfn < mem->ram_start_pfn || pfn >= mem->ram_end_pfn) fail("pfn %#lx outside RAM is not reserved", pfn);
+  return kClassInUse;
+}
+
+// The totals both checks end with, from the pages of each class and the pages on the free lists.
+template <typename Fail>
+ION_NO_COVERAGE void check_totals(const struct phys_mem* mem, const unsigned long* class_count,
+                                  unsigned long free_total, const std::string& report, Fail& fail) {
+  const unsigned long span = mem->max_pfn - mem->min_pfn;
+  const unsigned long present = span - class_count[kClassHole];
+  const unsigned long reserved = class_count[kClassReserved];
+  const unsigned long in_use = class_count[kClassInUse];
   const unsigned long allocated = nr_allocated_pages(mem);
+  if (report.empty() && class_count[kClassFree] != free_total) {
+    fail("the free lists hold %lu pages but %lu pages lie in free blocks", free_total, class_count[kClassFree]);
+  }
   if (report.empty() && present != mem->present_pages) {
     fail("%lu pfns have a struct page but the machine has %lu present pages", present, mem->present_pages);
   }
@@ -1099,9 +1071,74 @@ ION_NO_COVERAGE const char* buddy_check(struct phys_mem* mem) {
   if (report.empty() && free_total + allocated + reserved != present) {
     fail("free %lu + allocated %lu + reserved %lu != present %lu", free_total, allocated, reserved, present);
   }
-  mem->check_report = std::move(report);
+}
+
+// A check's record of its first failure.
+struct CheckReport {
+  std::string text;
+  template <typename... Args>
+  void operator()(const char* fmt, Args... args) {
+    if (!text.empty()) return;
+    char buf[256];
+    std::snprintf(buf, sizeof(buf), fmt, args...);
+    text = buf;
+  }
+};
+
+// Ends a check: keeps its report for the caller and, when it passed, the counters it saw.
+const char* finish_check(struct phys_mem* mem, CheckReport& report) {
+  mem->check_report = std::move(report.text);
   if (mem->check_report.empty()) remember_counters(mem);
   return mem->check_report.empty() ? nullptr : mem->check_report.c_str();
+}
+
+}  // namespace
+
+// One walk of the free lists (O(blocks)) that marks each free block's head with its order, then one pass over
+// the struct pages in pfn order that checks each page against the free block it lies in, if any.
+ION_NO_COVERAGE const char* buddy_check(struct phys_mem* mem) {
+  const unsigned long span = mem->max_pfn - mem->min_pfn;
+  // Per pfn: 0, or 1 + the order of the free block this pfn heads.
+  std::vector<uint8_t>& head_order = mem->check_state;
+  head_order.assign(span, 0);
+  CheckReport report;
+  const unsigned long free_total = walk_free_lists(mem, report.text, report, [&](unsigned long pfn, unsigned int o) {
+    uint8_t& mark = head_order[pfn - mem->min_pfn];
+    if (mark != 0) {
+      report("pfn %#lx is in two free blocks (the order-%u block at %#lx and another)", pfn, o, pfn);
+      return false;
+    }
+    mark = static_cast<uint8_t>(1 + o);
+    return true;
+  });
+
+  const bool tracked = page_changes_tracked(mem);
+  if (tracked) {
+    mem->page_class.assign(span, kClassHole);
+    std::fill(mem->changed_bits.begin(), mem->changed_bits.end(), 0UL);
+  }
+  unsigned long class_count[4] = {0, 0, 0, 0};
+  unsigned long block = 0;      // the head pfn of the free block being walked
+  unsigned long block_end = 0;  // its end; a pfn below it is free
+  unsigned int block_order = 0;
+  for (unsigned long idx = 0; idx < span && report.text.empty(); idx++) {
+    const unsigned long pfn = mem->min_pfn + idx;
+    if (head_order[idx] != 0) {
+      if (pfn < block_end) {
+        report("pfn %#lx is in two free blocks (the order-%u block at %#lx and another)", pfn, block_order, block);
+        break;
+      }
+      block = pfn;
+      block_order = head_order[idx] - 1u;
+      block_end = pfn + (1UL << block_order);
+    }
+    const uint8_t c = check_pfn(mem, pfn, pfn < block_end, block, block_order, report);
+    class_count[c]++;
+    if (tracked) mem->page_class[idx] = c;
+  }
+  if (tracked) std::copy(std::begin(class_count), std::end(class_count), mem->class_count);
+  check_totals(mem, class_count, free_total, report.text, report);
+  return finish_check(mem, report);
 }
 
 const char* buddy_track_changes(struct phys_mem* mem) {
@@ -1121,87 +1158,31 @@ ION_NO_COVERAGE const char* buddy_check_changes(struct phys_mem* mem) {
     mem->check_report.clear();
     return nullptr;
   }
-  std::string report;
-  auto fail = [&](const char* fmt, auto... args) {
-    if (!report.empty()) return;
-    char buf[256];
-    std::snprintf(buf, sizeof(buf), fmt, args...);
-    report = buf;
-  };
-
-  // Every free block, from the lists: the head checks of buddy_check().
+  CheckReport report;
+  // Every free block, from the lists, sorted by pfn.
   thread_local std::vector<std::pair<unsigned long, unsigned int>> blocks;  // (head pfn, order)
   blocks.clear();
-  unsigned long free_total = 0;
-  for (int z = 0; z < MAX_NR_ZONES && report.empty(); z++) {
-    struct zone* zone = &mem->zones[z];
-    spin_lock(&zone->lock);
-    unsigned long zone_free = 0;
-    for (unsigned int o = 0; o < MAX_ORDER && report.empty(); o++) {
-      unsigned long n = 0;
-      const struct list_head* head = &zone->free_area[o].free_list;
-      for (const struct list_head* pos = head->next; pos != head && report.empty(); pos = pos->next) {
-        if (n > span) {
-          fail("zone %s order %u: free list does not end", zone->name, o);
-          break;
-        }
-        const struct page* page = container_of(pos, struct page, lru);
-        if (page < mem->mem_map || page >= mem->mem_map + span) {
-          fail("zone %s order %u: list entry %p is not a struct page of this machine", zone->name, o,
-               static_cast<const void*>(page));
-          break;
-        }
-        const unsigned long pfn = pfn_of(mem, page);
-        const unsigned long size = 1UL << o;
-        n++;
-        if (!PageBuddy(page)) fail("pfn %#lx on the order-%u list is not PageBuddy", pfn, o);
-        if (page_private(page) != o) fail("pfn %#lx on the order-%u list has order %lu", pfn, o, page_private(page));
-        if (pfn & (size - 1)) fail("pfn %#lx on the order-%u list is not aligned", pfn, o);
-        if (pfn + size > mem->max_pfn) fail("order-%u block at pfn %#lx runs off the memory map", o, pfn);
-        if (!report.empty()) break;
-        if (zonenum_of_pfn(mem, pfn) != zone->idx || zonenum_of_pfn(mem, pfn + size - 1) != zone->idx) {
-          fail("order-%u block at pfn %#lx is not inside zone %s", o, pfn, zone->name);
-          break;
-        }
-        if (o < MAX_ORDER - 1) {
-          const struct page* buddy = pfn_to_page_in_span(mem, pfn ^ size);
-          if (page_is_buddy(mem, zone->idx, buddy, o)) {
-            fail("free order-%u buddies at pfn %#lx and %#lx were not merged", o, pfn, pfn ^ size);
-          }
-        }
-        blocks.emplace_back(pfn, o);
-      }
-      if (report.empty() && n != zone->free_area[o].nr_free) {
-        fail("zone %s order %u: list holds %lu blocks but nr_free is %lu", zone->name, o, n,
-             zone->free_area[o].nr_free);
-      }
-      zone_free += n << o;
-    }
-    if (report.empty() && static_cast<long>(zone_free) != zone->free_pages.load(std::memory_order_relaxed)) {
-      fail("zone %s: free lists hold %lu pages but NR_FREE_PAGES is %ld", zone->name, zone_free,
-           zone->free_pages.load(std::memory_order_relaxed));
-    }
-    spin_unlock(&zone->lock);
-    free_total += zone_free;
-  }
+  const unsigned long free_total = walk_free_lists(mem, report.text, report, [](unsigned long pfn, unsigned int o) {
+    blocks.emplace_back(pfn, o);
+    return true;
+  });
   std::sort(blocks.begin(), blocks.end());
-  for (size_t i = 1; i < blocks.size() && report.empty(); i++) {
+  for (size_t i = 1; i < blocks.size() && report.text.empty(); i++) {
     const auto& [prev, prev_order] = blocks[i - 1];
     if (prev + (1UL << prev_order) > blocks[i].first) {
-      fail("pfn %#lx is in two free blocks (the order-%u block at %#lx and another)", blocks[i].first, prev_order,
-           prev);
+      report("pfn %#lx is in two free blocks (the order-%u block at %#lx and another)", blocks[i].first, prev_order,
+             prev);
     }
   }
 
   // The pages written since the last check: the per-page checks of buddy_check(), and their class.
-  for (size_t w = 0; w < mem->changed_bits.size() && report.empty(); w++) {
+  for (size_t w = 0; w < mem->changed_bits.size() && report.text.empty(); w++) {
     unsigned long word = mem->changed_bits[w];
-    while (word != 0 && report.empty()) {
+    while (word != 0 && report.text.empty()) {
       const unsigned long idx = w * 64 + static_cast<unsigned long>(__builtin_ctzl(word));
       word &= word - 1;
       if (idx >= span) break;
       const unsigned long pfn = mem->min_pfn + idx;
-      const struct page* page = &mem->mem_map[idx];
       // The free block holding pfn, if any: the last block starting at or below it.
       auto it = std::upper_bound(blocks.begin(), blocks.end(), std::make_pair(pfn, ~0U));
       bool is_free = false;
@@ -1213,67 +1194,16 @@ ION_NO_COVERAGE const char* buddy_check_changes(struct phys_mem* mem) {
         block_order = it->second;
         is_free = pfn < block + (1UL << block_order);
       }
-      uint8_t c;
-      if (!pfn_valid(mem, pfn)) {
-        c = kClassHole;
-        if (is_free) {
-          fail("free order-%u block at pfn %#lx covers pfn %#lx outside RAM", block_order, block, pfn);
-        } else if (page->flags != 0 || page_count_raw(page) != 0) {
-          fail("hole pfn %#lx has a used struct page", pfn);
-        }
-      } else if (is_free) {
-        c = kClassFree;
-        if (pfn < mem->ram_start_pfn || pfn >= mem->ram_end_pfn) {
-          fail("free order-%u block at pfn %#lx covers pfn %#lx outside RAM", block_order, block, pfn);
-        } else if (PageReserved(page)) {
-          fail("free order-%u block at pfn %#lx covers reserved pfn %#lx", block_order, block, pfn);
-        } else if (page_count_raw(page) != 0) {
-          fail("free order-%u block at pfn %#lx covers pfn %#lx with _count %d", block_order, block, pfn,
-               page_count_raw(page));
-        } else if (pfn != block && PageBuddy(page)) {
-          fail("pfn %#lx inside the free order-%u block at %#lx is itself PageBuddy", pfn, block_order, block);
-        } else if (PageCompound(page)) {
-          fail("pfn %#lx in a free block is still part of a compound page", pfn);
-        }
-      } else {
-        if (PageBuddy(page)) fail("PageBuddy pfn %#lx is on no free list", pfn);
-        if (PageReserved(page)) {
-          c = kClassReserved;
-        } else {
-          c = kClassInUse;
-          if (pfn < mem->ram_start_pfn || pfn >= mem->ram_end_pfn) fail("pfn %#lx outside RAM is not reserved", pfn);
-        }
-      }
+      const uint8_t c = check_pfn(mem, pfn, is_free, block, block_order, report);
       mem->class_count[mem->page_class[idx]]--;
       mem->class_count[c]++;
       mem->page_class[idx] = c;
     }
   }
   std::fill(mem->changed_bits.begin(), mem->changed_bits.end(), 0UL);
-
-  const unsigned long present = span - mem->class_count[kClassHole];
-  const unsigned long reserved = mem->class_count[kClassReserved];
-  const unsigned long in_use = mem->class_count[kClassInUse];
-  const unsigned long allocated = nr_allocated_pages(mem);
-  if (report.empty() && mem->class_count[kClassFree] != free_total) {
-    fail("the free lists hold %lu pages but %lu pages lie in free blocks", free_total, mem->class_count[kClassFree]);
-  }
-  if (report.empty() && present != mem->present_pages) {
-    fail("%lu pfns have a struct page but the machine has %lu present pages", present, mem->present_pages);
-  }
-  if (report.empty() && reserved != mem->reserved_pages) {
-    fail("%lu pages are PG_reserved but the machine reserved %lu", reserved, mem->reserved_pages);
-  }
-  if (report.empty() && in_use != allocated) {
-    fail("%lu pages are neither free nor reserved but %lu are allocated", in_use, allocated);
-  }
-  if (report.empty() && free_total + allocated + reserved != present) {
-    fail("free %lu + allocated %lu + reserved %lu != present %lu", free_total, allocated, reserved, present);
-  }
   // A failed check leaves the classes as they were found; the next full check rebuilds them.
-  mem->check_report = std::move(report);
-  if (mem->check_report.empty()) remember_counters(mem);
-  return mem->check_report.empty() ? nullptr : mem->check_report.c_str();
+  check_totals(mem, mem->class_count, free_total, report.text, report);
+  return finish_check(mem, report);
 }
 
 ION_NO_COVERAGE struct free_area_layout free_area_snapshot(struct phys_mem* mem) {

@@ -1256,16 +1256,20 @@ TEST(BuddyCheckTest, CheckingOnlyTheWrittenPagesFindsCorruptedState) {
   __free_page(page);
   EXPECT_THAT(buddy_check_changes(m.get()), IsNull());
   struct zone* zone = &m.get()->zones[ZONE_NORMAL];
+  spin_lock(&zone->lock);
   struct page* head = list_first_entry(&zone->free_area[4].free_list, struct page, lru);
   list_del(&head->lru);
   zone->free_area[4].nr_free--;
   zone->free_pages.fetch_sub(16);
+  spin_unlock(&zone->lock);
   report = buddy_check_changes(m.get());
   ASSERT_THAT(report, NotNull());
   EXPECT_THAT(report, HasSubstr("lie in free blocks"));
+  spin_lock(&zone->lock);
   list_add(&head->lru, &zone->free_area[4].free_list);
   zone->free_area[4].nr_free++;
   zone->free_pages.fetch_add(16);
+  spin_unlock(&zone->lock);
   EXPECT_THAT(buddy_check_changes(m.get()), IsNull());
 }
 
