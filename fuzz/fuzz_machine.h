@@ -36,7 +36,7 @@
 //     its free lists are then put back in the boot's order, so the next input is handed the pages a fresh
 //     machine would hand it (model/kernel/mm.h: free_area_restore);
 //   - the model's live objects must be those of a freshly loaded module, and the recorded reports are cleared.
-// A machine that fails any of these is never reused: the harness aborts.
+// A machine that fails any of these is never reused: the harness aborts. At exit the machine is shut down.
 // Teardown() aborts unless every process, object and page came back.
 // IONSIM_FUZZ_INJECT=free-unlinks-referenced-handle in the environment switches on the model's test-only bug
 // (model/ion_priv.h: ion_injected_bugs) for the whole process, to show the fuzzers find it
