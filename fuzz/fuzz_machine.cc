@@ -92,6 +92,12 @@ void OnAbort(int sig, siginfo_t* info, void* uctx) {
   std::raise(sig);
 }
 
+// The page allocator check (buddy_check_changes) as an oracle's lines: "" when it holds.
+std::string PageAllocatorViolation(k::phys_mem* mem) {
+  const char* buddy = k::buddy_check_changes(mem);
+  return buddy == nullptr ? "" : std::string("buddy allocator: ") + buddy + "\n";
+}
+
 // The process's machine, booted by the first FuzzMachine and reused by every later one (fuzz_machine.h).
 struct Machine {
   std::unique_ptr<ModelBackend> backend;
@@ -188,15 +194,14 @@ ION_NO_COVERAGE void FuzzMachine::Check(const std::function<std::string()>& what
   if (!v.empty()) v = WithoutKnownDefects(backend_->check_invariants(k::ION_CHECK_DEBUGFS_SUM));
   k::phys_mem* mem = backend_->mem();
   if (mem->nr_allocated.load() < 0) v += "page allocator: negative allocated-page count\n";
-  if (const char* buddy = k::buddy_check_changes(mem)) v += std::string("buddy allocator: ") + buddy + "\n";
+  v += PageAllocatorViolation(mem);
   v += UnexpectedReports();
   if (!v.empty()) Fail(what(), v);
 }
 
 void FuzzMachine::CheckPageAllocator(const std::string& what) {
-  if (const char* buddy = k::buddy_check_changes(backend_->mem())) {
-    Fail(what, std::string("buddy allocator: ") + buddy);
-  }
+  const std::string v = PageAllocatorViolation(backend_->mem());
+  if (!v.empty()) Fail(what, v);
 }
 
 void FuzzMachine::Teardown() {
@@ -208,7 +213,7 @@ void FuzzMachine::Teardown() {
   CheckPageAllocator("the last operation");
   v = backend_->ReloadModule();
   v += UnexpectedReports();
-  if (const char* buddy = k::buddy_check_changes(backend_->mem())) v += std::string("buddy allocator: ") + buddy + "\n";
+  v += PageAllocatorViolation(backend_->mem());
   if (k::live_object_count() != m.live_objects) {
     v += "live objects after the module reload: " + std::to_string(k::live_object_count()) + ", a fresh load has " +
          std::to_string(m.live_objects) + ":\n" + k::format_live_objects();

@@ -7,8 +7,8 @@
 #include <cstdlib>
 #include <cstdio>
 #include <map>
-#include <utility>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "model/kernel/compiler.h"
@@ -106,24 +106,13 @@ std::string heap_detail_lines(struct ion_heap* heap) ABSL_NO_THREAD_SAFETY_ANALY
   return out;
 }
 
-std::vector<struct ion_client*> clients_by_serial(struct ion_device* dev) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-  std::vector<struct ion_client*> clients;
-  for (struct rb_node* n = rb_first(&dev->clients); n; n = rb_next(n)) {
-    clients.push_back(rb_entry(n, struct ion_client, node));
-  }
-  std::sort(clients.begin(), clients.end(),
-            [](const struct ion_client* a, const struct ion_client* b) { return a->serial < b->serial; });
-  return clients;
-}
-
-std::vector<struct ion_buffer*> buffers_by_serial(struct ion_device* dev) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-  std::vector<struct ion_buffer*> buffers;
-  for (struct rb_node* n = rb_first(&dev->buffers); n; n = rb_next(n)) {
-    buffers.push_back(rb_entry(n, struct ion_buffer, node));
-  }
-  std::sort(buffers.begin(), buffers.end(),
-            [](const struct ion_buffer* a, const struct ion_buffer* b) { return a->serial < b->serial; });
-  return buffers;
+// The clients or buffers of a device tree (each linked by its `node`) into *out: in creation order when
+// by_serial, otherwise in tree order (no sorting).
+template <typename T>
+void collect_tree(struct rb_root* root, std::vector<T*>* out, bool by_serial) {
+  out->clear();
+  for (struct rb_node* n = rb_first(root); n; n = rb_next(n)) out->push_back(rb_entry(n, T, node));
+  if (by_serial) std::sort(out->begin(), out->end(), [](const T* a, const T* b) { return a->serial < b->serial; });
 }
 
 }  // namespace
@@ -149,10 +138,14 @@ std::string ion_canonical_dump(struct ion_device* dev) ABSL_NO_THREAD_SAFETY_ANA
                   free_list.empty() ? "-" : free_list.c_str());
     out += heap_detail_lines(heap);
   }
+  std::vector<struct ion_buffer*> buffers;
   mutex_lock(&dev->buffer_lock);
-  for (struct ion_buffer* buffer : buffers_by_serial(dev)) out += buffer_line(buffer);
+  collect_tree(&dev->buffers, &buffers, /*by_serial=*/true);
+  for (struct ion_buffer* buffer : buffers) out += buffer_line(buffer);
   mutex_unlock(&dev->buffer_lock);
-  for (struct ion_client* client : clients_by_serial(dev)) {
+  std::vector<struct ion_client*> clients;
+  collect_tree(&dev->clients, &clients, /*by_serial=*/true);
+  for (struct ion_client* client : clients) {
     mutex_lock(&client->lock);
     std::map<int, struct ion_handle*> handles;
     for (struct rb_node* n = rb_first(&client->handles); n; n = rb_next(n)) {
@@ -317,8 +310,6 @@ ION_NO_COVERAGE std::string check_invariants(struct ion_device* dev, enum ion_ch
   CheckScratch& s = scratch;
   s.dmabuf_privs.clear();
   s.handle_buffers.clear();
-  s.clients.clear();
-  s.live.clear();
   s.heaps_used = 0;
 
   dma_buf_for_each(collect_dma_buf, &s);
@@ -326,22 +317,9 @@ ION_NO_COVERAGE std::string check_invariants(struct ion_device* dev, enum ion_ch
 
   down_read(&dev->lock);
   mutex_lock(&dev->buffer_lock);
-  for (struct rb_node* n = rb_first(&dev->buffers); n; n = rb_next(n)) {
-    s.live.push_back(rb_entry(n, struct ion_buffer, node));
-  }
+  collect_tree(&dev->buffers, &s.live, in_order);
   mutex_unlock(&dev->buffer_lock);
-  if (in_order) {
-    std::sort(s.live.begin(), s.live.end(),
-              [](const struct ion_buffer* a, const struct ion_buffer* b) { return a->serial < b->serial; });
-  }
-
-  for (struct rb_node* n = rb_first(&dev->clients); n; n = rb_next(n)) {
-    s.clients.push_back(rb_entry(n, struct ion_client, node));
-  }
-  if (in_order) {
-    std::sort(s.clients.begin(), s.clients.end(),
-              [](const struct ion_client* a, const struct ion_client* b) { return a->serial < b->serial; });
-  }
+  collect_tree(&dev->clients, &s.clients, in_order);
   for (struct ion_client* client : s.clients) {
     mutex_lock(&client->lock);
     s.idr.clear();

@@ -11,6 +11,7 @@
 #include <shared_mutex>
 #include <utility>
 
+#include "model/kernel/bitmap.h"
 #include "model/kernel/bug.h"
 #include "model/kernel/compiler.h"
 #include "model/kernel/mm.h"
@@ -69,10 +70,8 @@ bool page_changes_tracked(const struct phys_mem* mem) {
 }
 
 bool any_page_changed(const struct phys_mem* mem) {
-  for (const unsigned long& word : mem->changed_bits) {
-    if (__atomic_load_n(&word, __ATOMIC_RELAXED) != 0) return true;
-  }
-  return false;
+  const unsigned long span = mem->max_pfn - mem->min_pfn;
+  return find_first_bit(mem->changed_bits.data(), span) < span;
 }
 
 // The counters a passing check saw, and whether they still read the same.
@@ -1176,29 +1175,25 @@ ION_NO_COVERAGE const char* buddy_check_changes(struct phys_mem* mem) {
   }
 
   // The pages written since the last check: the per-page checks of buddy_check(), and their class.
-  for (size_t w = 0; w < mem->changed_bits.size() && report.text.empty(); w++) {
-    unsigned long word = mem->changed_bits[w];
-    while (word != 0 && report.text.empty()) {
-      const unsigned long idx = w * 64 + static_cast<unsigned long>(__builtin_ctzl(word));
-      word &= word - 1;
-      if (idx >= span) break;
-      const unsigned long pfn = mem->min_pfn + idx;
-      // The free block holding pfn, if any: the last block starting at or below it.
-      auto it = std::upper_bound(blocks.begin(), blocks.end(), std::make_pair(pfn, ~0U));
-      bool is_free = false;
-      unsigned long block = 0;
-      unsigned int block_order = 0;
-      if (it != blocks.begin()) {
-        --it;
-        block = it->first;
-        block_order = it->second;
-        is_free = pfn < block + (1UL << block_order);
-      }
-      const uint8_t c = check_pfn(mem, pfn, is_free, block, block_order, report);
-      mem->class_count[mem->page_class[idx]]--;
-      mem->class_count[c]++;
-      mem->page_class[idx] = c;
+  const unsigned long* changed = mem->changed_bits.data();
+  for (unsigned long idx = find_first_bit(changed, span); idx < span && report.text.empty();
+       idx = find_next_bit(changed, span, idx + 1)) {
+    const unsigned long pfn = mem->min_pfn + idx;
+    // The free block holding pfn, if any: the last block starting at or below it.
+    auto it = std::upper_bound(blocks.begin(), blocks.end(), std::make_pair(pfn, ~0U));
+    bool is_free = false;
+    unsigned long block = 0;
+    unsigned int block_order = 0;
+    if (it != blocks.begin()) {
+      --it;
+      block = it->first;
+      block_order = it->second;
+      is_free = pfn < block + (1UL << block_order);
     }
+    const uint8_t c = check_pfn(mem, pfn, is_free, block, block_order, report);
+    mem->class_count[mem->page_class[idx]]--;
+    mem->class_count[c]++;
+    mem->page_class[idx] = c;
   }
   std::fill(mem->changed_bits.begin(), mem->changed_bits.end(), 0UL);
   // A failed check leaves the classes as they were found; the next full check rebuilds them.
