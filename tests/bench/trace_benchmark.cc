@@ -42,13 +42,24 @@ void BM_ModuleReload(benchmark::State& state) {
 }
 BENCHMARK(BM_ModuleReload);
 
-void BM_Random32OpTraces(benchmark::State& state) {
-  const ModelConfig config = Config();
+// 256 random 32-operation traces (seeds 1 to 256), and the executor's options for them: the canonical output
+// text built when the benchmark's argument is 1.
+std::vector<Trace> RandomTraces() {
   std::vector<Trace> traces;
   for (uint64_t seed = 1; seed <= 256; ++seed) traces.push_back(GenerateTrace(seed, 32));
+  return traces;
+}
+ExecOptions RandomTraceOptions(const ModelConfig& config, const benchmark::State& state) {
   ExecOptions options;
   options.build_output = state.range(0) != 0;
   options.heaps = HeapTable(config);
+  return options;
+}
+
+void BM_Random32OpTraces(benchmark::State& state) {
+  const ModelConfig config = Config();
+  const std::vector<Trace> traces = RandomTraces();
+  const ExecOptions options = RandomTraceOptions(config, state);
   ExecReport report;
   size_t i = 0;
   for (auto _ : state) {
@@ -63,11 +74,8 @@ BENCHMARK(BM_Random32OpTraces)->Arg(0)->Arg(1);
 
 void BM_Random32OpTracesWithReload(benchmark::State& state) {
   const ModelConfig config = Config();
-  std::vector<Trace> traces;
-  for (uint64_t seed = 1; seed <= 256; ++seed) traces.push_back(GenerateTrace(seed, 32));
-  ExecOptions options;
-  options.build_output = state.range(0) != 0;
-  options.heaps = HeapTable(config);
+  const std::vector<Trace> traces = RandomTraces();
+  const ExecOptions options = RandomTraceOptions(config, state);
   ExecReport report;
   size_t i = 0;
   std::unique_ptr<ModelBackend> m = std::move(ModelBackend::Create(config).value());

@@ -70,7 +70,20 @@ std::string ClientPath(ProcId pid, int serial) {
   return "ion/clients/" + std::to_string(pid) + "-" + std::to_string(serial);
 }
 
-class IonDebugfsConformanceTest : public ConformanceTest {};
+class IonDebugfsConformanceTest : public ConformanceTest {
+ protected:
+  // The app shares its handle 1 as a dma-buf and passes it to `peer`, which imports it on its client peer_fd
+  // as its handle 1. *shared is the app's dma-buf fd, *received the peer's.
+  void ShareHandle1With(LibIon* peer, int peer_fd, int* shared, int* received) {
+    ErrnoOr<int> fd = ion_->Share(fd_, 1);
+    ASSERT_THAT(fd, IsOk());
+    ErrnoOr<int> passed = backend_->pass_fd(proc_, fd.value(), peer->proc());
+    ASSERT_THAT(passed, IsOk());
+    ASSERT_THAT(peer->Import(peer_fd, passed.value()), IsOkAndHolds(1));
+    *shared = fd.value();
+    *received = passed.value();
+  }
+};
 
 TEST_F(IonDebugfsConformanceTest, EmptyHeapFilesHaveTheHeaderTheOrphanBannerAndZeroTotals) {
   EXPECT_EQ(Read("ion/heaps/carveout"), HeapFile({}, {}, 0, 0, true));
@@ -97,11 +110,8 @@ TEST_F(IonDebugfsConformanceTest, BufferSharedByTwoClientsCountsInBothRowsButOnc
   ErrnoOr<int> peer_fd = peer->Open();
   ASSERT_THAT(peer_fd, IsOk());
   ASSERT_THAT(ion_->Alloc(fd_, 8192, 0, kCarveoutMask, 0), IsOkAndHolds(1));
-  ErrnoOr<int> shared = ion_->Share(fd_, 1);
-  ASSERT_THAT(shared, IsOk());
-  ErrnoOr<int> received = backend_->pass_fd(proc_, shared.value(), peer->proc());
-  ASSERT_THAT(received, IsOk());
-  ASSERT_THAT(peer->Import(peer_fd.value(), received.value()), IsOkAndHolds(1));
+  int shared = -1, received = -1;
+  ASSERT_NO_FATAL_FAILURE(ShareHandle1With(peer.get(), peer_fd.value(), &shared, &received));
   // Clients are walked in the order of the device's client tree (kernel addresses): either order.
   const std::string app_row = ClientRow("app", proc_, 8192);
   const std::string peer_row = ClientRow("peer", peer->proc(), 8192);
@@ -117,18 +127,15 @@ TEST_F(IonDebugfsConformanceTest, BufferKeptOnlyByADmaBufIsAnOrphanRowNamingTheL
   ErrnoOr<int> peer_fd = peer->Open();
   ASSERT_THAT(peer_fd, IsOk());
   ASSERT_THAT(ion_->Alloc(fd_, 8192, 0, kCarveoutMask, 0), IsOkAndHolds(1));
-  ErrnoOr<int> shared = ion_->Share(fd_, 1);
-  ASSERT_THAT(shared, IsOk());
-  ErrnoOr<int> received = backend_->pass_fd(proc_, shared.value(), peer->proc());
-  ASSERT_THAT(received, IsOk());
-  ASSERT_THAT(peer->Import(peer_fd.value(), received.value()), IsOkAndHolds(1));
+  int shared = -1, received = -1;
+  ASSERT_NO_FATAL_FAILURE(ShareHandle1With(peer.get(), peer_fd.value(), &shared, &received));
   ASSERT_THAT(ion_->Free(fd_, 1), IsOk());
   EXPECT_EQ(Read("ion/heaps/carveout"), HeapFile({ClientRow("peer", peer->proc(), 8192)}, {}, 0, 8192, true));
   ASSERT_THAT(peer->Free(peer_fd.value(), 1), IsOk());
   EXPECT_EQ(Read("ion/heaps/carveout"),
             HeapFile({}, {OrphanRow("peer", peer->proc(), 8192, 0, 1)}, 8192, 8192, true));
-  ASSERT_THAT(backend_->close(proc_, shared.value()), IsOk());
-  ASSERT_THAT(backend_->close(peer->proc(), received.value()), IsOk());
+  ASSERT_THAT(backend_->close(proc_, shared), IsOk());
+  ASSERT_THAT(backend_->close(peer->proc(), received), IsOk());
   ASSERT_THAT(backend_->run_deferred_free(), IsOk());
   EXPECT_EQ(Read("ion/heaps/carveout"), HeapFile({}, {}, 0, 0, true));
 }
@@ -201,14 +208,11 @@ TEST_F(IonDebugfsConformanceTest, CanonicalDumpOfTwoClientsOnTwoHeapsAfterTheDra
   ASSERT_THAT(ion_->Alloc(fd_, 8192, 0, kCarveoutMask, 0), IsOkAndHolds(1));
   ASSERT_THAT(ion_->Alloc(fd_, kPage, 0, kContigMask, 0), IsOkAndHolds(2));
   ASSERT_THAT(ion_->Alloc(fd_, 20000, 0, kChunkMask, 0), IsOkAndHolds(3));
-  ErrnoOr<int> shared = ion_->Share(fd_, 1);
-  ASSERT_THAT(shared, IsOk());
-  ErrnoOr<int> received = backend_->pass_fd(proc_, shared.value(), peer->proc());
-  ASSERT_THAT(received, IsOk());
-  ASSERT_THAT(peer->Import(peer_fd.value(), received.value()), IsOkAndHolds(1));
+  int shared = -1, received = -1;
+  ASSERT_NO_FATAL_FAILURE(ShareHandle1With(peer.get(), peer_fd.value(), &shared, &received));
   ASSERT_THAT(ion_->Alloc(fd_, kPage, 0, kCarveoutMask, 0), IsOkAndHolds(4));
   ASSERT_THAT(ion_->Free(fd_, 4), IsOk());
-  ASSERT_THAT(backend_->close(proc_, shared.value()), IsOk());
+  ASSERT_THAT(backend_->close(proc_, shared), IsOk());
   EXPECT_EQ(DrainedDump(),
             "ionsim-state 1\n"
             "heap 3 chunk type=chunk defer=1 free_list_bytes=0 free_list=-\n"
