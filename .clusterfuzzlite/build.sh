@@ -31,7 +31,7 @@ cxx_sources=(
 )
 # As in the Bazel fuzz configs (.bazelrc), when the engine is libFuzzer: the model's plumbing, the trace library,
 # the harnesses' decoding and oracles and the test reference are built without its instrumentation, and the
-# kernel code ION drives (genalloc aside) keeps edge coverage without comparison tracing.
+# kernel code ION drives (genalloc aside) and the model backend keep edge coverage without comparison tracing.
 coverage_flags() {
   [[ " $CXXFLAGS " == *fuzzer-no-link* ]] || return 0
   case "$1" in
@@ -40,7 +40,7 @@ coverage_flags() {
       model/kernel/debugfs.cc | tools/* | fuzz/ion_program.cc | fuzz/fuzz_machine.cc | tests/*)
       echo "-fno-sanitize=fuzzer-no-link" ;;
     model/kernel/genalloc*) ;;
-    model/kernel/*) echo "-fno-sanitize-coverage=trace-cmp" ;;
+    model/kernel/* | model/backend/*) echo "-fno-sanitize-coverage=trace-cmp" ;;
   esac
 }
 objects=()

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "fuzz/fuzz_machine.h"
 #include "fuzz/ion_program.h"
@@ -40,7 +41,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     checking = false;
     return std::string();
   };
-  trace::Executor executor(machine.backend(), options);
+  trace::Executor executor(machine.backend(), std::move(options));
   executor.Run(program, &report);
   if (!report.error.empty()) machine.Fail("the trace", "the executor stopped: " + report.error);
   checking = true;

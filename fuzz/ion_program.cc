@@ -2,6 +2,7 @@
 #include "fuzz/ion_program.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 
@@ -110,10 +111,12 @@ class Decoder {
   explicit Decoder(trace::Trace* t) : t_(t) {}
 
   int Bind(SymKind kind, char prefix) {
-    trace::Symbol s;
-    s.name = std::string(1, prefix) + std::to_string(++counters_[prefix & 0x7f]);
+    char name[16] = {prefix};
+    const auto [end, ec] = std::to_chars(name + 1, name + sizeof(name), ++counters_[prefix & 0x7f]);
+    (void)ec;  // an int always fits
+    trace::Symbol& s = t_->symbols.emplace_back();
+    s.name.assign(name, end);
     s.kind = kind;
-    t_->symbols.push_back(s);
     return static_cast<int>(t_->symbols.size()) - 1;
   }
   int HeapIndex(const std::string& name) {
@@ -127,12 +130,13 @@ class Decoder {
   static const T* Pick(const std::vector<T>& from, uint8_t b) {
     return from.empty() ? nullptr : &from[b % from.size()];
   }
-  std::vector<Live> ClientFds() const {
-    std::vector<Live> out;
+  // The fds that are /dev/ion clients, or every fd when none is. Valid until the next call.
+  const std::vector<Live>& ClientFds() {
+    client_fds_.clear();
     for (const Live& f : fds_) {
-      if (f.client >= 0) out.push_back(f);
+      if (f.client >= 0) client_fds_.push_back(f);
     }
-    return out.empty() ? fds_ : out;
+    return client_fds_.empty() ? fds_ : client_fds_;
   }
   void RetireProc(int proc) {
     procs_.erase(std::remove(procs_.begin(), procs_.end(), proc), procs_.end());
@@ -243,7 +247,7 @@ class Decoder {
       }
       case OpKind::kAlloc:
       case OpKind::kNewAlloc: {
-        const std::vector<Live> clients = ClientFds();
+        const std::vector<Live>& clients = ClientFds();
         const Live* c = Pick(clients, r[1]);
         if (!c) return;
         const Live client = *c;
@@ -264,7 +268,7 @@ class Decoder {
       case OpKind::kFree:
       case OpKind::kShare:
       case OpKind::kMap: {
-        const std::vector<Live> clients = ClientFds();
+        const std::vector<Live>& clients = ClientFds();
         const Live* c = Pick(clients, r[1]);
         if (!c) return;
         const Live client = *c;
@@ -278,14 +282,15 @@ class Decoder {
       }
       case OpKind::kImport:
       case OpKind::kSync: {
-        const std::vector<Live> clients = ClientFds();
+        const std::vector<Live>& clients = ClientFds();
         const Live* c = Pick(clients, r[1]);
         if (!c) return;
         const Live client = *c;
         op.a = client.ref;
         // The fd is a number in the client fd's process: byte 2 below 0xc0 picks among that process's fds that
         // are not /dev/ion clients (its dma-bufs), otherwise among every fd.
-        std::vector<Live> local;
+        std::vector<Live>& local = client_fds_;  // done with the client fds
+        local.clear();
         if (r[2] < 0xc0) {
           for (const Live& f : fds_) {
             if (f.proc == client.proc && f.client < 0) local.push_back(f);
@@ -300,7 +305,7 @@ class Decoder {
         break;
       }
       case OpKind::kCustom: {
-        const std::vector<Live> clients = ClientFds();
+        const std::vector<Live>& clients = ClientFds();
         const Live* c = Pick(clients, r[1]);
         if (!c) return;
         op.a = c->ref;
@@ -309,7 +314,7 @@ class Decoder {
         break;
       }
       case OpKind::kQuery: {
-        const std::vector<Live> clients = ClientFds();
+        const std::vector<Live>& clients = ClientFds();
         const Live* c = Pick(clients, r[1]);
         if (!c) return;
         op.a = c->ref;
@@ -408,6 +413,7 @@ class Decoder {
   int next_client_ = 0;
   std::vector<int> procs_;
   std::vector<Live> fds_, maps_;
+  std::vector<Live> client_fds_;  // scratch of ClientFds() and of import/sync's fd choice
   std::vector<std::pair<int, int>> handles_;  // (symbol, client number)
 };
 

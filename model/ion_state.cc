@@ -179,19 +179,6 @@ long long debugfs_heap_total_text(const struct ion_heap* heap) {
   return -1;
 }
 
-// The same number without the text: ion_debug_heap_show()'s own sum over dev->buffers, which matches buffers
-// by heap id (not by heap), under dev->buffer_lock.
-ION_NO_COVERAGE size_t debugfs_heap_total_sum(struct ion_device* dev, const struct ion_heap* heap) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-  size_t total = 0;
-  mutex_lock(&dev->buffer_lock);
-  for (struct rb_node* n = rb_first(&dev->buffers); n; n = rb_next(n)) {
-    const struct ion_buffer* buffer = rb_entry(n, struct ion_buffer, node);
-    if (buffer->heap->id == heap->id) total += buffer->size;
-  }
-  mutex_unlock(&dev->buffer_lock);
-  return total;
-}
-
 // The heap-type allocator checks: the system heap's pools hold blocks of their order in the right zone list
 // and have non-negative counts; the chunk heap's allocated counter and genalloc pool agree with the chunks its
 // buffers hold; a dma heap's CMA area has exactly its buffers' pages in use.
@@ -250,6 +237,7 @@ ION_NO_COVERAGE void check_heap_allocator(struct ion_heap* heap, const std::vect
 struct HeapSums {
   struct ion_heap* heap = nullptr;
   size_t live_bytes = 0;                  // live buffers (in the device tree)
+  size_t debugfs_bytes = 0;               // live buffers of the heap's id, as ion_debug_heap_show() sums them
   size_t pool_bytes = 0;                  // page-rounded, live and free-listed
   std::vector<struct ion_buffer*> held;   // live and free-listed
 };
@@ -279,6 +267,7 @@ struct CheckScratch {
     HeapSums& s = heaps[heaps_used++];
     s.heap = heap;
     s.live_bytes = 0;
+    s.debugfs_bytes = 0;
     s.pool_bytes = 0;
     s.held.clear();
     return s;
@@ -370,6 +359,11 @@ ION_NO_COVERAGE std::string check_invariants(struct ion_device* dev, enum ion_ch
       fail(format("buffer b%lu: ref %d but %d handles and %d dma-bufs hold it", buffer->serial,
                   kref_read(&buffer->ref), handles, dmabuf_refs));
     }
+    // ion_debug_heap_show()'s total (ion.c @ v4.4): its walk of dev->buffers, under buffer_lock, adds every
+    // buffer whose heap has the file's heap id (not the file's heap), here in the same walk for every heap.
+    for (size_t i = 0; i < s.heaps_used; i++) {
+      if (s.heaps[i].heap->id == buffer->heap->id) s.heaps[i].debugfs_bytes += buffer->size;
+    }
     HeapSums& sums = s.sums(buffer->heap);
     sums.live_bytes += buffer->size;
     sums.pool_bytes += PAGE_ALIGN(buffer->size);
@@ -397,7 +391,7 @@ ION_NO_COVERAGE std::string check_invariants(struct ion_device* dev, enum ion_ch
       spin_unlock(&heap->free_lock);
     }
     const long long total = debugfs == ION_CHECK_DEBUGFS_TEXT ? debugfs_heap_total_text(heap)
-                                                              : static_cast<long long>(debugfs_heap_total_sum(dev, heap));
+                                                              : static_cast<long long>(sums.debugfs_bytes);
     if (total >= 0 && static_cast<size_t>(total) != sums.live_bytes) {
       fail(format("heap %s: debugfs total %lld but live buffers hold %zu bytes", heap->name, total, sums.live_bytes));
     }

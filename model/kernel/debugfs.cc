@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,8 +30,25 @@ struct debugfs_node {
   struct dentry dentry;
   struct inode inode;
   struct file_operations proxy_fops;
-  std::string path;  // the inode's name: "/sys/kernel/debug/ion/heaps/system"
+  std::unique_ptr<char[]> path;  // the inode's name: "/sys/kernel/debug/ion/heaps/system"
+  size_t path_len = 0;
 };
+
+// Gives n the name dir_path + "/" + name (just name when dir_path is NULL), which the inode and dentry point at.
+// One allocation: the node is made on every client's creation.
+void set_path(debugfs_node* n, const char* dir_path, size_t dir_len, const char* name) {
+  const size_t name_len = std::strlen(name);
+  const size_t prefix = dir_path == nullptr ? 0 : dir_len + 1;
+  n->path_len = prefix + name_len;
+  n->path.reset(new char[n->path_len + 1]);
+  if (dir_path != nullptr) {
+    std::memcpy(n->path.get(), dir_path, dir_len);
+    n->path[dir_len] = '/';
+  }
+  std::memcpy(n->path.get() + prefix, name, name_len + 1);
+  n->inode.name = n->path.get();
+  n->dentry.d_name = n->path.get() + prefix;
+}
 
 // Serialises the tree and every entry's removed/open_count (the parent directory's i_mutex upstream).
 struct mutex debugfs_mutex = {.name = "debugfs_mutex"};
@@ -43,8 +61,9 @@ debugfs_node* root_node() {
     n->dentry.mode = S_IFDIR | S_IRWXU;
     n->dentry.d_inode = &n->inode;
     n->inode.i_mode = n->dentry.mode;
-    n->path = kDebugfsMount;
-    n->inode.name = n->path.c_str();
+    INIT_LIST_HEAD(&n->dentry.d_child);
+    INIT_LIST_HEAD(&n->dentry.d_subdirs);
+    set_path(n, nullptr, 0, kDebugfsMount);
     return n;
   }();
   return root;
@@ -58,8 +77,9 @@ debugfs_node* node_of(struct dentry* dentry) {
 debugfs_node* file_node(struct file* file) { return container_of(file->f_inode, debugfs_node, inode); }
 
 debugfs_node* find_child(debugfs_node* dir, const char* name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(debugfs_mutex) {
-  for (struct dentry* child : dir->dentry.children) {
-    if (child->d_name == name) return node_of(child);
+  struct dentry* child;
+  list_for_each_entry(child, &dir->dentry.d_subdirs, d_child) {
+    if (std::strcmp(child->d_name, name) == 0) return node_of(child);
   }
   return nullptr;
 }
@@ -247,18 +267,17 @@ struct dentry* debugfs_create(const char* name, unsigned short mode, struct dent
     mutex_unlock(&debugfs_mutex);
     return nullptr;
   }
-  n->dentry.d_name = name;
   n->dentry.d_parent = parent;
   n->dentry.is_dir = is_dir;
   n->dentry.mode = mode;
   n->dentry.fops = fops;
   n->dentry.d_inode = &n->inode;
-  n->path = dir->path + "/" + name;
-  n->inode.name = n->path.c_str();
+  set_path(n, dir->path.get(), dir->path_len, name);
   n->inode.i_private = data;
   n->inode.i_mode = mode;
   if (!is_dir) build_proxy_fops(n);
-  dir->dentry.children.push_back(&n->dentry);
+  INIT_LIST_HEAD(&n->dentry.d_subdirs);
+  list_add_tail(&n->dentry.d_child, &dir->dentry.d_subdirs);
   mutex_unlock(&debugfs_mutex);
   return &n->dentry;
 }
@@ -267,8 +286,7 @@ struct dentry* debugfs_create(const char* name, unsigned short mode, struct dent
 // an entry no file holds is freed, others when their last file closes.
 void unlink_locked(debugfs_node* n, std::vector<debugfs_node*>* to_free)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(debugfs_mutex) {
-  std::vector<struct dentry*>& siblings = node_of(n->dentry.d_parent)->dentry.children;
-  siblings.erase(std::find(siblings.begin(), siblings.end(), &n->dentry));
+  list_del_init(&n->dentry.d_child);
   n->dentry.removed = true;
   n->dentry.d_parent = nullptr;
   if (n->dentry.open_count == 0) to_free->push_back(n);
@@ -276,7 +294,9 @@ void unlink_locked(debugfs_node* n, std::vector<debugfs_node*>* to_free)
 
 void remove_recursive_locked(debugfs_node* n, std::vector<debugfs_node*>* to_free)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(debugfs_mutex) {
-  while (!n->dentry.children.empty()) remove_recursive_locked(node_of(n->dentry.children.back()), to_free);
+  while (!list_empty(&n->dentry.d_subdirs)) {
+    remove_recursive_locked(node_of(list_last_entry(&n->dentry.d_subdirs, struct dentry, d_child)), to_free);
+  }
   unlink_locked(n, to_free);
 }
 
@@ -307,7 +327,7 @@ void debugfs_remove(struct dentry* dentry) {
   mutex_lock(&debugfs_mutex);
   debugfs_node* n = node_of(dentry);
   // simple_rmdir() refuses a directory that is not empty, and debugfs_remove() says nothing.
-  if (!dentry->removed && !(dentry->is_dir && !dentry->children.empty())) unlink_locked(n, &to_free);
+  if (!dentry->removed && !(dentry->is_dir && !list_empty(&dentry->d_subdirs))) unlink_locked(n, &to_free);
   mutex_unlock(&debugfs_mutex);
   free_nodes(to_free);
 }
@@ -354,7 +374,8 @@ ErrnoOr<std::vector<std::string>> debugfs_list(const std::string& dir) {
     return Errno(-ENOTDIR);
   }
   std::vector<std::string> names;
-  for (const struct dentry* child : n->dentry.children) names.push_back(child->d_name);
+  const struct dentry* child;
+  list_for_each_entry(child, &n->dentry.d_subdirs, d_child) names.push_back(child->d_name);
   mutex_unlock(&debugfs_mutex);
   return names;
 }
@@ -395,7 +416,7 @@ ErrnoOr<struct file*> debugfs_open(const std::string& path, unsigned int flags) 
     const int ret = real->open(&n->inode, file);
     if (ret > 0) {
       bug_slowpath(__FILE__, __LINE__, __func__, "%s open() returned %d, neither 0 nor a -errno",
-                   n->path.c_str(), ret);
+                   n->path.get(), ret);
     }
     if (ret != 0) {
       // do_dentry_open(): a failed open frees the file without release().

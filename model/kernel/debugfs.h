@@ -26,9 +26,10 @@ namespace ionsim::kernel {
 
 // Mirrors include/linux/dcache.h:struct dentry @ v4.4, as debugfs uses it.
 struct dentry {
-  std::string d_name;
+  const char* d_name;       // the last component of the inode's name, which holds its bytes
   struct dentry* d_parent;  // NULL for the debugfs root's children
-  std::vector<struct dentry*> children;  // in creation order
+  struct list_head d_child;    // in the parent's d_subdirs
+  struct list_head d_subdirs;  // the children, in creation order
   bool is_dir;
   unsigned short mode;
   const struct file_operations* fops;

@@ -222,7 +222,8 @@ struct phys_mem {
   // last check (enum page_class in page_alloc.cc) and the number of pfns in each class.
   std::vector<uint8_t> page_class;
   unsigned long class_count[4] = {0, 0, 0, 0};
-  std::vector<unsigned long> changed_bits;  // g_page_changes.bits while tracked
+  std::vector<unsigned long> changed_bits;     // g_page_changes.bits while tracked
+  std::vector<unsigned long> changed_summary;  // g_page_changes.summary while tracked
   // The allocated-page and per-zone free-page counters when the last check passed.
   long checked_allocated = -1;
   long checked_free[MAX_NR_ZONES] = {-1, -1};
@@ -277,18 +278,31 @@ inline bool page_flag_test(const struct page* page, enum pageflags bit) {
 }
 // Not kernel code: the record of which struct pages the model wrote, for buddy_check_changes(). Off (begin ==
 // end) until buddy_track_changes() turns it on for one machine; every write to a struct page field that
-// buddy_check() reads goes through page_changed() or page_range_changed().
+// buddy_check() reads goes through page_changed() or page_range_changed(). Two levels: one bit per struct page,
+// and one summary bit per word of those, so that a check finds the few written pages without scanning the
+// whole map. A bit already set is not written again (the common case: a page written many times between
+// checks costs one atomic OR).
 struct page_change_log {
   uintptr_t begin = 0;  // the tracked machine's mem_map
   uintptr_t end = 0;
-  unsigned long* bits = nullptr;  // one bit per struct page
+  unsigned long* bits = nullptr;     // one bit per struct page
+  unsigned long* summary = nullptr;  // one bit per word of bits: whether it has a bit set
 };
 extern struct page_change_log g_page_changes;
+inline void page_change_mark(size_t word, unsigned long mask) {
+  if ((__atomic_load_n(&g_page_changes.bits[word], __ATOMIC_RELAXED) & mask) != mask) {
+    __atomic_fetch_or(&g_page_changes.bits[word], mask, __ATOMIC_RELAXED);
+  }
+  const unsigned long summary_bit = 1UL << (word % 64);
+  if ((__atomic_load_n(&g_page_changes.summary[word / 64], __ATOMIC_RELAXED) & summary_bit) == 0) {
+    __atomic_fetch_or(&g_page_changes.summary[word / 64], summary_bit, __ATOMIC_RELAXED);
+  }
+}
 inline void page_changed(const struct page* page) {
   const uintptr_t addr = reinterpret_cast<uintptr_t>(page);
   if (addr >= g_page_changes.begin && addr < g_page_changes.end) {
     const size_t i = (addr - g_page_changes.begin) / sizeof(struct page);
-    __atomic_fetch_or(&g_page_changes.bits[i / 64], 1UL << (i % 64), __ATOMIC_RELAXED);
+    page_change_mark(i / 64, 1UL << (i % 64));
   }
 }
 void page_range_changed(const struct page* page, unsigned long nr);

@@ -31,7 +31,7 @@ void page_range_changed(const struct page* page, unsigned long nr) {
     const size_t bit = i % 64;
     const size_t n = std::min<size_t>(64 - bit, last - i);
     const unsigned long mask = (n == 64 ? ~0UL : ((1UL << n) - 1)) << bit;
-    __atomic_fetch_or(&g_page_changes.bits[i / 64], mask, __ATOMIC_RELAXED);
+    page_change_mark(i / 64, mask);
     i += n;
   }
 }
@@ -70,8 +70,35 @@ bool page_changes_tracked(const struct phys_mem* mem) {
 }
 
 bool any_page_changed(const struct phys_mem* mem) {
-  const unsigned long span = mem->max_pfn - mem->min_pfn;
-  return find_first_bit(mem->changed_bits.data(), span) < span;
+  for (unsigned long w : mem->changed_summary) {
+    if (w != 0) return true;
+  }
+  return false;
+}
+
+// Calls fn(idx) for each pfn index written since the last check, in order, and clears the record as it goes.
+template <typename Fn>
+ION_NO_COVERAGE void for_each_changed_page(struct phys_mem* mem, Fn fn) {
+  unsigned long* bits = mem->changed_bits.data();
+  for (size_t s = 0; s < mem->changed_summary.size(); s++) {
+    unsigned long summary = mem->changed_summary[s];
+    mem->changed_summary[s] = 0;
+    while (summary != 0) {
+      const size_t word = s * 64 + static_cast<size_t>(__builtin_ctzl(summary));
+      summary &= summary - 1;
+      unsigned long w = bits[word];
+      bits[word] = 0;
+      while (w != 0) {
+        fn(word * 64 + static_cast<size_t>(__builtin_ctzl(w)));
+        w &= w - 1;
+      }
+    }
+  }
+}
+
+void forget_page_changes(struct phys_mem* mem) {
+  std::fill(mem->changed_bits.begin(), mem->changed_bits.end(), 0UL);
+  std::fill(mem->changed_summary.begin(), mem->changed_summary.end(), 0UL);
 }
 
 // The counters a passing check saw, and whether they still read the same.
@@ -1114,7 +1141,7 @@ ION_NO_COVERAGE const char* buddy_check(struct phys_mem* mem) {
   const bool tracked = page_changes_tracked(mem);
   if (tracked) {
     mem->page_class.assign(span, kClassHole);
-    std::fill(mem->changed_bits.begin(), mem->changed_bits.end(), 0UL);
+    forget_page_changes(mem);
   }
   unsigned long class_count[4] = {0, 0, 0, 0};
   unsigned long block = 0;      // the head pfn of the free block being walked
@@ -1143,7 +1170,9 @@ ION_NO_COVERAGE const char* buddy_check(struct phys_mem* mem) {
 const char* buddy_track_changes(struct phys_mem* mem) {
   const unsigned long span = mem->max_pfn - mem->min_pfn;
   mem->changed_bits.assign((span + 63) / 64, 0UL);
+  mem->changed_summary.assign((mem->changed_bits.size() + 63) / 64, 0UL);
   g_page_changes.bits = mem->changed_bits.data();
+  g_page_changes.summary = mem->changed_summary.data();
   g_page_changes.begin = reinterpret_cast<uintptr_t>(mem->mem_map);
   g_page_changes.end = reinterpret_cast<uintptr_t>(mem->mem_map + span);
   return buddy_check(mem);
@@ -1174,10 +1203,10 @@ ION_NO_COVERAGE const char* buddy_check_changes(struct phys_mem* mem) {
     }
   }
 
-  // The pages written since the last check: the per-page checks of buddy_check(), and their class.
-  const unsigned long* changed = mem->changed_bits.data();
-  for (unsigned long idx = find_first_bit(changed, span); idx < span && report.text.empty();
-       idx = find_next_bit(changed, span, idx + 1)) {
+  // The pages written since the last check: the per-page checks of buddy_check(), and their class. Every
+  // written page is looked at (and its record cleared) even after a failure, whose report is the first one.
+  for_each_changed_page(mem, [&](unsigned long idx) {
+    if (!report.text.empty()) return;
     const unsigned long pfn = mem->min_pfn + idx;
     // The free block holding pfn, if any: the last block starting at or below it.
     auto it = std::upper_bound(blocks.begin(), blocks.end(), std::make_pair(pfn, ~0U));
@@ -1194,8 +1223,7 @@ ION_NO_COVERAGE const char* buddy_check_changes(struct phys_mem* mem) {
     mem->class_count[mem->page_class[idx]]--;
     mem->class_count[c]++;
     mem->page_class[idx] = c;
-  }
-  std::fill(mem->changed_bits.begin(), mem->changed_bits.end(), 0UL);
+  });
   // A failed check leaves the classes as they were found; the next full check rebuilds them.
   check_totals(mem, mem->class_count, free_total, report.text, report);
   return finish_check(mem, report);

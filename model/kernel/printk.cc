@@ -57,4 +57,8 @@ void dmesg_clear() {
 
 void set_printk_console(bool enabled) { g_console.store(enabled, std::memory_order_relaxed); }
 
+std::atomic<bool> g_pr_debug{false};
+
+void set_pr_debug(bool enabled) { g_pr_debug.store(enabled, std::memory_order_relaxed); }
+
 }  // namespace ionsim::kernel

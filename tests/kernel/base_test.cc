@@ -1,7 +1,7 @@
 // Copyright 2026 The ionsim Authors. SPDX-License-Identifier: Apache-2.0
 //
 // Tests of the small primitives: Errno/ErrnoOr and their macros, WARN/BUG recording, kref, locks and their
-// hook, kzalloc/kfree and the live-object registry, container_of.
+// hook, kzalloc/kfree and the live-object registry, container_of, printk and dynamic debug.
 #include <thread>
 #include <vector>
 
@@ -12,6 +12,7 @@
 #include "model/kernel/err.h"
 #include "model/kernel/kref.h"
 #include "model/kernel/lock.h"
+#include "model/kernel/printk.h"
 #include "model/kernel/slab.h"
 #include "tests/testing/errno_matchers.h"
 
@@ -379,6 +380,31 @@ TEST(CompilerTest, ContainerOfRecoversTheEnclosingObject) {
   EXPECT_EQ(container_of(p, outer, inner), &o);
   const int* cp = &o.inner;
   EXPECT_EQ(container_of(cp, outer, inner), &o);
+}
+
+// --- printk -----------------------------------------------------------------------------------------------------
+
+// An argument whose formatting is seen: a disabled pr_debug must not evaluate its arguments' conversions.
+int g_formatted = 0;
+int counted(int v) {
+  g_formatted++;
+  return v;
+}
+
+TEST(PrintkTest, PrDebugIsOffUntilDynamicDebugSwitchesItOn) {
+  dmesg_clear();
+  pr_info("ion: info %d\n", 1);
+  pr_debug("ion: debug %d\n", counted(2));
+  EXPECT_EQ(g_formatted, 0);
+  EXPECT_THAT(dmesg(), ::testing::ElementsAre("<6>ion: info 1"));
+
+  set_pr_debug(true);
+  pr_debug("ion: debug %d\n", counted(3));
+  set_pr_debug(false);
+  pr_debug("ion: debug %d\n", counted(4));
+  EXPECT_EQ(g_formatted, 1);
+  EXPECT_THAT(dmesg(), ::testing::ElementsAre("<6>ion: info 1", "<7>ion: debug 3"));
+  dmesg_clear();
 }
 
 }  // namespace

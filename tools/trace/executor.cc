@@ -156,7 +156,7 @@ std::string ResultText(const OpResult& r, const std::string& details) {
 }
 
 Executor::Executor(IonBackend* backend, ExecOptions options) : backend_(backend), options_(std::move(options)) {
-  buf_.resize(kScratchBytes);
+  buf_.reset(new uint8_t[kScratchBytes]);
 }
 
 Executor::Proc* Executor::ProcState(int32_t sym) {
@@ -611,10 +611,10 @@ void Executor::Step(const Trace& trace, const Op& op, OpResult* res, bool want_t
       switch (op.arg) {
         case ArgMode::kBuf: {
           arg = user;
-          std::memset(buf_.data(), 0, size);
-          if (!op.bytes.empty()) std::memcpy(buf_.data(), op.bytes.data(), op.bytes.size());
+          std::memset(buf_.get(), 0, size);
+          if (!op.bytes.empty()) std::memcpy(buf_.get(), op.bytes.data(), op.bytes.size());
           if (size > 0) {
-            Errno e = backend_->poke(p->pid, user, buf_.data(), size);
+            Errno e = backend_->poke(p->pid, user, buf_.get(), size);
             if (!e.ok()) {
               set_err(e);
               return;
@@ -646,9 +646,9 @@ void Executor::Step(const Trace& trace, const Op& op, OpResult* res, bool want_t
       res->value = r.value();
       if (!want_text) return;
       details_ = " ret=" + std::to_string(r.value());
-      if (op.arg == ArgMode::kBuf && size > 0 && backend_->peek(p->pid, user, buf_.data(), size).ok()) {
+      if (op.arg == ArgMode::kBuf && size > 0 && backend_->peek(p->pid, user, buf_.get(), size).ok()) {
         details_ += " out=hex:";
-        AppendHex(&details_, buf_.data(), size);
+        AppendHex(&details_, buf_.get(), size);
       }
       return;
     }
@@ -677,17 +677,17 @@ void Executor::Step(const Trace& trace, const Op& op, OpResult* res, bool want_t
           set_err(backend_->poke(p->pid, addr, op.bytes.data(), op.bytes.size()));
           return;
         }
-        std::memset(buf_.data(), op.byte, std::min<uint64_t>(left, buf_.size()));
+        std::memset(buf_.get(), op.byte, std::min<uint64_t>(left, kScratchBytes));
       }
       while (left > 0) {
-        const size_t n = static_cast<size_t>(std::min<uint64_t>(left, buf_.size()));
-        Errno e = op.kind == OpKind::kStore ? backend_->poke(p->pid, addr, buf_.data(), n)
-                                            : backend_->peek(p->pid, addr, buf_.data(), n);
+        const size_t n = static_cast<size_t>(std::min<uint64_t>(left, kScratchBytes));
+        Errno e = op.kind == OpKind::kStore ? backend_->poke(p->pid, addr, buf_.get(), n)
+                                            : backend_->peek(p->pid, addr, buf_.get(), n);
         if (!e.ok()) {
           set_err(e);
           return;
         }
-        if (op.kind == OpKind::kLoad) crc = Crc32(crc, buf_.data(), n);
+        if (op.kind == OpKind::kLoad) crc = Crc32(crc, buf_.get(), n);
         addr += n;
         left -= n;
       }

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -85,7 +86,7 @@ class Executor {
   std::vector<Val> vals_;
   std::vector<Proc> procs_;            // indexed by process symbol
   std::vector<int64_t> heap_masks_;    // per Trace::heap_names entry, -1 unresolved
-  std::vector<uint8_t> buf_;
+  std::unique_ptr<uint8_t[]> buf_;     // kScratchBytes, not zeroed: every use writes what it reads
   std::string details_;                // " id=3", multi-line text, ... of the current operation
 };
 
