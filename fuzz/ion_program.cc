@@ -423,6 +423,7 @@ trace::Trace DecodeProgram(const uint8_t* data, size_t size) {
   trace::Trace t;
   t.board = kFuzzBoardPath;
   t.ops.reserve(2 + std::min(size / kRecordBytes, kMaxOps));
+  t.symbols.reserve(t.ops.capacity());  // at most one per operation
   Decoder d(&t);
   static constexpr uint8_t kPrelude[2][kRecordBytes] = {{0, 0, 0, 0, 0, 0, 0, 0}, {3, 0, 0, 2, 0, 0, 0, 0}};
   d.DecodeOne(kPrelude[0]);

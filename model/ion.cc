@@ -1196,10 +1196,12 @@ void ion_device_add_heap(struct ion_device* dev, struct ion_heap* heap) {
   plist_add(&heap->node, &dev->heaps);
   struct dentry* debug_file = debugfs_create_file(heap->name, 0664, dev->heaps_debug_root, heap, &debug_heap_fops);
   if (!debug_file) pr_err("Failed to create heap debugfs at %s/%s\n", "/sys/kernel/debug/ion/heaps", heap->name);
+  heap->debug_file = debug_file;
   if (heap->shrinker.count_objects && heap->shrinker.scan_objects) {
     char debug_name[64];
     std::snprintf(debug_name, sizeof(debug_name), "%s_shrink", heap->name);
     debug_file = debugfs_create_file(debug_name, 0644, dev->heaps_debug_root, heap, &debug_shrink_fops);
+    heap->debug_shrink_file = debug_file;
     if (!debug_file) pr_err("Failed to create heap shrinker debugfs at %s/%s\n", "/sys/kernel/debug/ion/heaps",
                             debug_name);
   }
@@ -1212,14 +1214,10 @@ void ion_device_remove_heap(struct ion_device* dev, struct ion_heap* heap) {
   down_write(&dev->lock);
   plist_del(&heap->node, &dev->heaps);
   dev->heap_cnt--;
-  if (dev->heaps_debug_root) {
-    struct dentry* d = debugfs_lookup_child(dev->heaps_debug_root, heap->name);
-    if (d && d->d_inode && d->d_inode->i_private == heap) debugfs_remove(d);
-    char shrink_name[64];
-    std::snprintf(shrink_name, sizeof(shrink_name), "%s_shrink", heap->name);
-    d = debugfs_lookup_child(dev->heaps_debug_root, shrink_name);
-    if (d && d->d_inode && d->d_inode->i_private == heap) debugfs_remove(d);
-  }
+  debugfs_remove(heap->debug_file);
+  debugfs_remove(heap->debug_shrink_file);
+  heap->debug_file = nullptr;
+  heap->debug_shrink_file = nullptr;
   up_write(&dev->lock);
   ion_heap_cleanup(heap);
   mutex_lock(&dev->buffer_lock);

@@ -114,6 +114,10 @@ struct ion_heap {
   struct phys_mem* mem;
   // Whether register_shrinker() succeeded for this heap.
   bool shrinker_registered;
+  // Divergence: the heaps/<name> and heaps/<name>_shrink files ion_device_add_heap() made (NULL when it could
+  // not), which v4.4 does not keep: it never removes a heap; the model's ion_device_remove_heap() does.
+  struct dentry* debug_file;
+  struct dentry* debug_shrink_file;
 };
 
 // Mirrors ion.c:struct ion_device @ v4.4, plus heap_cnt from v4.11 for ION_IOC_HEAP_QUERY.

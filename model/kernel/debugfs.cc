@@ -352,14 +352,6 @@ struct dentry* debugfs_lookup(const std::string& path) {
   return &n->dentry;
 }
 
-struct dentry* debugfs_lookup_child(struct dentry* dir, const char* name) {
-  mutex_lock(&debugfs_mutex);
-  debugfs_node* d = node_of(dir);
-  debugfs_node* n = d->dentry.is_dir && !d->dentry.removed ? find_child(d, name) : nullptr;
-  mutex_unlock(&debugfs_mutex);
-  return n == nullptr ? nullptr : &n->dentry;
-}
-
 // A directory's names, as ls lists them (creation order here).
 ErrnoOr<std::vector<std::string>> debugfs_list(const std::string& dir) {
   mutex_lock(&debugfs_mutex);

@@ -51,8 +51,6 @@ void debugfs_remove_recursive(struct dentry* dentry);
 
 // The dentry at a path relative to /sys/kernel/debug ("ion/heaps/system"), or NULL.
 struct dentry* debugfs_lookup(const std::string& path);
-// The entry `name` directly inside the directory `dir` (NULL: the mount's root), or NULL; no path walk.
-struct dentry* debugfs_lookup_child(struct dentry* dir, const char* name);
 // The names in a debugfs directory ("" is the root), in creation order; -ENOENT for no such directory, -ENOTDIR
 // for a file.
 ErrnoOr<std::vector<std::string>> debugfs_list(const std::string& dir);

@@ -1238,23 +1238,33 @@ ION_NO_COVERAGE struct free_area_layout free_area_snapshot(struct phys_mem* mem)
 }
 
 ION_NO_COVERAGE bool free_area_restore(struct phys_mem* mem, const struct free_area_layout& layout) {
-  std::vector<unsigned long> now;
-  std::vector<unsigned long> then;
+  // Called once per fuzz input: the lists are read into kept vectors, and only lists out of order are relinked.
+  thread_local std::vector<unsigned long> now;
+  thread_local std::vector<unsigned long> then;
+  bool relink[MAX_NR_ZONES][MAX_ORDER] = {};
   for (int z = 0; z < MAX_NR_ZONES; z++) {
+    struct zone* zone = &mem->zones[z];
     for (unsigned int o = 0; o < MAX_ORDER; o++) {
-      now = free_list_pfns(mem, static_cast<enum zone_type>(z), o);
-      then = layout.pfns[z][o];
-      if (now.size() != then.size()) return false;
-      if (now == then) continue;
+      const std::vector<unsigned long>& want = layout.pfns[z][o];
+      now.clear();
+      spin_lock(&zone->lock);
+      struct page* page;
+      list_for_each_entry(page, &zone->free_area[o].free_list, lru) now.push_back(pfn_of(mem, page));
+      spin_unlock(&zone->lock);
+      if (now.size() != want.size()) return false;
+      if (now == want) continue;
+      then.assign(want.begin(), want.end());
       std::sort(now.begin(), now.end());
       std::sort(then.begin(), then.end());
       if (now != then) return false;
+      relink[z][o] = true;
     }
   }
   for (int z = 0; z < MAX_NR_ZONES; z++) {
     struct zone* zone = &mem->zones[z];
     spin_lock(&zone->lock);
     for (unsigned int o = 0; o < MAX_ORDER; o++) {
+      if (!relink[z][o]) continue;
       struct list_head* head = &zone->free_area[o].free_list;
       INIT_LIST_HEAD(head);
       for (unsigned long pfn : layout.pfns[z][o]) list_add_tail(&mem->mem_map[pfn - mem->min_pfn].lru, head);
