@@ -190,8 +190,11 @@ void FuzzMachine::Check(const std::string& what) {
 ION_NO_COVERAGE void FuzzMachine::Check(const std::function<std::string()>& what) {
   // In tree order: a state with a known defect (a negative kmap_cnt stays for the rest of the input) reports on
   // every check, and the report is filtered; a real violation is reported again in creation order below.
-  std::string v = WithoutKnownDefects(backend_->check_invariants(k::ION_CHECK_DEBUGFS_SUM, false));
-  if (!v.empty()) v = WithoutKnownDefects(backend_->check_invariants(k::ION_CHECK_DEBUGFS_SUM));
+  // The machine has one thread and no operation runs now: the checker need not take ION's locks.
+  std::string v = WithoutKnownDefects(backend_->check_invariants(k::ION_CHECK_DEBUGFS_SUM, false, k::ION_CHECK_QUIESCENT));
+  if (!v.empty()) {
+    v = WithoutKnownDefects(backend_->check_invariants(k::ION_CHECK_DEBUGFS_SUM, true, k::ION_CHECK_QUIESCENT));
+  }
   k::phys_mem* mem = backend_->mem();
   if (mem->nr_allocated.load() < 0) v += "page allocator: negative allocated-page count\n";
   v += PageAllocatorViolation(mem);
@@ -208,7 +211,8 @@ void FuzzMachine::Teardown() {
   if (torn_down_) return;
   torn_down_ = true;
   Machine& m = machine();
-  std::string v = WithoutKnownDefects(backend_->check_invariants(k::ION_CHECK_DEBUGFS_SUM));
+  std::string v =
+      WithoutKnownDefects(backend_->check_invariants(k::ION_CHECK_DEBUGFS_SUM, true, k::ION_CHECK_QUIESCENT));
   if (!v.empty()) Fail("the last operation", v);
   CheckPageAllocator("the last operation");
   v = backend_->ReloadModule();

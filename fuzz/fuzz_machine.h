@@ -17,7 +17,8 @@
 //     asking for too much memory and is allowed).
 // The heaps' debugfs totals are read as the sum ion_debug_heap_show() prints (ION_CHECK_DEBUGFS_SUM), without
 // formatting the files' text; the text itself is what a program's own debugfs reads and the cross-check
-// compare.
+// compare. The machine has one thread and the checker runs between its operations, so it takes none of ION's
+// locks (ION_CHECK_QUIESCENT).
 // Known upstream defects are not violations: v4.4 ION pairs nothing in its dma-buf begin/end_cpu_access
 // (ion.c:ion_dma_buf_begin_cpu_access takes a kernel mapping reference, end_cpu_access drops one, and
 // DMA_BUF_IOCTL_SYNC lets userspace call either any number of times), so a START without END leaves kmap_cnt

@@ -179,16 +179,39 @@ long long debugfs_heap_total_text(const struct ion_heap* heap) {
   return -1;
 }
 
+// The checker's locking (ion_check_locking): each call takes the lock only when the state may change under it.
+struct CheckLocks {
+  bool on;
+  void lock(struct mutex* m) const ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    if (on) mutex_lock(m);
+  }
+  void unlock(struct mutex* m) const ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    if (on) mutex_unlock(m);
+  }
+  void lock(spinlock_t* l) const ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    if (on) spin_lock(l);
+  }
+  void unlock(spinlock_t* l) const ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    if (on) spin_unlock(l);
+  }
+  void read_lock(struct rw_semaphore* sem) const ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    if (on) down_read(sem);
+  }
+  void read_unlock(struct rw_semaphore* sem) const ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    if (on) up_read(sem);
+  }
+};
+
 // The heap-type allocator checks: the system heap's pools hold blocks of their order in the right zone list
 // and have non-negative counts; the chunk heap's allocated counter and genalloc pool agree with the chunks its
 // buffers hold; a dma heap's CMA area has exactly its buffers' pages in use.
 template <typename Fail>
-ION_NO_COVERAGE void check_heap_allocator(struct ion_heap* heap, const std::vector<struct ion_buffer*>& held, Fail& fail)
-    ABSL_NO_THREAD_SAFETY_ANALYSIS {
+ION_NO_COVERAGE void check_heap_allocator(struct ion_heap* heap, const std::vector<struct ion_buffer*>& held,
+                                          const CheckLocks& locks, Fail& fail) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   if (heap->type == ION_HEAP_TYPE_SYSTEM) {
     for (int i = 0; i < ion_system_heap_num_orders; i++) {
       struct ion_page_pool* pool = ion_system_heap_pool(heap, i);
-      mutex_lock(&pool->mutex);
+      locks.lock(&pool->mutex);
       for (int high = 0; high <= 1; high++) {
         struct list_head* items = high ? &pool->high_items : &pool->low_items;
         const int count = high ? pool->high_count : pool->low_count;
@@ -208,7 +231,7 @@ ION_NO_COVERAGE void check_heap_allocator(struct ion_heap* heap, const std::vect
                       high ? "high" : "low", count, n));
         }
       }
-      mutex_unlock(&pool->mutex);
+      locks.unlock(&pool->mutex);
     }
   } else if (heap->type == ION_HEAP_TYPE_CHUNK) {
     const unsigned long chunk = ion_chunk_heap_chunk_size(heap);
@@ -291,8 +314,8 @@ ION_NO_COVERAGE int collect_idr(int id, void* p, void* data) {
 
 // The checker. With in_order, buffers and clients are visited (and reported) in creation order; otherwise in
 // tree order, which costs no sorting.
-ION_NO_COVERAGE std::string check_invariants(struct ion_device* dev, enum ion_check_debugfs debugfs, bool in_order)
-    ABSL_NO_THREAD_SAFETY_ANALYSIS {
+ION_NO_COVERAGE std::string check_invariants(struct ion_device* dev, enum ion_check_debugfs debugfs, bool in_order,
+                                             const CheckLocks& locks) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   std::string out;
   auto fail = [&out](const std::string& what) { out += what + "\n"; };
   thread_local CheckScratch scratch;
@@ -304,13 +327,13 @@ ION_NO_COVERAGE std::string check_invariants(struct ion_device* dev, enum ion_ch
   dma_buf_for_each(collect_dma_buf, &s);
   std::sort(s.dmabuf_privs.begin(), s.dmabuf_privs.end());
 
-  down_read(&dev->lock);
-  mutex_lock(&dev->buffer_lock);
+  locks.read_lock(&dev->lock);
+  locks.lock(&dev->buffer_lock);
   collect_tree(&dev->buffers, &s.live, in_order);
-  mutex_unlock(&dev->buffer_lock);
+  locks.unlock(&dev->buffer_lock);
   collect_tree(&dev->clients, &s.clients, in_order);
   for (struct ion_client* client : s.clients) {
-    mutex_lock(&client->lock);
+    locks.lock(&client->lock);
     s.idr.clear();
     idr_for_each(&client->idr, collect_idr, &s);  // in id order
     size_t in_tree = 0;
@@ -335,7 +358,7 @@ ION_NO_COVERAGE std::string check_invariants(struct ion_device* dev, enum ion_ch
     if (in_tree != s.idr.size()) {
       fail(format("client c%lu: idr holds %zu handles, tree %zu", client->serial, s.idr.size(), in_tree));
     }
-    mutex_unlock(&client->lock);
+    locks.unlock(&client->lock);
   }
   std::sort(s.handle_buffers.begin(), s.handle_buffers.end());
 
@@ -344,11 +367,11 @@ ION_NO_COVERAGE std::string check_invariants(struct ion_device* dev, enum ion_ch
   plist_for_each_entry(heap, &dev->heaps, node) s.sums(heap);
 
   for (struct ion_buffer* buffer : s.live) {
-    mutex_lock(&buffer->lock);
+    locks.lock(&buffer->lock);
     const int hc = buffer->handle_count;
     const int kc = buffer->kmap_cnt;
     const bool has_vaddr = buffer->vaddr != nullptr;
-    mutex_unlock(&buffer->lock);
+    locks.unlock(&buffer->lock);
     const int handles = count_in(s.handle_buffers, buffer);
     const int dmabuf_refs = count_in(s.dmabuf_privs, buffer);
     if (hc != handles) fail(format("buffer b%lu: handle_count %d but %d handles point at it", buffer->serial, hc, handles));
@@ -374,7 +397,7 @@ ION_NO_COVERAGE std::string check_invariants(struct ion_device* dev, enum ion_ch
   plist_for_each_entry(heap, &dev->heaps, node) {
     HeapSums& sums = s.heaps[slot++];
     if (heap->flags & ION_HEAP_FLAG_DEFER_FREE) {
-      spin_lock(&heap->free_lock);
+      locks.lock(&heap->free_lock);
       size_t sum = 0;
       struct ion_buffer* buffer;
       list_for_each_entry(buffer, &heap->free_list, list) {
@@ -388,14 +411,14 @@ ION_NO_COVERAGE std::string check_invariants(struct ion_device* dev, enum ion_ch
       if (sum != heap->free_list_size) {
         fail(format("heap %s: free_list_size %zu but the list holds %zu bytes", heap->name, heap->free_list_size, sum));
       }
-      spin_unlock(&heap->free_lock);
+      locks.unlock(&heap->free_lock);
     }
     const long long total = debugfs == ION_CHECK_DEBUGFS_TEXT ? debugfs_heap_total_text(heap)
                                                               : static_cast<long long>(sums.debugfs_bytes);
     if (total >= 0 && static_cast<size_t>(total) != sums.live_bytes) {
       fail(format("heap %s: debugfs total %lld but live buffers hold %zu bytes", heap->name, total, sums.live_bytes));
     }
-    check_heap_allocator(heap, sums.held, fail);
+    check_heap_allocator(heap, sums.held, locks, fail);
     if (heap->type == ION_HEAP_TYPE_CARVEOUT) {
       struct gen_pool* pool = ion_carveout_heap_pool(heap);
       if (const char* bad = gen_pool_check(pool)) fail(format("heap %s: genalloc: %s", heap->name, bad));
@@ -408,17 +431,18 @@ ION_NO_COVERAGE std::string check_invariants(struct ion_device* dev, enum ion_ch
       }
     }
   }
-  up_read(&dev->lock);
+  locks.read_unlock(&dev->lock);
   return out;
 }
 
 }  // namespace
 
 ION_NO_COVERAGE std::string ion_check_invariants(struct ion_device* dev, enum ion_check_debugfs debugfs,
-                                                 bool in_creation_order) {
+                                                 bool in_creation_order, enum ion_check_locking locking) {
+  const CheckLocks locks{locking == ION_CHECK_LOCKED};
   // The walk in tree order costs no sorting; a state with violations is walked again in creation order.
-  std::string out = check_invariants(dev, debugfs, /*in_order=*/false);
-  return out.empty() || !in_creation_order ? out : check_invariants(dev, debugfs, /*in_order=*/true);
+  std::string out = check_invariants(dev, debugfs, /*in_order=*/false, locks);
+  return out.empty() || !in_creation_order ? out : check_invariants(dev, debugfs, /*in_order=*/true, locks);
 }
 
 }  // namespace ionsim::kernel

@@ -54,11 +54,21 @@ enum ion_check_debugfs {
   ION_CHECK_DEBUGFS_TEXT,
   ION_CHECK_DEBUGFS_SUM,
 };
+// How the checker reads ION's state. ION_CHECK_LOCKED takes every lock a reader of that state takes (dev->lock,
+// buffer_lock, each client's and buffer's lock, each heap's free list lock and pool mutexes), so it may run
+// while other threads operate. ION_CHECK_QUIESCENT takes none of them: for a caller that runs it only while no
+// operation is in progress, as the fuzz machine does between the operations of its one thread, where the locks
+// would be uncontended and only cost. The allocators' own locks (the dma-buf list, CMA, genalloc) are taken
+// either way.
+enum ion_check_locking {
+  ION_CHECK_LOCKED,
+  ION_CHECK_QUIESCENT,
+};
 // Violations are reported in creation order (buffers, then clients, by serial) unless in_creation_order is
 // false, when they come in tree order: cheaper for a caller that runs the checker after every operation and
 // filters what it reports.
 std::string ion_check_invariants(struct ion_device* dev, enum ion_check_debugfs debugfs = ION_CHECK_DEBUGFS_TEXT,
-                                 bool in_creation_order = true);
+                                 bool in_creation_order = true, enum ion_check_locking locking = ION_CHECK_LOCKED);
 
 }  // namespace ionsim::kernel
 

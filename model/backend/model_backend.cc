@@ -186,8 +186,9 @@ ErrnoOr<task_struct*> ModelBackend::live_task(ProcId proc) const {
   return t;
 }
 
-std::string ModelBackend::check_invariants(kernel::ion_check_debugfs debugfs, bool in_creation_order) const {
-  return ion_check_invariants(dev_, debugfs, in_creation_order);
+std::string ModelBackend::check_invariants(kernel::ion_check_debugfs debugfs, bool in_creation_order,
+                                           kernel::ion_check_locking locking) const {
+  return ion_check_invariants(dev_, debugfs, in_creation_order, locking);
 }
 
 ErrnoOr<ProcId> ModelBackend::spawn(const std::string& comm) {

@@ -113,9 +113,11 @@ class ModelBackend : public IonBackend {
   kernel::task_struct* task(ProcId proc) const;
   // The invariant checker (model/ion_state.h): "" when every invariant holds. `debugfs` chooses how the heaps'
   // debugfs totals are read: the rendered text (the default) or the sum the text would print; reports come in
-  // creation order unless in_creation_order is false.
+  // creation order unless in_creation_order is false; `locking` says whether ION's locks are taken (the
+  // default) or the caller guarantees no operation runs meanwhile.
   std::string check_invariants(kernel::ion_check_debugfs debugfs = kernel::ION_CHECK_DEBUGFS_TEXT,
-                               bool in_creation_order = true) const;
+                               bool in_creation_order = true,
+                               kernel::ion_check_locking locking = kernel::ION_CHECK_LOCKED) const;
 
  private:
   ModelBackend() = default;

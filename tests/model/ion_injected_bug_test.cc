@@ -2,14 +2,18 @@
 //
 // The test-only injected bug (model/ion_priv.h: ion_injected_bugs) that tools/fuzz/prove_bug_found.sh makes the
 // op fuzzer find: off by default, the faithful FREE of a handle imported twice keeps it reachable by id, and with
-// the bug on the invariant checker reports the handle that left the idr while still in the rb-tree.
+// the bug on the invariant checker reports the handle that left the idr while still in the rb-tree, as it does
+// without taking ION's locks (ION_CHECK_QUIESCENT, the fuzz machine's way), which takes none of them.
 #include <string>
+#include <vector>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "model/backend/libion.h"
 #include "model/backend/model_backend.h"
 #include "model/ion_priv.h"
 #include "model/kernel/bug.h"
+#include "model/kernel/lock.h"
 
 namespace ionsim {
 namespace {
@@ -68,12 +72,43 @@ TEST_F(InjectedFreeBugTest, WhenOnTheCheckerSeesAReferencedHandleMissingFromTheI
   const int id = AllocImportFree();
   const std::string report = backend_->check_invariants();
   EXPECT_NE(report.find("is in the tree but not in the idr"), std::string::npos) << report;
+  // Without ION's locks (the fuzz machine's way) the checker sees the same.
+  EXPECT_EQ(backend_->check_invariants(k::ION_CHECK_DEBUGFS_TEXT, true, k::ION_CHECK_QUIESCENT), report);
   EXPECT_EQ(ion_->Share(fd_, id).error().code(), EINVAL);  // unreachable by id while alive
   // The client's teardown destroys the handle and removes its id a second time: idr_remove() WARNs.
   EXPECT_EQ(backend_->Shutdown(), "");
   ASSERT_EQ(k::bug_event_count(k::BugKind::kWarn), 1u) << k::format_bug_events();
   EXPECT_NE(k::bug_events()[0].message.find("which is not allocated"), std::string::npos);
   k::clear_bug_events();
+}
+
+// The locks the checker takes, by name, while a lock hook records them.
+std::vector<std::string> g_acquired;
+void RecordAcquired(k::LockEvent event, k::LockKind, const void*, const char* name) {
+  if (event == k::LockEvent::kAcquired) g_acquired.push_back(name);
+}
+
+TEST_F(InjectedFreeBugTest, TheQuiescentCheckerTakesNoIonLock) {
+  AllocImportFree();
+  auto ion_locks = [] {
+    std::vector<std::string> out;
+    for (const std::string& name : g_acquired) {
+      if (name.rfind("ion_", 0) == 0) out.push_back(name);
+    }
+    return out;
+  };
+  g_acquired.clear();
+  k::set_lock_hook(RecordAcquired);
+  EXPECT_EQ(backend_->check_invariants(k::ION_CHECK_DEBUGFS_SUM), "");
+  k::set_lock_hook(nullptr);
+  EXPECT_THAT(ion_locks(), ::testing::IsSupersetOf({"ion_device.lock", "ion_device.buffer_lock", "ion_client.lock",
+                                                     "ion_buffer.lock", "ion_heap.free_lock"}));
+  g_acquired.clear();
+  k::set_lock_hook(RecordAcquired);
+  EXPECT_EQ(backend_->check_invariants(k::ION_CHECK_DEBUGFS_SUM, true, k::ION_CHECK_QUIESCENT), "");
+  k::set_lock_hook(nullptr);
+  EXPECT_THAT(ion_locks(), ::testing::IsEmpty());
+  EXPECT_EQ(backend_->Shutdown(), "");
 }
 
 }  // namespace
