@@ -180,7 +180,15 @@ class Decoder {
   }
 
   void DecodeOne(const uint8_t* r) {
-    trace::Op op;
+    // Made in place; a record that finds nothing to act on takes its operation back.
+    trace::Op& op = t_->ops.emplace_back();
+    struct TakeBack {
+      std::vector<trace::Op>* ops;
+      bool keep = false;
+      ~TakeBack() {
+        if (!keep) ops->pop_back();
+      }
+    } take_back{&t_->ops};
     op.kind = kOpTable[r[0] % 32];
     if (op.kind == OpKind::kShrink && (r[1] & 1) == 0) op.kind = OpKind::kDebugfs;
     switch (op.kind) {
@@ -403,8 +411,8 @@ class Decoder {
       default:
         return;
     }
-    op.line = static_cast<int>(t_->ops.size()) + 2;  // after the board line
-    t_->ops.push_back(std::move(op));
+    op.line = static_cast<int>(t_->ops.size()) + 1;  // after the board line
+    take_back.keep = true;
   }
 
  private:

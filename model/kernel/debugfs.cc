@@ -79,7 +79,7 @@ debugfs_node* file_node(struct file* file) { return container_of(file->f_inode, 
 debugfs_node* find_child(debugfs_node* dir, const char* name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(debugfs_mutex) {
   struct dentry* child;
   list_for_each_entry(child, &dir->dentry.d_subdirs, d_child) {
-    if (std::strcmp(child->d_name, name) == 0) return node_of(child);
+    if (child->d_name[0] == name[0] && std::strcmp(child->d_name, name) == 0) return node_of(child);
   }
   return nullptr;
 }
@@ -87,7 +87,7 @@ debugfs_node* find_child(debugfs_node* dir, const char* name) ABSL_EXCLUSIVE_LOC
 // Mirrors fs/namei.c:lookup_one_len() @ v4.4's checks of a name: not empty, ".", ".." or containing '/'.
 bool valid_name(const char* name) {
   if (name == nullptr || name[0] == '\0') return false;
-  if (std::strcmp(name, ".") == 0 || std::strcmp(name, "..") == 0) return false;
+  if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) return false;  // "." or ".."
   return std::strchr(name, '/') == nullptr;
 }
 
