@@ -29,18 +29,18 @@ cxx_sources=(
   fuzz/fuzz_machine.cc
   tests/testing/genalloc_reference.cc
 )
-# As in the Bazel fuzz configs (.bazelrc), when the engine is libFuzzer: the model's plumbing, the trace library,
-# the harnesses' decoding and oracles and the test reference are built without its instrumentation, and the
-# kernel code ION drives (genalloc aside) and the model backend keep edge coverage without comparison tracing.
+# As in the Bazel fuzz configs (.bazelrc), when the engine is libFuzzer: the model's plumbing, the model backend,
+# the trace library, the harnesses' decoding and oracles and the test reference are built without its
+# instrumentation, and the kernel code ION drives (genalloc aside) keeps edge coverage without comparison tracing.
 coverage_flags() {
   [[ " $CXXFLAGS " == *fuzzer-no-link* ]] || return 0
   case "$1" in
     model/kernel/lock.cc | model/kernel/slab.cc | model/kernel/bug.cc | model/kernel/printk.cc | \
       model/kernel/current.cc | model/kernel/sched.cc | model/kernel/err.cc | model/kernel/seq_file.cc | \
-      model/kernel/debugfs.cc | tools/* | fuzz/ion_program.cc | fuzz/fuzz_machine.cc | tests/*)
+      model/kernel/debugfs.cc | model/backend/* | tools/* | fuzz/ion_program.cc | fuzz/fuzz_machine.cc | tests/*)
       echo "-fno-sanitize=fuzzer-no-link" ;;
     model/kernel/genalloc*) ;;
-    model/kernel/* | model/backend/*) echo "-fno-sanitize-coverage=trace-cmp" ;;
+    model/kernel/*) echo "-fno-sanitize-coverage=trace-cmp" ;;
   esac
 }
 objects=()

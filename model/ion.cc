@@ -1177,7 +1177,7 @@ const struct file_operations ion_fops = {
 };
 
 // Mirrors ion.c:ion_device_add_heap() @ v4.4.
-void ion_device_add_heap(struct ion_device* dev, struct ion_heap* heap) {
+ION_MODULE_INIT void ion_device_add_heap(struct ion_device* dev, struct ion_heap* heap) {
   if (!heap->ops->allocate || !heap->ops->free || !heap->ops->map_dma || !heap->ops->unmap_dma) {
     pr_err("%s: can not add heap with invalid ops struct.\n", __func__);
   }
@@ -1210,7 +1210,7 @@ void ion_device_add_heap(struct ion_device* dev, struct ion_heap* heap) {
 }
 
 // Removes a heap for module unload (v4.4 has no such path).
-void ion_device_remove_heap(struct ion_device* dev, struct ion_heap* heap) {
+ION_MODULE_EXIT void ion_device_remove_heap(struct ion_device* dev, struct ion_heap* heap) {
   down_write(&dev->lock);
   plist_del(&heap->node, &dev->heaps);
   dev->heap_cnt--;
@@ -1230,7 +1230,7 @@ void ion_device_remove_heap(struct ion_device* dev, struct ion_heap* heap) {
 }
 
 // Mirrors ion.c:ion_device_create() @ v4.4.
-ErrnoOr<struct ion_device*> ion_device_create(struct phys_mem* mem,
+ION_MODULE_INIT ErrnoOr<struct ion_device*> ion_device_create(struct phys_mem* mem,
                                               long (*custom_ioctl)(struct ion_client* client, unsigned int cmd,
                                                                    unsigned long arg)) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   struct ion_device* idev = kzalloc<struct ion_device>(GFP_KERNEL);
@@ -1276,7 +1276,7 @@ ErrnoOr<struct ion_device*> ion_device_create(struct phys_mem* mem,
   return idev;
 }
 
-std::string ion_device_teardown(struct ion_device* dev) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+ION_MODULE_EXIT std::string ion_device_teardown(struct ion_device* dev) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   std::string report;
   auto note = [&report](const char* fmt, auto... args) {
     char line[256];
@@ -1328,7 +1328,7 @@ std::string ion_device_teardown(struct ion_device* dev) ABSL_NO_THREAD_SAFETY_AN
 }
 
 // Mirrors ion.c:ion_device_destroy() @ v4.4.
-void ion_device_destroy(struct ion_device* dev) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+ION_MODULE_EXIT void ion_device_destroy(struct ion_device* dev) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   WARN(!plist_head_empty(&dev->heaps), "%s: heaps are still registered\n", __func__);
   WARN(!RB_EMPTY_ROOT(&dev->clients), "%s: clients are still open\n", __func__);
   WARN(!RB_EMPTY_ROOT(&dev->buffers), "%s: buffers are still alive\n", __func__);

@@ -117,7 +117,7 @@ void ion_carveout_free(struct ion_heap* heap, phys_addr_t addr, unsigned long si
 
 // Mirrors ion_carveout_heap.c:ion_carveout_heap_create() @ v4.4: the region is synced and zeroed, then handed
 // to a genalloc pool of 4 KiB granules (order 12).
-ErrnoOr<struct ion_heap*> ion_carveout_heap_create(const struct ion_platform_heap* heap_data) {
+ION_MODULE_INIT ErrnoOr<struct ion_heap*> ion_carveout_heap_create(const struct ion_platform_heap* heap_data) {
   struct page* page = pfn_to_page(heap_data->mem, PFN_DOWN(heap_data->base));
   const size_t size = heap_data->size;
   if (!page || !pfn_to_page(heap_data->mem, PFN_DOWN(heap_data->base + size - 1))) {
@@ -146,7 +146,7 @@ ErrnoOr<struct ion_heap*> ion_carveout_heap_create(const struct ion_platform_hea
 }
 
 // Mirrors ion_carveout_heap.c:ion_carveout_heap_destroy() @ v4.4.
-void ion_carveout_heap_destroy(struct ion_heap* heap) {
+ION_MODULE_EXIT void ion_carveout_heap_destroy(struct ion_heap* heap) {
   struct ion_carveout_heap* carveout_heap = to_carveout(heap);
   // Divergence: a carveout based at physical 0 still holds the granule that genalloc handed out as address 0
   // and the allocator took for failure; gen_pool_destroy() would BUG on it. v4.4 never destroys a carveout (it

@@ -126,7 +126,7 @@ const bool chunk_registered = ion_register_heap_type(&chunk_type);
 
 // Mirrors ion_chunk_heap.c:ion_chunk_heap_create() @ v4.4: the region is synced and zeroed, then handed to a
 // genalloc pool whose granule is the chunk (order get_order(chunk) + PAGE_SHIFT).
-ErrnoOr<struct ion_heap*> ion_chunk_heap_create(const struct ion_platform_heap* heap_data) {
+ION_MODULE_INIT ErrnoOr<struct ion_heap*> ion_chunk_heap_create(const struct ion_platform_heap* heap_data) {
   struct page* page = pfn_to_page(heap_data->mem, PFN_DOWN(heap_data->base));
   const size_t size = heap_data->size;
   if (!page || !pfn_to_page(heap_data->mem, PFN_DOWN(heap_data->base + size - 1))) {
@@ -159,7 +159,7 @@ ErrnoOr<struct ion_heap*> ion_chunk_heap_create(const struct ion_platform_heap* 
 }
 
 // Mirrors ion_chunk_heap.c:ion_chunk_heap_destroy() @ v4.4.
-void ion_chunk_heap_destroy(struct ion_heap* heap) {
+ION_MODULE_EXIT void ion_chunk_heap_destroy(struct ion_heap* heap) {
   struct ion_chunk_heap* chunk_heap = to_chunk_heap(heap);
   // Divergence: as for the carveout, a pool based at physical 0 keeps the chunk genalloc handed out as address 0
   // (taken for failure); it goes back before gen_pool_destroy(), which would BUG on it.

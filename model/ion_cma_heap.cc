@@ -136,7 +136,7 @@ const bool cma_registered = ion_register_heap_type(&cma_type);
 }  // namespace
 
 // Mirrors ion_cma_heap.c:ion_cma_heap_create() @ v4.4: the heap's device comes from platform priv.
-ErrnoOr<struct ion_heap*> ion_cma_heap_create(const struct ion_platform_heap* data) {
+ION_MODULE_INIT ErrnoOr<struct ion_heap*> ion_cma_heap_create(const struct ion_platform_heap* data) {
   struct device* dev = static_cast<struct device*>(data->priv);
   if (!dev || !dev->cma_area) {
     // Divergence: v4.4 would build the heap and fail every allocation; the model refuses a DMA heap whose device
@@ -155,7 +155,7 @@ ErrnoOr<struct ion_heap*> ion_cma_heap_create(const struct ion_platform_heap* da
 }
 
 // Mirrors ion_cma_heap.c:ion_cma_heap_destroy() @ v4.4.
-void ion_cma_heap_destroy(struct ion_heap* heap) { kfree(to_cma_heap(heap)); }
+ION_MODULE_EXIT void ion_cma_heap_destroy(struct ion_heap* heap) { kfree(to_cma_heap(heap)); }
 
 phys_addr_t ion_cma_heap_base(struct ion_heap* heap) { return cma_get_base(to_cma_heap(heap)->dev->cma_area); }
 

@@ -206,7 +206,7 @@ size_t ion_heap_deferred_free_run(struct ion_heap* heap, size_t max_buffers) {
 
 // Mirrors ion_heap.c:ion_heap_init_deferred_free() @ v4.4. The kthread (named after the heap, SCHED_IDLE) is
 // the explicit step ion_heap_deferred_free_run().
-int ion_heap_init_deferred_free(struct ion_heap* heap) {
+ION_MODULE_INIT int ion_heap_init_deferred_free(struct ion_heap* heap) {
   spin_lock(&heap->free_lock);
   INIT_LIST_HEAD(&heap->free_list);
   spin_unlock(&heap->free_lock);
@@ -245,7 +245,7 @@ unsigned long ion_heap_shrink_scan(struct shrinker* shrinker, struct shrink_cont
 }  // namespace
 
 // Mirrors ion_heap.c:ion_heap_init_shrinker() @ v4.4.
-int ion_heap_init_shrinker(struct ion_heap* heap) {
+ION_MODULE_INIT int ion_heap_init_shrinker(struct ion_heap* heap) {
   heap->shrinker.count_objects = ion_heap_shrink_count;
   heap->shrinker.scan_objects = ion_heap_shrink_scan;
   heap->shrinker.seeks = DEFAULT_SEEKS;
@@ -256,7 +256,7 @@ int ion_heap_init_shrinker(struct ion_heap* heap) {
   return ret.kernel_ret();
 }
 
-void ion_heap_cleanup(struct ion_heap* heap) {
+ION_MODULE_EXIT void ion_heap_cleanup(struct ion_heap* heap) {
   if (heap->shrinker_registered) {
     unregister_shrinker(heap->mem, &heap->shrinker);
     heap->shrinker_registered = false;
@@ -295,7 +295,7 @@ const struct ion_heap_type_ops* ion_find_heap_type(enum ion_heap_type type) {
 }
 
 // Mirrors ion_heap.c:ion_heap_create() @ v4.4: the heap type's create, then name and id from the platform data.
-ErrnoOr<struct ion_heap*> ion_heap_create(const struct ion_platform_heap* heap_data) {
+ION_MODULE_INIT ErrnoOr<struct ion_heap*> ion_heap_create(const struct ion_platform_heap* heap_data) {
   const struct ion_heap_type_ops* ops = ion_find_heap_type(heap_data->type);
   if (!ops) {
     pr_err("%s: Invalid heap type %d\n", __func__, heap_data->type);
@@ -314,7 +314,7 @@ ErrnoOr<struct ion_heap*> ion_heap_create(const struct ion_platform_heap* heap_d
 }
 
 // Mirrors ion_heap.c:ion_heap_destroy() @ v4.4.
-void ion_heap_destroy(struct ion_heap* heap) {
+ION_MODULE_EXIT void ion_heap_destroy(struct ion_heap* heap) {
   if (!heap) return;
   const struct ion_heap_type_ops* ops = ion_find_heap_type(heap->type);
   if (!ops) {

@@ -4,6 +4,7 @@
 // uncached buffers. Mirrors drivers/staging/android/ion/ion_page_pool.c @ v4.4.
 #include "model/ion_priv.h"
 #include "model/kernel/bug.h"
+#include "model/kernel/compiler.h"
 #include "model/kernel/slab.h"
 
 #include <climits>
@@ -112,7 +113,7 @@ int ion_page_pool_shrink(struct ion_page_pool* pool, gfp_t gfp_mask, int nr_to_s
 }
 
 // Mirrors ion_page_pool.c:ion_page_pool_create() @ v4.4.
-struct ion_page_pool* ion_page_pool_create(struct phys_mem* mem, gfp_t gfp_mask, unsigned int order) {
+ION_MODULE_INIT struct ion_page_pool* ion_page_pool_create(struct phys_mem* mem, gfp_t gfp_mask, unsigned int order) {
   struct ion_page_pool* pool = kzalloc<struct ion_page_pool>(GFP_KERNEL);
   if (!pool) return nullptr;
   mutex_init(&pool->mutex);
@@ -130,7 +131,7 @@ struct ion_page_pool* ion_page_pool_create(struct phys_mem* mem, gfp_t gfp_mask,
 }
 
 // Mirrors ion_page_pool.c:ion_page_pool_destroy() @ v4.4.
-void ion_page_pool_destroy(struct ion_page_pool* pool) {
+ION_MODULE_EXIT void ion_page_pool_destroy(struct ion_page_pool* pool) {
   // Divergence (see ion_priv.h): every pooled block goes back to the page allocator before the struct.
   ion_page_pool_shrink(pool, __GFP_HIGHMEM, INT_MAX);
   kfree(pool);

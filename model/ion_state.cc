@@ -275,18 +275,23 @@ struct CheckScratch {
   std::vector<struct ion_client*> clients;
   std::vector<struct ion_buffer*> live;
   std::vector<HeapSums> heaps;
+  std::vector<const struct ion_heap*> heap_keys;  // heaps[i].heap, side by side for the search
   size_t heaps_used = 0;
   size_t last = 0;  // the slot sums() returned last
 
   ION_NO_COVERAGE HeapSums& sums(struct ion_heap* heap) {
-    if (last < heaps_used && heaps[last].heap == heap) return heaps[last];  // buffers come in runs of one heap
+    if (last < heaps_used && heap_keys[last] == heap) return heaps[last];  // buffers come in runs of one heap
     for (size_t i = 0; i < heaps_used; i++) {
-      if (heaps[i].heap == heap) {
+      if (heap_keys[i] == heap) {
         last = i;
         return heaps[i];
       }
     }
-    if (heaps_used == heaps.size()) heaps.emplace_back();
+    if (heaps_used == heaps.size()) {
+      heaps.emplace_back();
+      heap_keys.emplace_back();
+    }
+    heap_keys[heaps_used] = heap;
     HeapSums& s = heaps[heaps_used++];
     s.heap = heap;
     s.live_bytes = 0;

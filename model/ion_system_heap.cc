@@ -306,7 +306,7 @@ const bool system_contig_registered = ion_register_heap_type(&system_contig_type
 
 // Mirrors ion_system_heap.c:ion_system_heap_create() @ v4.4: DEFER_FREE, one pool per order (the high-order
 // pool never enters direct reclaim).
-ErrnoOr<struct ion_heap*> ion_system_heap_create(const struct ion_platform_heap* heap_data) {
+ION_MODULE_INIT ErrnoOr<struct ion_heap*> ion_system_heap_create(const struct ion_platform_heap* heap_data) {
   struct ion_system_heap* heap = kzalloc<struct ion_system_heap>(GFP_KERNEL);
   if (!heap) return Errno(-ENOMEM);
   heap->heap.ops = &system_heap_ops;
@@ -336,7 +336,7 @@ free_heap:
 }
 
 // Mirrors ion_system_heap.c:ion_system_heap_destroy() @ v4.4.
-void ion_system_heap_destroy(struct ion_heap* heap) {
+ION_MODULE_EXIT void ion_system_heap_destroy(struct ion_heap* heap) {
   struct ion_system_heap* sys_heap = to_system_heap(heap);
   for (int i = 0; i < num_orders; i++) ion_page_pool_destroy(sys_heap->pools[i]);
   kfree_array(sys_heap->pools);
@@ -348,7 +348,7 @@ struct ion_page_pool* ion_system_heap_pool(struct ion_heap* heap, int index) {
 }
 
 // Mirrors ion_system_heap.c:ion_system_contig_heap_create() @ v4.4.
-ErrnoOr<struct ion_heap*> ion_system_contig_heap_create(const struct ion_platform_heap* heap_data) {
+ION_MODULE_INIT ErrnoOr<struct ion_heap*> ion_system_contig_heap_create(const struct ion_platform_heap* heap_data) {
   struct ion_heap* heap = kzalloc<struct ion_heap>(GFP_KERNEL);
   if (!heap) return Errno(-ENOMEM);
   heap->ops = &kmalloc_ops;
@@ -358,6 +358,6 @@ ErrnoOr<struct ion_heap*> ion_system_contig_heap_create(const struct ion_platfor
 }
 
 // Mirrors ion_system_heap.c:ion_system_contig_heap_destroy() @ v4.4.
-void ion_system_contig_heap_destroy(struct ion_heap* heap) { kfree(heap); }
+ION_MODULE_EXIT void ion_system_contig_heap_destroy(struct ion_heap* heap) { kfree(heap); }
 
 }  // namespace ionsim::kernel

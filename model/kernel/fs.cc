@@ -496,7 +496,7 @@ std::vector<int> files_open_fds(struct files_struct* files) {
 }
 
 // Mirrors drivers/char/misc.c:misc_register() @ v4.4.
-Errno misc_register(struct miscdevice* misc) {
+ION_MODULE_INIT Errno misc_register(struct miscdevice* misc) {
   const bool is_dynamic = misc->minor == MISC_DYNAMIC_MINOR;
   INIT_LIST_HEAD(&misc->list);
   mutex_lock(&misc_mtx);
@@ -535,7 +535,7 @@ Errno misc_register(struct miscdevice* misc) {
 }
 
 // Mirrors drivers/char/misc.c:misc_deregister() @ v4.4.
-void misc_deregister(struct miscdevice* misc) {
+ION_MODULE_EXIT void misc_deregister(struct miscdevice* misc) {
   if (WARN_ON(list_empty(&misc->list))) return;
   mutex_lock(&misc_mtx);
   list_del(&misc->list);

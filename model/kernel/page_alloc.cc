@@ -1276,7 +1276,7 @@ ION_NO_COVERAGE bool free_area_restore(struct phys_mem* mem, const struct free_a
 
 // ---- Shrinkers -------------------------------------------------------------------------------------------------
 
-Errno register_shrinker(struct phys_mem* mem, struct shrinker* shrinker) {
+ION_MODULE_INIT Errno register_shrinker(struct phys_mem* mem, struct shrinker* shrinker) {
   shrinker->nr_deferred = kcalloc<long>(1, GFP_KERNEL);
   if (shrinker->nr_deferred == nullptr) return Errno(-ENOMEM);
   down_write(&mem->shrinker_rwsem);
@@ -1285,7 +1285,7 @@ Errno register_shrinker(struct phys_mem* mem, struct shrinker* shrinker) {
   return Errno::Ok();
 }
 
-void unregister_shrinker(struct phys_mem* mem, struct shrinker* shrinker) {
+ION_MODULE_EXIT void unregister_shrinker(struct phys_mem* mem, struct shrinker* shrinker) {
   down_write(&mem->shrinker_rwsem);
   list_del(&shrinker->list);
   up_write(&mem->shrinker_rwsem);
