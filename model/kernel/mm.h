@@ -48,6 +48,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -209,6 +210,9 @@ struct phys_mem {
 
   std::atomic<long> nr_allocated{0};  // pages handed out and not freed
   std::atomic<long> nr_backed{0};     // pages whose bytes are allocated
+  // The same per group of kBackedGroupPages pfns (from min_pfn), so that a range no page of which has bytes is
+  // known at a glance (page_range_backed).
+  std::unique_ptr<std::atomic<unsigned int>[]> backed_in_group;
 
   struct rw_semaphore shrinker_rwsem;
   struct list_head shrinker_list ABSL_GUARDED_BY(shrinker_rwsem);
@@ -383,6 +387,12 @@ inline void clear_page(struct page* page) {
 inline void clear_highpage(struct page* page) { clear_page(page); }
 // Whether the page's bytes are allocated (it has been written since it was last zeroed).
 bool page_is_backed(const struct page* page);
+// Not a kernel function: false when none of the nr pages from `page` has bytes (every one reads as zero and
+// clearing them would change nothing); true when one may have: the count is kept per group of
+// kBackedGroupPages pfns, so a backed page in a group the range shares answers true. Pages outside every
+// machine count as backed.
+bool page_range_backed(const struct page* page, unsigned long nr);
+inline constexpr unsigned long kBackedGroupPages = 64;
 // Reads or writes len bytes at a physical address, across pages. -EFAULT (and no access at all) when any page
 // of the range has no struct page.
 Errno phys_read(struct phys_mem* mem, phys_addr_t phys, void* buf, size_t len);

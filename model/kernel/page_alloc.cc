@@ -587,6 +587,7 @@ struct phys_mem* phys_mem_create(const struct phys_mem_config& config) {
   mem->reserved = std::move(reserved);
   mem->mem_map = static_cast<struct page*>(map);
   mem->mem_map_bytes = bytes;
+  mem->backed_in_group.reset(new std::atomic<unsigned int>[span / kBackedGroupPages + 1]());
   init_rwsem(&mem->shrinker_rwsem, "shrinker_rwsem");
   down_write(&mem->shrinker_rwsem);
   INIT_LIST_HEAD(&mem->shrinker_list);
@@ -779,7 +780,10 @@ uint8_t* materialize(struct page* page) {
   if (fresh == nullptr) bug_slowpath(__FILE__, __LINE__, __func__, "host out of memory backing a page");
   uint8_t* expected = nullptr;
   if (__atomic_compare_exchange_n(&page->backing, &expected, fresh, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-    page_mem_or_bug(page, __func__)->nr_backed.fetch_add(1, std::memory_order_relaxed);
+    struct phys_mem* mem = page_mem_or_bug(page, __func__);
+    mem->nr_backed.fetch_add(1, std::memory_order_relaxed);
+    mem->backed_in_group[static_cast<size_t>(page - mem->mem_map) / kBackedGroupPages].fetch_add(
+        1, std::memory_order_relaxed);
     return fresh;
   }
   std::free(fresh);
@@ -823,10 +827,26 @@ void clear_backed_page(struct page* page) {
   uint8_t* old = __atomic_exchange_n(&page->backing, static_cast<uint8_t*>(nullptr), __ATOMIC_ACQ_REL);
   if (old == nullptr) return;
   std::free(old);
-  page_mem_or_bug(page, __func__)->nr_backed.fetch_sub(1, std::memory_order_relaxed);
+  struct phys_mem* mem = page_mem_or_bug(page, __func__);
+  mem->nr_backed.fetch_sub(1, std::memory_order_relaxed);
+  mem->backed_in_group[static_cast<size_t>(page - mem->mem_map) / kBackedGroupPages].fetch_sub(
+      1, std::memory_order_relaxed);
 }
 
 bool page_is_backed(const struct page* page) { return page_backing(page) != nullptr; }
+
+bool page_range_backed(const struct page* page, unsigned long nr) {
+  if (nr == 0) return false;
+  struct phys_mem* mem = page_phys_mem(page);
+  if (mem == nullptr) return true;
+  const unsigned long span = mem->max_pfn - mem->min_pfn;
+  const unsigned long first = static_cast<unsigned long>(page - mem->mem_map);
+  const unsigned long last = std::min(first + nr, span) - 1;
+  for (unsigned long g = first / kBackedGroupPages; g <= last / kBackedGroupPages; g++) {
+    if (mem->backed_in_group[g].load(std::memory_order_relaxed) != 0) return true;
+  }
+  return first + nr > span;  // the range runs past this machine's pages
+}
 
 namespace {
 

@@ -406,6 +406,25 @@ TEST(PageBytesTest, MemsetAndClearPageDropOrKeepTheBacking) {
   EXPECT_EQ(m.get()->nr_backed.load(), 0);
 }
 
+TEST(PageBytesTest, PageRangeBackedSeesEveryBackedPageOfTheRange) {
+  Machine m(RamConfig(256, 256));
+  ASSERT_THAT(m.get(), NotNull());
+  EXPECT_FALSE(page_range_backed(m.Page(0), 256));
+  EXPECT_FALSE(page_range_backed(m.Page(5), 0));
+  page_write(m.Page(130), 7, "x", 1);  // in the third group of 64
+  EXPECT_TRUE(page_range_backed(m.Page(0), 256));
+  EXPECT_TRUE(page_range_backed(m.Page(130), 1));
+  EXPECT_TRUE(page_range_backed(m.Page(100), 31));   // 100..130
+  EXPECT_FALSE(page_range_backed(m.Page(0), 128));   // the first two groups
+  EXPECT_FALSE(page_range_backed(m.Page(192), 64));  // the last group
+  // Groups are only a shortcut: a range sharing a group with the backed page says so (a caller then visits its
+  // pages), one that does not share it says no.
+  EXPECT_TRUE(page_range_backed(m.Page(128), 2));
+  clear_page(m.Page(130));
+  EXPECT_FALSE(page_range_backed(m.Page(0), 256));
+  EXPECT_EQ(m.get()->nr_backed.load(), 0);
+}
+
 TEST(PageBytesTest, PhysReadAndWriteSpanPageBoundaries) {
   Machine m(RamConfig(16, 16));
   ASSERT_THAT(m.get(), NotNull());
