@@ -37,7 +37,8 @@ coverage_flags() {
   case "$1" in
     model/kernel/lock.cc | model/kernel/slab.cc | model/kernel/bug.cc | model/kernel/printk.cc | \
       model/kernel/current.cc | model/kernel/sched.cc | model/kernel/err.cc | model/kernel/seq_file.cc | \
-      model/kernel/debugfs.cc | model/backend/* | tools/* | fuzz/ion_program.cc | fuzz/fuzz_machine.cc | tests/*)
+      model/kernel/debugfs.cc | model/backend/* | tools/* | fuzz/ion_program.cc | fuzz/fuzz_machine.cc | \
+      fuzz/ion_ops_fuzzer.cc | tests/*)
       echo "-fno-sanitize=fuzzer-no-link" ;;
     model/kernel/genalloc*) ;;
     model/kernel/*) echo "-fno-sanitize-coverage=trace-cmp" ;;
@@ -60,7 +61,7 @@ wait
 for harness in ion_ops ion_ioctl genalloc; do
   name=${harness}_fuzzer
   # shellcheck disable=SC2086
-  $CXX $CXXFLAGS -std=c++20 -I. -c "fuzz/$name.cc" -o "$obj/$name.o"
+  $CXX $CXXFLAGS $(coverage_flags "fuzz/$name.cc") -std=c++20 -I. -c "fuzz/$name.cc" -o "$obj/$name.o"
   # shellcheck disable=SC2086
   $CXX $CXXFLAGS "$obj/$name.o" "${objects[@]}" $LIB_FUZZING_ENGINE -lpthread -o "$OUT/$name"
   rm -f "$OUT/${name}_seed_corpus.zip"
