@@ -529,7 +529,19 @@ void* take_cached_mem_map(size_t bytes) {
   return map;
 }
 
+// LeakSanitizer's interface, when the binary has it (the ASan builds): a machine's mem_map is mmap'd, which the
+// leak checker does not scan, yet it holds the only pointers to the bytes of every written page (struct
+// page::backing). Registered as a root region, those bytes are reachable while the machine lives; otherwise a
+// leak check while a machine runs (libFuzzer's after an input that grew the heap) reports them as leaked.
+extern "C" void __lsan_register_root_region(const void* p, size_t size) __attribute__((weak));
+extern "C" void __lsan_unregister_root_region(const void* p, size_t size) __attribute__((weak));
+
+void register_mem_map(const void* map, size_t bytes) {
+  if (&__lsan_register_root_region != nullptr) __lsan_register_root_region(map, bytes);
+}
+
 void keep_mem_map(void* map, size_t bytes) {
+  if (&__lsan_unregister_root_region != nullptr) __lsan_unregister_root_region(map, bytes);
   if (bytes <= kMaxCachedMemMap) {
     MemMapCache& c = mem_map_cache();
     std::lock_guard<std::mutex> lock(c.mu);
@@ -587,6 +599,7 @@ struct phys_mem* phys_mem_create(const struct phys_mem_config& config) {
   mem->reserved = std::move(reserved);
   mem->mem_map = static_cast<struct page*>(map);
   mem->mem_map_bytes = bytes;
+  register_mem_map(map, bytes);
   mem->backed_in_group.reset(new std::atomic<unsigned int>[span / kBackedGroupPages + 1]());
   init_rwsem(&mem->shrinker_rwsem, "shrinker_rwsem");
   down_write(&mem->shrinker_rwsem);
