@@ -35,7 +35,9 @@
 //   - pids count from 1 again;
 //   - the page allocator must have every page back, merged into exactly the free blocks it had after the boot;
 //     its free lists are then put back in the boot's order, so the next input is handed the pages a fresh
-//     machine would hand it (model/kernel/mm.h: free_area_restore);
+//     machine would hand it (model/kernel/mm.h: free_area_restore), and the pages it holds free lose whatever
+//     bytes the input wrote to them (free_pages_drop_bytes), as after a boot (the carveout and chunk ranges are
+//     zeroed by the module load itself, CMA pages when they are allocated);
 //   - the model's live objects must be those of a freshly loaded module, and the recorded reports are cleared.
 // A machine that fails any of these is never reused: the harness aborts. At exit the machine is shut down.
 // Teardown() aborts unless every process, object and page came back.

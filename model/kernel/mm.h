@@ -460,6 +460,11 @@ struct free_area_layout free_area_snapshot(struct phys_mem* mem);
 // into the same blocks), relinks each list in the layout's order, so the next allocations take the pages a fresh
 // boot would, and returns true. Otherwise changes nothing and returns false.
 bool free_area_restore(struct phys_mem* mem, const struct free_area_layout& layout);
+// Not a kernel function: drops the bytes of every page the buddy allocator holds free, so that each reads as
+// zero again, as after a boot (the kernel leaves a freed page's bytes in place). For a fuzzer that reuses one
+// machine: the next input finds no byte an earlier one wrote, and the bytes an input's pages were given are
+// freed by its end. Returns the pages cleared.
+unsigned long free_pages_drop_bytes(struct phys_mem* mem);
 
 // ---- Shrinkers -------------------------------------------------------------------------------------------------
 

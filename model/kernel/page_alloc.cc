@@ -1307,6 +1307,34 @@ ION_NO_COVERAGE bool free_area_restore(struct phys_mem* mem, const struct free_a
   return true;
 }
 
+ION_NO_COVERAGE unsigned long free_pages_drop_bytes(struct phys_mem* mem) {
+  unsigned long cleared = 0;
+  for (int z = 0; z < MAX_NR_ZONES; z++) {
+    struct zone* zone = &mem->zones[z];
+    spin_lock(&zone->lock);
+    for (unsigned int o = 0; o < MAX_ORDER; o++) {
+      struct page* head;
+      list_for_each_entry(head, &zone->free_area[o].free_list, lru) {
+        const unsigned long first = static_cast<unsigned long>(head - mem->mem_map);
+        const unsigned long end = first + (1UL << o);
+        // Only the groups that hold a backed page are visited.
+        for (unsigned long g = first / kBackedGroupPages; g * kBackedGroupPages < end; g++) {
+          if (mem->backed_in_group[g].load(std::memory_order_relaxed) == 0) continue;
+          const unsigned long lo = std::max(first, g * kBackedGroupPages);
+          const unsigned long hi = std::min(end, (g + 1) * kBackedGroupPages);
+          for (unsigned long idx = lo; idx < hi; idx++) {
+            if (page_backing(&mem->mem_map[idx]) == nullptr) continue;
+            clear_backed_page(&mem->mem_map[idx]);
+            cleared++;
+          }
+        }
+      }
+    }
+    spin_unlock(&zone->lock);
+  }
+  return cleared;
+}
+
 // ---- Shrinkers -------------------------------------------------------------------------------------------------
 
 ION_MODULE_INIT Errno register_shrinker(struct phys_mem* mem, struct shrinker* shrinker) {

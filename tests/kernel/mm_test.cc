@@ -465,6 +465,29 @@ TEST(PageBytesTest, TheBytesOfAFreedPageAreNoLeakWhileTheMachineLives) {
   EXPECT_EQ(__lsan_do_recoverable_leak_check(), 0);
 }
 
+TEST(PageBytesTest, FreePagesDropBytesClearsEveryFreePageAndNoAllocatedOne) {
+  Machine m(RamConfig(256, 256));
+  ASSERT_THAT(m.get(), NotNull());
+  struct page* kept = alloc_pages(m.get(), GFP_KERNEL, 2);
+  struct page* freed = alloc_pages(m.get(), GFP_KERNEL, 3);
+  ASSERT_THAT(kept, NotNull());
+  ASSERT_THAT(freed, NotNull());
+  page_write(kept + 1, 0, "kept", 4);
+  page_write(freed, 0, "gone", 4);
+  page_write(freed + 7, 100, "gone", 4);
+  __free_pages(freed, 3);
+  EXPECT_EQ(free_pages_drop_bytes(m.get()), 2u);
+  EXPECT_FALSE(page_is_backed(freed));
+  EXPECT_FALSE(page_is_backed(freed + 7));
+  EXPECT_TRUE(page_is_backed(kept + 1));
+  EXPECT_EQ(m.get()->nr_backed.load(), 1);
+  EXPECT_EQ(free_pages_drop_bytes(m.get()), 0u);
+  EXPECT_THAT(buddy_check(m.get()), IsNull());
+  __free_pages(kept, 2);
+  EXPECT_EQ(free_pages_drop_bytes(m.get()), 1u);
+  EXPECT_EQ(m.get()->nr_backed.load(), 0);
+}
+
 TEST(PageBytesTest, FreedPagesKeepTheirBytesUnlessReallocatedWithGfpZero) {
   // The page freed last is the one handed out next, with what its previous owner wrote still in it (the
   // kernel's info leak). Expect __GFP_ZERO to give zeros and drop the backing.
