@@ -407,5 +407,16 @@ TEST(PrintkTest, PrDebugIsOffUntilDynamicDebugSwitchesItOn) {
   dmesg_clear();
 }
 
+TEST(PrintkTest, TheLogKeepsTheLast1024LinesAndTrimsNewlines) {
+  dmesg_clear();
+  for (int i = 0; i < 1030; i++) pr_warn("line %d\n\n", i);
+  const std::vector<std::string> log = dmesg();
+  ASSERT_EQ(log.size(), 1024u);
+  EXPECT_EQ(log.front(), "<4>line 6");
+  EXPECT_EQ(log.back(), "<4>line 1029");
+  dmesg_clear();
+  EXPECT_TRUE(dmesg().empty());
+}
+
 }  // namespace
 }  // namespace ionsim::kernel
