@@ -98,6 +98,13 @@ std::string PageAllocatorViolation(k::phys_mem* mem) {
   return buddy == nullptr ? "" : std::string("buddy allocator: ") + buddy + "\n";
 }
 
+// The invariant checker's report without the known defects: "" when it holds. The machine has one thread and
+// no operation runs while it checks, so the checker need not take ION's locks.
+std::string InvariantViolations(const ModelBackend* backend, bool in_creation_order) {
+  return WithoutKnownDefects(
+      backend->check_invariants(k::ION_CHECK_DEBUGFS_SUM, in_creation_order, k::ION_CHECK_QUIESCENT));
+}
+
 // The process's machine, booted by the first FuzzMachine and reused by every later one (fuzz_machine.h).
 struct Machine {
   std::unique_ptr<ModelBackend> backend;
@@ -190,11 +197,8 @@ void FuzzMachine::Check(const std::string& what) {
 ION_NO_COVERAGE void FuzzMachine::Check(const std::function<std::string()>& what) {
   // In tree order: a state with a known defect (a negative kmap_cnt stays for the rest of the input) reports on
   // every check, and the report is filtered; a real violation is reported again in creation order below.
-  // The machine has one thread and no operation runs now: the checker need not take ION's locks.
-  std::string v = WithoutKnownDefects(backend_->check_invariants(k::ION_CHECK_DEBUGFS_SUM, false, k::ION_CHECK_QUIESCENT));
-  if (!v.empty()) {
-    v = WithoutKnownDefects(backend_->check_invariants(k::ION_CHECK_DEBUGFS_SUM, true, k::ION_CHECK_QUIESCENT));
-  }
+  std::string v = InvariantViolations(backend_, false);
+  if (!v.empty()) v = InvariantViolations(backend_, true);
   k::phys_mem* mem = backend_->mem();
   if (mem->nr_allocated.load() < 0) v += "page allocator: negative allocated-page count\n";
   v += PageAllocatorViolation(mem);
@@ -211,8 +215,7 @@ void FuzzMachine::Teardown() {
   if (torn_down_) return;
   torn_down_ = true;
   Machine& m = machine();
-  std::string v =
-      WithoutKnownDefects(backend_->check_invariants(k::ION_CHECK_DEBUGFS_SUM, true, k::ION_CHECK_QUIESCENT));
+  std::string v = InvariantViolations(backend_, true);
   if (!v.empty()) Fail("the last operation", v);
   CheckPageAllocator("the last operation");
   v = backend_->ReloadModule();

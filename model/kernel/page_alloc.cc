@@ -11,7 +11,6 @@
 #include <shared_mutex>
 #include <utility>
 
-#include "model/kernel/bitmap.h"
 #include "model/kernel/bug.h"
 #include "model/kernel/compiler.h"
 #include "model/kernel/mm.h"
@@ -786,6 +785,13 @@ void check_page_span(size_t offset, size_t len, const char* function) {
   }
 }
 
+// A page gained (+1) or lost (-1) its bytes: the machine's count and its group's (page_range_backed).
+void count_backing(struct phys_mem* mem, const struct page* page, int delta) {
+  mem->nr_backed.fetch_add(delta, std::memory_order_relaxed);
+  mem->backed_in_group[static_cast<size_t>(page - mem->mem_map) / kBackedGroupPages].fetch_add(
+      static_cast<unsigned int>(delta), std::memory_order_relaxed);
+}
+
 uint8_t* materialize(struct page* page) {
   uint8_t* bytes = page_backing(page);
   if (bytes != nullptr) return bytes;
@@ -793,10 +799,7 @@ uint8_t* materialize(struct page* page) {
   if (fresh == nullptr) bug_slowpath(__FILE__, __LINE__, __func__, "host out of memory backing a page");
   uint8_t* expected = nullptr;
   if (__atomic_compare_exchange_n(&page->backing, &expected, fresh, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-    struct phys_mem* mem = page_mem_or_bug(page, __func__);
-    mem->nr_backed.fetch_add(1, std::memory_order_relaxed);
-    mem->backed_in_group[static_cast<size_t>(page - mem->mem_map) / kBackedGroupPages].fetch_add(
-        1, std::memory_order_relaxed);
+    count_backing(page_mem_or_bug(page, __func__), page, 1);
     return fresh;
   }
   std::free(fresh);
@@ -840,10 +843,7 @@ void clear_backed_page(struct page* page) {
   uint8_t* old = __atomic_exchange_n(&page->backing, static_cast<uint8_t*>(nullptr), __ATOMIC_ACQ_REL);
   if (old == nullptr) return;
   std::free(old);
-  struct phys_mem* mem = page_mem_or_bug(page, __func__);
-  mem->nr_backed.fetch_sub(1, std::memory_order_relaxed);
-  mem->backed_in_group[static_cast<size_t>(page - mem->mem_map) / kBackedGroupPages].fetch_sub(
-      1, std::memory_order_relaxed);
+  count_backing(page_mem_or_bug(page, __func__), page, -1);
 }
 
 bool page_is_backed(const struct page* page) { return page_backing(page) != nullptr; }
@@ -977,14 +977,23 @@ unsigned long nr_allocated_pages(const struct phys_mem* mem) {
   return n > 0 ? static_cast<unsigned long>(n) : 0;
 }
 
-std::vector<unsigned long> free_list_pfns(struct phys_mem* mem, enum zone_type zone_idx, unsigned int order) {
-  std::vector<unsigned long> out;
-  if (order >= MAX_ORDER) return out;
+namespace {
+
+// The head pfns on one free list, in list order, into *out (replacing what it held).
+void read_free_list(struct phys_mem* mem, int zone_idx, unsigned int order, std::vector<unsigned long>* out) {
+  out->clear();
   struct zone* zone = &mem->zones[zone_idx];
   spin_lock(&zone->lock);
   struct page* page;
-  list_for_each_entry(page, &zone->free_area[order].free_list, lru) out.push_back(pfn_of(mem, page));
+  list_for_each_entry(page, &zone->free_area[order].free_list, lru) out->push_back(pfn_of(mem, page));
   spin_unlock(&zone->lock);
+}
+
+}  // namespace
+
+std::vector<unsigned long> free_list_pfns(struct phys_mem* mem, enum zone_type zone_idx, unsigned int order) {
+  std::vector<unsigned long> out;
+  if (order < MAX_ORDER) read_free_list(mem, zone_idx, order, &out);
   return out;
 }
 
@@ -1276,14 +1285,9 @@ ION_NO_COVERAGE bool free_area_restore(struct phys_mem* mem, const struct free_a
   thread_local std::vector<unsigned long> then;
   bool relink[MAX_NR_ZONES][MAX_ORDER] = {};
   for (int z = 0; z < MAX_NR_ZONES; z++) {
-    struct zone* zone = &mem->zones[z];
     for (unsigned int o = 0; o < MAX_ORDER; o++) {
       const std::vector<unsigned long>& want = layout.pfns[z][o];
-      now.clear();
-      spin_lock(&zone->lock);
-      struct page* page;
-      list_for_each_entry(page, &zone->free_area[o].free_list, lru) now.push_back(pfn_of(mem, page));
-      spin_unlock(&zone->lock);
+      read_free_list(mem, z, o, &now);
       if (now.size() != want.size()) return false;
       if (now == want) continue;
       then.assign(want.begin(), want.end());

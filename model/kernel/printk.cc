@@ -11,8 +11,9 @@ namespace ionsim::kernel {
 namespace {
 
 constexpr size_t kLogLines = 1024;
-// A line: "<N>", the message (up to 511 bytes, as formatted into printk's buffer), NUL.
-constexpr size_t kLineBytes = 4 + 512;
+// A line: "<N>", the message (formatted into printk's buffer of kMessageBytes, so up to 511 bytes), NUL.
+constexpr size_t kMessageBytes = 512;
+constexpr size_t kLineBytes = 4 + kMessageBytes;
 
 // The kernel log: a ring of fixed-size lines, as the kernel's log buffer is, so that logging allocates nothing
 // (a program that logs does not grow the heap: a fuzzer's leak detection counts allocations per input).
@@ -37,7 +38,7 @@ void printk_level(LogLevel level, const char* fmt, ...) {
   const int prefix = std::snprintf(line, sizeof(line), "<%d>", static_cast<int>(level));
   va_list ap;
   va_start(ap, fmt);
-  std::vsnprintf(line + prefix, 512, fmt, ap);
+  std::vsnprintf(line + prefix, kMessageBytes, fmt, ap);
   va_end(ap);
   size_t len = std::strlen(line);
   while (len > 0 && line[len - 1] == '\n') line[--len] = '\0';
