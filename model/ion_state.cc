@@ -256,9 +256,8 @@ ION_NO_COVERAGE void check_heap_allocator(struct ion_heap* heap, const std::vect
   }
 }
 
-// What one heap's buffers add up to.
+// What one heap's buffers add up to (the heap is CheckScratch::heap_keys at the same index).
 struct HeapSums {
-  struct ion_heap* heap = nullptr;
   size_t live_bytes = 0;                  // live buffers (in the device tree)
   size_t debugfs_bytes = 0;               // live buffers of the heap's id, as ion_debug_heap_show() sums them
   size_t pool_bytes = 0;                  // page-rounded, live and free-listed
@@ -275,7 +274,7 @@ struct CheckScratch {
   std::vector<struct ion_client*> clients;
   std::vector<struct ion_buffer*> live;
   std::vector<HeapSums> heaps;
-  std::vector<const struct ion_heap*> heap_keys;  // heaps[i].heap, side by side for the search
+  std::vector<const struct ion_heap*> heap_keys;  // the heap of heaps[i], apart so the search reads only these
   size_t heaps_used = 0;
   size_t last = 0;  // the slot sums() returned last
 
@@ -293,7 +292,6 @@ struct CheckScratch {
     }
     heap_keys[heaps_used] = heap;
     HeapSums& s = heaps[heaps_used++];
-    s.heap = heap;
     s.live_bytes = 0;
     s.debugfs_bytes = 0;
     s.pool_bytes = 0;
@@ -390,7 +388,7 @@ ION_NO_COVERAGE std::string check_invariants(struct ion_device* dev, enum ion_ch
     // ion_debug_heap_show()'s total (ion.c @ v4.4): its walk of dev->buffers, under buffer_lock, adds every
     // buffer whose heap has the file's heap id (not the file's heap), here in the same walk for every heap.
     for (size_t i = 0; i < s.heaps_used; i++) {
-      if (s.heaps[i].heap->id == buffer->heap->id) s.heaps[i].debugfs_bytes += buffer->size;
+      if (s.heap_keys[i]->id == buffer->heap->id) s.heaps[i].debugfs_bytes += buffer->size;
     }
     HeapSums& sums = s.sums(buffer->heap);
     sums.live_bytes += buffer->size;
