@@ -1540,11 +1540,13 @@ static void check_pat_sequences(int fd, const struct heap *h, int reload)
 
 	for (int mi = 0; mi < 3; mi++) {
 		const unsigned int flags = modes[mi].flags;
-		const unsigned int other = flags ? 0 : ION_FLAG_CACHED | ION_FLAG_CACHED_NEEDS_SYNC;
+		const int dma = h->type == ION_HEAP_TYPE_DMA;
+		// The dma heap refuses cached buffers (EINVAL): its pages map again uncached.
+		const unsigned int other = flags || dma ? 0 : ION_FLAG_CACHED | ION_FLAG_CACHED_NEEDS_SYNC;
 		const char *mode = modes[mi].name;
 
-		if (h->type == ION_HEAP_TYPE_DMA && (flags | other) & ION_FLAG_CACHED)
-			continue;  // The dma heap refuses cached buffers (EINVAL).
+		if (dma && flags)
+			continue;
 		for (int s = 0; s < (reload ? 1 : PAT_NSEQ); s++) {
 			uint32_t seed = 0x5a000000u | (uint32_t)(h->id << 8) | (uint32_t)(mi << 4) | (uint32_t)s;
 			int dfd, r, pass = 1, after;
