@@ -21,6 +21,7 @@
 #endif
 
 #include "ion_board.h"
+#include "ion_profile.h"
 
 #define BOARD_U64_MAX	(~(uint64_t)0)
 #define BOARD_PAGE	ION_BOARD_PAGE_SIZE
@@ -648,6 +649,45 @@ static int board_parse_board(struct board_parser *p, struct board_str rec,
 	return 0;
 }
 
+/* profile <name> (ion_profile.h) */
+static int board_parse_profile(struct board_parser *p, struct board_str rec,
+			       size_t pos)
+{
+	struct ion_board *b = p->b;
+	struct board_str tok;
+	struct board_str extra;
+	struct board_show show;
+	char names[128];
+	int ret;
+
+	if (b->profile_line)
+		return board_error(p->err, p->errlen, p->line,
+				   "duplicate profile record (first at line %u)",
+				   b->profile_line);
+	ret = board_next_token(rec, &pos, &tok);
+	if (ret <= 0)
+		return board_error(p->err, p->errlen, p->line,
+				   "profile: missing name");
+	ret = board_next_token(rec, &pos, &extra);
+	if (ret)
+		return board_error(p->err, p->errlen, p->line,
+				   "profile: unexpected '%s' after the name",
+				   ret < 0 ? "'" : board_show(&show, extra));
+	if (tok.n <= ION_PROFILE_NAME_MAX) {
+		memcpy(b->profile, tok.p, tok.n);
+		b->profile[tok.n] = '\0';
+	}
+	if (tok.n > ION_PROFILE_NAME_MAX || !ion_profile_find(b->profile)) {
+		b->profile[0] = '\0';
+		ion_profile_names(names, sizeof(names));
+		return board_error(p->err, p->errlen, p->line,
+				   "unknown profile '%s' (known: %s)",
+				   board_show(&show, tok), names);
+	}
+	b->profile_line = p->line;
+	return 0;
+}
+
 /* ram size=<size> [lowmem=<size>] [base=<addr>] */
 static int board_parse_ram(struct board_parser *p, struct board_str rec,
 			   size_t pos)
@@ -869,6 +909,8 @@ static int board_parse_record(struct board_parser *p, struct board_str rec)
 		return board_parse_ram(p, rec, pos);
 	if (board_str_is(kind, "heap"))
 		return board_parse_heap(p, rec, pos);
+	if (board_str_is(kind, "profile"))
+		return board_parse_profile(p, rec, pos);
 	return board_error(p->err, p->errlen, p->line,
 			   "unknown record '%s'", board_show(&show, kind));
 }
@@ -1252,6 +1294,8 @@ int ion_board_render(const struct ion_board *board, char *buf, size_t len)
 	if (board->lowmem_size != board->ram_size)
 		board_put_size(&o, "lowmem", board->lowmem_size);
 	board_put(&o, " base=0x%llx\n", (unsigned long long)board->ram_base);
+	if (board->profile[0])
+		board_put(&o, "profile %s\n", board->profile);
 	for (i = 0; i < board_nr(board); i++) {
 		h = &board->heaps[i];
 		type = ion_board_heap_type_name(h->type);

@@ -97,6 +97,7 @@
 #include <linux/wait.h>
 
 #include "ion.h"
+#include "ion_profile.h"
 
 /**
  * struct ion_buffer - metadata for a particular buffer
@@ -289,6 +290,11 @@ struct ion_device {
 	struct dentry *heaps_debug_root;
 	struct dentry *clients_debug_root;
 	int heap_cnt;
+	/*
+	 * Not in v4.4 (one kernel is one era): the profile chosen at
+	 * creation (ion_profile.h), read-only after.
+	 */
+	const struct ion_profile *profile;
 	unsigned long next_buffer_serial;
 	unsigned long next_client_serial;
 };
@@ -393,7 +399,10 @@ int ion_alloc_fd(struct ion_device *dev, size_t len, unsigned int heap_id_mask,
 struct ion_device *ion_device_create(long (*custom_ioctl)
 				     (struct ion_client *client,
 				      unsigned int cmd,
-				      unsigned long arg));
+				      unsigned long arg),
+				     const struct ion_profile *profile);
+void ion_free_unlocked_put(struct ion_client *client,
+			   struct ion_handle *handle);
 void ion_device_destroy(struct ion_device *dev);
 void ion_device_add_heap(struct ion_device *dev, struct ion_heap *heap);
 void ion_device_remove_heap(struct ion_device *dev, struct ion_heap *heap);

@@ -44,6 +44,7 @@ struct Options {
   uint64_t seed = 1;
   uint64_t ops = 32;
   std::string board;
+  std::string profile;  // "" : the board's profile record, else the default
   std::string out_dir = "crosscheck-out";
   std::string guest_bin;  // default: GuestBinDefault()
   std::string qemu = "tools/qemu/ionsim-qemu";
@@ -140,6 +141,7 @@ class Crosscheck {
     runner_ = trace::ModelRunner::Create(board_text_, /*all_lowmem=*/true, &error,
                                          o_.fresh_machines ? trace::MachineMode::kFresh : trace::MachineMode::kReload);
     if (!runner_) return Fail("board: " + error);
+    if (!runner_->SetProfile(o_.profile, &error)) return Fail(error);
     mkdir(o_.out_dir.c_str(), 0755);
     std::vector<Item> items;
     for (const std::string& f : o_.files) {
@@ -150,6 +152,10 @@ class Crosscheck {
       it.text = text;
       if (!it.trace.board.empty() && it.trace.board != (o_.board.empty() ? "dummy" : o_.board)) {
         return Fail(f + ": the trace is for board '" + it.trace.board + "'; run it with --board " + it.trace.board);
+      }
+      if (!it.trace.profile.empty() && it.trace.profile != runner_->profile()) {
+        return Fail(f + ": the trace is for profile '" + it.trace.profile + "'; run it with --profile " +
+                    it.trace.profile);
       }
       it.name = Basename(f);
       items.push_back(std::move(it));
@@ -232,10 +238,11 @@ class Crosscheck {
     }
     const double model_rate = static_cast<double>(items.size()) / std::max(model_s, 1e-9);
     const double guest_rate = static_cast<double>(items.size()) / std::max(guest_s, 1e-9);
-    std::printf("crosscheck: %zu traces (%zu files, %llu random of %llu operations from seed %llu), board %s\n",
-                items.size(), o_.files.size(), static_cast<unsigned long long>(o_.random),
-                static_cast<unsigned long long>(o_.ops), static_cast<unsigned long long>(o_.seed),
-                o_.board.empty() ? "dummy" : o_.board.c_str());
+    std::printf(
+        "crosscheck: %zu traces (%zu files, %llu random of %llu operations from seed %llu), board %s, profile %s\n",
+        items.size(), o_.files.size(), static_cast<unsigned long long>(o_.random),
+        static_cast<unsigned long long>(o_.ops), static_cast<unsigned long long>(o_.seed),
+        o_.board.empty() ? "dummy" : o_.board.c_str(), runner_->profile().c_str());
     std::printf("model: %.0f traces/s (%.3f s; %s per trace, canonical output)\n", model_rate, model_s,
                 o_.fresh_machines ? "a fresh machine" : "one machine, a module reload");
     std::printf("guest: %.1f traces/s (%.3f s in the guest, of which %.3f s module reloads; %.1f s boot to "
@@ -295,7 +302,9 @@ class Crosscheck {
     // The first boot builds the module (make is incremental); the minimisation rounds reuse it.
     const std::string build = built_ ? " --no-build" : "";
     built_ = true;
-    const std::string cmd = o_.qemu + " run" + build + append + " --board '" + board_arg + "' --timeout " +
+    // The module's profile= parameter overrides the board's profile record, as --profile does on the model.
+    const std::string profile = o_.profile.empty() ? "" : " --profile '" + o_.profile + "'";
+    const std::string cmd = o_.qemu + " run" + build + append + profile + " --board '" + board_arg + "' --timeout " +
                             std::to_string(timeout) + " --bin '" + o_.guest_bin + "' --data '" + data_dir +
                             "' --out '" + out_file + "' -- 'ionsim-guest-replay /ionsim/data/bundle' >'" +
                             log_file + "' 2>&1";
@@ -426,7 +435,8 @@ class Crosscheck {
 
 int Usage() {
   std::fprintf(stderr,
-               "usage: ionsim crosscheck [--random N] [--seed S] [--ops K] [--board NAME|FILE] [--out-dir DIR]\n"
+               "usage: ionsim crosscheck [--random N] [--seed S] [--ops K] [--board NAME|FILE] [--profile NAME]\n"
+               "                         [--out-dir DIR]"
                "                         [--guest-bin PATH] [--qemu PATH] [--max-rounds R] [--no-minimise] "
                "[--fresh-machines] [TRACE...]\n"
                "  --fresh-machines: the model boots a machine per trace (default: one machine, the ION module\n"
@@ -457,6 +467,8 @@ int CrosscheckMain(int argc, char** argv) {
       ok = num(&o.max_rounds);
     } else if (a == "--board") {
       ok = str(&o.board);
+    } else if (a == "--profile") {
+      ok = str(&o.profile);
     } else if (a == "--out-dir") {
       ok = str(&o.out_dir);
     } else if (a == "--guest-bin") {

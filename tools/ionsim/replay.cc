@@ -27,21 +27,24 @@ std::string Where(const std::string& path, const std::string& message) {
 int ReplayMain(int argc, char** argv) {
   std::string path;
   std::string board;
+  std::string profile;
   for (int i = 0; i < argc; ++i) {
     if (std::strcmp(argv[i], "--board") == 0 && i + 1 < argc) {
       board = argv[++i];
+    } else if (std::strcmp(argv[i], "--profile") == 0 && i + 1 < argc) {
+      profile = argv[++i];
     } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
       std::fprintf(stderr, "ionsim replay: unknown option %s\n", argv[i]);
       return 2;
     } else if (path.empty()) {
       path = argv[i];
     } else {
-      std::fprintf(stderr, "usage: ionsim replay TRACE [--board NAME|FILE]\n");
+      std::fprintf(stderr, "usage: ionsim replay TRACE [--board NAME|FILE] [--profile NAME]\n");
       return 2;
     }
   }
   if (path.empty()) {
-    std::fprintf(stderr, "usage: ionsim replay TRACE [--board NAME|FILE]\n");
+    std::fprintf(stderr, "usage: ionsim replay TRACE [--board NAME|FILE] [--profile NAME]\n");
     return 2;
   }
   std::stringstream text;
@@ -69,6 +72,11 @@ int ReplayMain(int argc, char** argv) {
   std::unique_ptr<trace::ModelRunner> runner = trace::ModelRunner::Create(board_text, false, &error);
   if (!runner) {
     std::fprintf(stderr, "ionsim replay: board: %s\n", error.c_str());
+    return 2;
+  }
+  // --profile, else the trace's profile line, else the board's profile record.
+  if (!runner->SetProfile(profile.empty() ? t.profile : profile, &error)) {
+    std::fprintf(stderr, "ionsim replay: %s\n", error.c_str());
     return 2;
   }
   trace::ExecReport report;
