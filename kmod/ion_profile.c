@@ -20,7 +20,7 @@ static const struct ion_profile ion_profiles[] = {
 		.name = "4.4-compat",
 		.upstream = "Linux 4.4.121 drivers/staging/android/ion + ION_IOC_HEAP_QUERY (4.11), "
 			    "the 4.12 ALLOC, DMA_BUF_IOCTL_SYNC (4.6)",
-		.about = "the mix AOSP libion of 2017 and later expects (the default)",
+		.about = "the mix AOSP libion of 2017 and later expects",
 		.column = 0,
 	},
 	{
@@ -31,7 +31,8 @@ static const struct ion_profile ion_profiles[] = {
 	},
 	{
 		.name = "4.4.0",
-		.upstream = "Linux 4.4 (before 9590232bb4f4 \"staging/android/ion : fix a race condition in the ion driver\")",
+		.upstream = "Linux 4.4 drivers/staging/android/ion before commit 9590232bb4f4 "
+			    "(its FREE read in the 4.1.19 tree and in that commit's parent)",
 		.about = "4.4 as released, before the CVE-2016-9120 fix",
 		.column = 2,
 	},

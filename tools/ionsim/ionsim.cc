@@ -31,6 +31,7 @@
 #include "tools/ionsim/decode.h"
 #include "tools/ionsim/fuzz.h"
 #include "tools/ionsim/gen.h"
+#include "tools/ionsim/profiles.h"
 #include "tools/ionsim/replay.h"
 #include "tools/ionsim/workload.h"
 
@@ -248,14 +249,16 @@ int Demo() {
 
 int Usage() {
   std::fprintf(stderr,
-               "usage: ionsim run|demo|replay|gen|crosscheck|decode|fuzz\n"
+               "usage: ionsim run|demo|replay|gen|crosscheck|decode|fuzz|profiles\n"
                "  run         the main job: a camera, video and display workload on the dummy board (ionsim run --help)\n"
                "  demo        run the kernel primitives on scenarios from ION's history and print what they compute\n"
-               "  replay TRACE [--board NAME|FILE]   run a trace on the model, print its canonical output\n"
+               "  replay TRACE [--board NAME|FILE] [--profile NAME]   run a trace on the model, print its canonical\n"
+               "              output\n"
                "  gen [--seed N] [--ops K]           print a random trace\n"
-               "  crosscheck [--random N --seed S] [TRACE...]   model vs the module in QEMU\n"
+               "  crosscheck [--random N --seed S] [--profile NAME] [TRACE...]   model vs the module in QEMU\n"
                "  decode [--run] INPUT...            print an ion_ops_fuzzer input as a trace\n"
-               "  fuzz --seconds N --jobs J [--harness NAME]   a libFuzzer fork-mode campaign\n");
+               "  fuzz --seconds N --jobs J [--harness NAME]   a libFuzzer fork-mode campaign\n"
+               "  profiles    list the ION profiles (eras) and the behaviour each switch changes\n");
   return 2;
 }
 
@@ -270,5 +273,6 @@ int main(int argc, char** argv) {
   if (argc >= 2 && std::strcmp(argv[1], "crosscheck") == 0) return ionsim::CrosscheckMain(argc - 2, argv + 2);
   if (argc >= 2 && std::strcmp(argv[1], "decode") == 0) return ionsim::DecodeMain(argc - 1, argv + 1);
   if (argc >= 2 && std::strcmp(argv[1], "fuzz") == 0) return ionsim::FuzzMain(argc - 1, argv + 1);
+  if (argc >= 2 && std::strcmp(argv[1], "profiles") == 0) return ionsim::ProfilesMain(argc - 2, argv + 2);
   return ionsim::Usage();
 }

@@ -1,0 +1,20 @@
+// Copyright 2026 The ionsim Authors. SPDX-License-Identifier: Apache-2.0
+//
+// `ionsim profiles`: every ION profile (kmod/ion_profile.h, docs/profiles.md) with the upstream tree it follows
+// and, one line per switch, what it does in that profile and where upstream the behaviour comes from.
+#ifndef TOOLS_IONSIM_PROFILES_H_
+#define TOOLS_IONSIM_PROFILES_H_
+
+#include <string>
+
+namespace ionsim {
+
+// The listing `ionsim profiles` prints.
+std::string ProfilesText();
+
+// args: the words after "profiles" (none are accepted). 0, or 2 for usage errors.
+int ProfilesMain(int argc, char** argv);
+
+}  // namespace ionsim
+
+#endif  // TOOLS_IONSIM_PROFILES_H_
