@@ -610,36 +610,53 @@ struct board_parser {
 	unsigned int line;
 };
 
+/*
+ * The one word after a record's keyword (kind: "board", "profile") into
+ * *tok, once per board: *seen_line is the line of an earlier such record.
+ */
+static int board_one_word(struct board_parser *p, struct board_str rec,
+			  size_t pos, const char *kind, unsigned int seen_line,
+			  struct board_str *tok)
+{
+	struct board_str extra;
+	struct board_show show;
+	int ret;
+
+	if (seen_line)
+		return board_error(p->err, p->errlen, p->line,
+				   "duplicate %s record (first at line %u)",
+				   kind, seen_line);
+	ret = board_next_token(rec, &pos, tok);
+	if (ret < 0)
+		return board_error(p->err, p->errlen, p->line,
+				   "%s: unclosed ' quote", kind);
+	if (!ret)
+		return board_error(p->err, p->errlen, p->line,
+				   "%s: missing name", kind);
+	ret = board_next_token(rec, &pos, &extra);
+	if (ret < 0)
+		return board_error(p->err, p->errlen, p->line,
+				   "%s: unclosed ' quote", kind);
+	if (ret)
+		return board_error(p->err, p->errlen, p->line,
+				   "%s: unexpected '%s' after the name", kind,
+				   board_show(&show, extra));
+	return 0;
+}
+
 /* board <name> */
 static int board_parse_board(struct board_parser *p, struct board_str rec,
 			     size_t pos)
 {
 	struct ion_board *b = p->b;
 	struct board_str tok;
-	struct board_str extra;
 	struct board_show show;
 	const char *why;
 	int ret;
 
-	if (b->board_line)
-		return board_error(p->err, p->errlen, p->line,
-				   "duplicate board record (first at line %u)",
-				   b->board_line);
-	ret = board_next_token(rec, &pos, &tok);
-	if (ret < 0)
-		return board_error(p->err, p->errlen, p->line,
-				   "board: unclosed ' quote");
-	if (!ret)
-		return board_error(p->err, p->errlen, p->line,
-				   "board: missing name");
-	ret = board_next_token(rec, &pos, &extra);
-	if (ret < 0)
-		return board_error(p->err, p->errlen, p->line,
-				   "board: unclosed ' quote");
+	ret = board_one_word(p, rec, pos, "board", b->board_line, &tok);
 	if (ret)
-		return board_error(p->err, p->errlen, p->line,
-				   "board: unexpected '%s' after the name",
-				   board_show(&show, extra));
+		return ret;
 	why = board_parse_name(tok, b->name);
 	if (why)
 		return board_error(p->err, p->errlen, p->line,
@@ -655,24 +672,13 @@ static int board_parse_profile(struct board_parser *p, struct board_str rec,
 {
 	struct ion_board *b = p->b;
 	struct board_str tok;
-	struct board_str extra;
 	struct board_show show;
 	char names[128];
 	int ret;
 
-	if (b->profile_line)
-		return board_error(p->err, p->errlen, p->line,
-				   "duplicate profile record (first at line %u)",
-				   b->profile_line);
-	ret = board_next_token(rec, &pos, &tok);
-	if (ret <= 0)
-		return board_error(p->err, p->errlen, p->line,
-				   "profile: missing name");
-	ret = board_next_token(rec, &pos, &extra);
+	ret = board_one_word(p, rec, pos, "profile", b->profile_line, &tok);
 	if (ret)
-		return board_error(p->err, p->errlen, p->line,
-				   "profile: unexpected '%s' after the name",
-				   ret < 0 ? "'" : board_show(&show, extra));
+		return ret;
 	if (tok.n <= ION_PROFILE_NAME_MAX) {
 		memcpy(b->profile, tok.p, tok.n);
 		b->profile[tok.n] = '\0';

@@ -1,7 +1,7 @@
 // Copyright 2026 The ionsim Authors. SPDX-License-Identifier: Apache-2.0
 //
-// ION profiles (kmod/ion_profile.h, docs/profiles.md): the switch table, the board's profile record, and what
-// each switch changes on the model. 4.4-compat is v4.4.121 with HEAP_QUERY (v4.11), the 4.12 ALLOC and
+// ION profiles (kmod/ion_profile.h, docs/profiles.md): the switch table and what each switch changes on the
+// model (the board's profile record: board_test.cc). 4.4-compat is v4.4.121 with HEAP_QUERY (v4.11), the 4.12 ALLOC and
 // DMA_BUF_IOCTL_SYNC (v4.6); 4.4 is strict v4.4.121; 4.4.0 is v4.4 before the CVE-2016-9120 fix.
 #include <cstring>
 #include <memory>
@@ -10,7 +10,6 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "kmod/ion_board.h"
 #include "kmod/ion_profile.h"
 #include "kmod/uapi/ion.h"
 #include "model/backend/libion.h"
@@ -68,46 +67,6 @@ TEST(IonProfileTableTest, EverySwitchNamesItsUpstreamSourceAndTheCompatProfileHa
   EXPECT_FALSE(ion_profile_has(strict, ION_SW_DMA_BUF_SYNC));
   EXPECT_TRUE(ion_profile_has(strict, ION_SW_FREE_ONE_LOCK));
   EXPECT_FALSE(ion_profile_has(ion_profile_find("4.4.0"), ION_SW_FREE_ONE_LOCK));
-}
-
-struct Parsed {
-  std::unique_ptr<ion_board> b = std::make_unique<ion_board>();
-  int ret = 0;
-  std::string err;
-};
-
-Parsed Parse(const std::string& text) {
-  Parsed out;
-  char err[ION_BOARD_ERR_LEN] = {};
-  out.ret = ion_board_parse(out.b.get(), text.data(), text.size(), err, sizeof(err));
-  out.err = err;
-  return out;
-}
-
-TEST(IonProfileBoardTest, ProfileRecordNamesAKnownProfileOnceAndIsRenderedBack) {
-  Parsed ok = Parse("board b\nram size=64M\nprofile 4.4\n");
-  ASSERT_EQ(ok.ret, 0) << ok.err;
-  EXPECT_STREQ(ok.b->profile, "4.4");
-  EXPECT_EQ(ok.b->profile_line, 3u);
-  std::vector<char> text(static_cast<size_t>(ion_board_render(ok.b.get(), nullptr, 0)) + 1);
-  ion_board_render(ok.b.get(), text.data(), text.size());
-  EXPECT_THAT(text.data(), HasSubstr("\nprofile 4.4\n"));
-
-  Parsed none = Parse("board b\nram size=64M\n");
-  ASSERT_EQ(none.ret, 0);
-  EXPECT_STREQ(none.b->profile, "");
-
-  Parsed unknown = Parse("board b\nram size=64M\nprofile 3.18\n");
-  EXPECT_EQ(unknown.ret, -EINVAL);
-  EXPECT_EQ(unknown.err, "board:3: unknown profile '3.18' (known: 4.4-compat, 4.4, 4.4.0)");
-  Parsed twice = Parse("board b\nprofile 4.4\nram size=64M\nprofile 4.4.0\n");
-  EXPECT_EQ(twice.ret, -EINVAL);
-  EXPECT_EQ(twice.err, "board:4: duplicate profile record (first at line 2)");
-  Parsed extra = Parse("board b\nram size=64M\nprofile 4.4 4.4.0\n");
-  EXPECT_EQ(extra.ret, -EINVAL);
-  EXPECT_EQ(extra.err, "board:3: profile: unexpected '4.4.0' after the name");
-  Parsed empty = Parse("board b\nram size=64M\nprofile\n");
-  EXPECT_EQ(empty.err, "board:3: profile: missing name");
 }
 
 // A model machine of the core heaps running `profile`, with one process "app" holding /dev/ion.
