@@ -156,6 +156,12 @@ static struct ion_buffer *ion_buffer_create(struct ion_heap *heap,
 			goto err1;
 		}
 
+		/*
+		 * As upstream, no bound: a chunk-heap buffer that is not a
+		 * whole number of chunks stores past num_pages, into vmalloc's
+		 * page rounding (reported by the model as an out-of-bounds
+		 * event).
+		 */
 		for_each_sg(table->sgl, sg, table->nents, i) {
 			struct page *page = sg_page(sg);
 

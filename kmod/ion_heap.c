@@ -75,7 +75,12 @@ bool ion_heap_range_has_pages(phys_addr_t base, size_t size)
 
 /*
  * Mirrors ion_heap.c:ion_heap_map_kernel() @ v4.4: a vmap of every page of
- * the buffer.
+ * the buffer. As upstream, BUG_ON tests the sg index, and every page of every
+ * entry is stored: a chunk-heap buffer that is not a whole number of chunks
+ * stores page pointers past the npages-entry array, into the slack of
+ * vmalloc's page rounding (the model reports this as an out-of-bounds event,
+ * model/ion_heap.cc:ion_page_array_fill). A failed vmalloc returns NULL, which
+ * ion_buffer_kmap_get WARNs about.
  */
 void *ion_heap_map_kernel(struct ion_heap *heap,
 			  struct ion_buffer *buffer)

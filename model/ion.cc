@@ -102,19 +102,15 @@ ErrnoOr<struct ion_buffer*> ion_buffer_create(struct ion_heap* heap, struct ion_
   }
   if (ion_buffer_fault_user_mappings(buffer)) {
     const size_t num_pages = PAGE_ALIGN(buffer->size) / PAGE_SIZE;
-    buffer->pages = kcalloc<struct page*>(num_pages, GFP_KERNEL);  // vmalloc upstream
+    buffer->pages = ion_page_array_alloc(num_pages);
     if (!buffer->pages) {
       ret = -ENOMEM;
       goto err1;
     }
     buffer->npages = num_pages;
-    size_t k = 0;
-    struct scatterlist* sg;
-    unsigned int i;
-    for_each_sg(buffer->sg_table->sgl, sg, buffer->sg_table->nents, i) {
-      struct page* page = sg_page(sg);
-      for (unsigned int j = 0; j < sg->length / PAGE_SIZE && k < num_pages; j++) buffer->pages[k++] = page++;
-    }
+    // Every page of every sg entry, as upstream: a chunk-heap buffer that is not a whole number of chunks stores
+    // past num_pages, which ion_page_array_fill reports.
+    ion_page_array_fill(buffer->pages, num_pages, buffer->sg_table, __func__);
   }
 
   buffer->dev = dev;

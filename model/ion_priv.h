@@ -220,6 +220,15 @@ long ion_ioctl(struct file* filp, unsigned int cmd, unsigned long arg);
 
 // Mirrors ion_heap.c:ion_heap_map_kernel() @ v4.4.
 ErrnoOr<void*> ion_heap_map_kernel(struct ion_heap* heap, struct ion_buffer* buffer);
+
+// The page arrays v4.4 vmallocs from a buffer's length and fills from its sg table (ion_buffer_create's
+// buffer->pages, ion_heap_map_kernel's vmap array). vmalloc rounds the array up to whole pages, so stores past
+// its length land in that slack: the model allocates the same slack (ion_page_array_alloc) and fills through
+// ion_page_array_fill, which stores every page of every entry as upstream does and reports the first store past
+// the asked length as a kOutOfBounds event naming `caller`. A store past the rounded allocation would fault in
+// the kernel (vmalloc's guard page); the model reports it in the same event and stops storing.
+struct page** ion_page_array_alloc(size_t npages);
+void ion_page_array_fill(struct page** pages, size_t npages, struct sg_table* table, const char* caller);
 // Mirrors ion_heap.c:ion_heap_unmap_kernel() @ v4.4.
 void ion_heap_unmap_kernel(struct ion_heap* heap, struct ion_buffer* buffer);
 // Mirrors ion_heap.c:ion_heap_map_user() @ v4.4.
