@@ -423,7 +423,8 @@ static unsigned long ion_heap_shrink_count(struct shrinker *shrinker,
 
 /*
  * Mirrors ion_heap.c:ion_heap_shrink_scan() @ v4.4: the free list first,
- * bypassing pools and zeroing, then the heap's own shrink.
+ * bypassing pools and zeroing, then the heap's own shrink. The counts are
+ * ints, as upstream: a write of 2^32 to <heap>_shrink scans nothing.
  */
 static unsigned long ion_heap_shrink_scan(struct shrinker *shrinker,
 					  struct shrink_control *sc)

@@ -254,21 +254,27 @@ unsigned long ion_heap_shrink_count(struct shrinker* shrinker, struct shrink_con
 }
 
 // Mirrors ion_heap.c:ion_heap_shrink_scan() @ v4.4: the free list first (bypassing pools and zeroing), then
-// the heap's own shrink.
+// the heap's own shrink. The counts are ints, as upstream: nr_to_scan is truncated (2^32 scans nothing), a
+// negative count converts to a huge byte size for the free list, and the subtraction wraps (the kernel builds
+// with -fno-strict-overflow).
 unsigned long ion_heap_shrink_scan(struct shrinker* shrinker, struct shrink_control* sc) {
   struct ion_heap* heap = container_of(shrinker, struct ion_heap, shrinker);
-  unsigned long freed = 0;
-  long to_scan = static_cast<long>(sc->nr_to_scan);
+  int freed = 0;
+  int to_scan = static_cast<int>(static_cast<unsigned int>(sc->nr_to_scan));
   if (to_scan == 0) return 0;
 
   // Shrink the free list first: no point in zeroing memory that is about to be reclaimed.
   if (heap->flags & ION_HEAP_FLAG_DEFER_FREE) {
-    freed = ion_heap_freelist_shrink(heap, static_cast<size_t>(to_scan) * PAGE_SIZE) / PAGE_SIZE;
+    const size_t bytes = static_cast<unsigned long>(static_cast<long>(to_scan)) * PAGE_SIZE;
+    freed = static_cast<int>(static_cast<unsigned int>(ion_heap_freelist_shrink(heap, bytes) / PAGE_SIZE));
   }
-  to_scan -= static_cast<long>(freed);
-  if (to_scan <= 0) return freed;
-  if (heap->ops->shrink) freed += static_cast<unsigned long>(heap->ops->shrink(heap, sc->gfp_mask, static_cast<int>(to_scan)));
-  return freed;
+  to_scan = static_cast<int>(static_cast<unsigned int>(to_scan) - static_cast<unsigned int>(freed));
+  if (to_scan <= 0) return static_cast<unsigned long>(static_cast<long>(freed));
+  if (heap->ops->shrink) {
+    freed = static_cast<int>(static_cast<unsigned int>(freed) +
+                             static_cast<unsigned int>(heap->ops->shrink(heap, sc->gfp_mask, to_scan)));
+  }
+  return static_cast<unsigned long>(static_cast<long>(freed));
 }
 
 }  // namespace
