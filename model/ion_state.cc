@@ -418,8 +418,15 @@ ION_NO_COVERAGE std::string check_invariants(struct ion_device* dev, enum ion_ch
     }
     const long long total = debugfs == ION_CHECK_DEBUGFS_TEXT ? debugfs_heap_total_text(heap)
                                                               : static_cast<long long>(sums.debugfs_bytes);
-    if (total >= 0 && static_cast<size_t>(total) != sums.live_bytes) {
-      fail(format("heap %s: debugfs total %lld but live buffers hold %zu bytes", heap->name, total, sums.live_bytes));
+    // The file totals by heap id (v4.4 lets heaps share one), so it is compared with the live bytes of every
+    // heap of this id.
+    size_t id_live_bytes = 0;
+    for (size_t i = 0; i < s.heaps_used; i++) {
+      if (s.heap_keys[i]->id == heap->id) id_live_bytes += s.heaps[i].live_bytes;
+    }
+    if (total >= 0 && static_cast<size_t>(total) != id_live_bytes) {
+      fail(format("heap %s: debugfs total %lld but live buffers of heap id %u hold %zu bytes", heap->name, total,
+                  heap->id, id_live_bytes));
     }
     check_heap_allocator(heap, sums.held, locks, fail);
     if (heap->type == ION_HEAP_TYPE_CARVEOUT) {
