@@ -849,9 +849,14 @@ void ion_client_destroy(struct ion_client *client)
 
 	pr_debug("%s: %d\n", __func__, __LINE__);
 	/*
-	 * Port: v4.4 walks the handles without client->lock, racing the
-	 * debugfs readers that take it; the module holds it (as Android 3.18
-	 * does). The order of destruction is unchanged.
+	 * Divergence: v4.4 walks and destroys the handles without
+	 * client->lock, racing a reader of the client's debugfs file, which
+	 * takes it to walk the same rb-tree (a use-after-free of the handles).
+	 * The module runs real concurrent processes on 6.1 and must not crash
+	 * the guest, so it holds the lock here, as Android 3.18 does. Nothing
+	 * a single-threaded trace sees changes (the order of destruction is
+	 * the same); the model keeps v4.4's lock-free walk, so the two lock
+	 * sequences differ only by this C+ ... C- pair (kmod/ion_priv.h).
 	 */
 	mutex_lock(&client->lock);
 	while ((n = rb_first(&client->handles))) {
@@ -1400,9 +1405,13 @@ static int ion_debug_heap_show(struct seq_file *s, void *unused)
 	seq_puts(s, "----------------------------------------------------\n");
 
 	/*
-	 * Port: v4.4 walks dev->clients without dev->lock, racing client
-	 * destruction; the module reads it under the lock. The text is the
-	 * same.
+	 * Divergence: v4.4 walks dev->clients without dev->lock, racing
+	 * ion_client_destroy()'s rb_erase and kfree of a client (a
+	 * use-after-free). The module runs real concurrent processes on 6.1
+	 * and must not crash the guest, so it reads the tree under dev->lock
+	 * for read. The text is the same; the model keeps v4.4's unlocked
+	 * walk, so the lock sequences differ only by this D.r pair
+	 * (kmod/ion_priv.h).
 	 */
 	down_read(&dev->lock);
 	for (n = rb_first(&dev->clients); n; n = rb_next(n)) {

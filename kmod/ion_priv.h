@@ -25,6 +25,15 @@
  * destroying a buffer takes no ION device lock (heap->ops->free takes the
  * heap's own locks: page pool mutexes, the genalloc pool, the CMA area).
  *
+ * Locks the module takes beyond v4.4 (each a Divergence at its site, kept
+ * because the module runs real concurrent processes on 6.1 and v4.4's
+ * unlocked walks there are use-after-free races that would crash the guest):
+ * ion_client_destroy() holds client->lock around its handle walk, and
+ * ion_debug_heap_show() holds dev->lock for read around its dev->clients
+ * walk. The model (model/ion.cc) keeps v4.4's lock-free forms, so its lock
+ * sequence for client destroy and a heap file read lacks exactly these two
+ * pairs; nothing else differs, and no single-threaded trace can see them.
+ *
  * Memory. The system and system contig heaps take pages from the page
  * allocator (alloc_pages). The carveout, chunk and dma heaps live in the
  * physical range the module parameters reserve_base= and reserve_size= name,

@@ -617,6 +617,8 @@ ErrnoOr<struct ion_client*> ion_client_create(struct ion_device* dev, const char
 void ion_client_destroy(struct ion_client* client) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   struct ion_device* dev = client->dev;
   struct rb_node* n;
+  // No client->lock around the walk, as v4.4 (the module takes it: see the Divergence in kmod/ion.c and the
+  // lock notes in kmod/ion_priv.h).
   while ((n = rb_first(&client->handles))) {
     struct ion_handle* handle = rb_entry(n, struct ion_handle, node);
     ion_handle_destroy(&handle->ref);
@@ -993,7 +995,8 @@ size_t ion_debug_heap_total(struct ion_client* client, unsigned int id) {
   return size;
 }
 
-// Mirrors ion.c:ion_debug_heap_show() @ v4.4. The walk over dev->clients takes no dev->lock, as upstream.
+// Mirrors ion.c:ion_debug_heap_show() @ v4.4. The walk over dev->clients takes no dev->lock, as upstream (the
+// module takes it for read: see the Divergence in kmod/ion.c and the lock notes in kmod/ion_priv.h).
 int ion_debug_heap_show(struct seq_file* s, void* unused) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   struct ion_heap* heap = static_cast<struct ion_heap*>(s->private_);
   struct ion_device* dev = heap->dev;
