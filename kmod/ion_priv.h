@@ -136,6 +136,11 @@
  *			handle, used for debugging
  * @serial:		creation sequence number (ion/state's stable key;
  *			module bookkeeping, not in v4.4)
+ * @free_group:		serial of the client whose destroy dropped the last
+ *			reference, 0 when another path did: ion/state joins
+ *			such a run of the free list with '+' (module
+ *			bookkeeping, not in v4.4; the run is in buffer-address
+ *			order, which differs from the model's)
  */
 struct ion_buffer {
 	struct kref ref;
@@ -164,6 +169,7 @@ struct ion_buffer {
 	char task_comm[TASK_COMM_LEN];
 	pid_t pid;
 	unsigned long serial;
+	unsigned long free_group;
 };
 
 /**

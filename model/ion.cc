@@ -621,6 +621,8 @@ void ion_client_destroy(struct ion_client* client) ABSL_NO_THREAD_SAFETY_ANALYSI
   // lock notes in kmod/ion_priv.h).
   while ((n = rb_first(&client->handles))) {
     struct ion_handle* handle = rb_entry(n, struct ion_handle, node);
+    // Canonical-dump bookkeeping (not in v4.4): this handle holds the buffer's last reference.
+    handle->buffer->free_group = kref_read(&handle->buffer->ref) == 1 ? client->serial : 0;
     ion_handle_destroy(&handle->ref);
   }
   idr_destroy(&client->idr);

@@ -71,6 +71,10 @@ struct ion_buffer {
   pid_t pid;
   // Model bookkeeping, not in v4.4: a creation sequence number (the canonical dump's stable key).
   unsigned long serial;
+  // Model bookkeeping, not in v4.4: the serial of the client whose destroy dropped the last reference, 0 when
+  // another path did. ion_client_destroy() frees in buffer-address order, which neither the model nor the kernel
+  // controls, so the canonical dump joins such a run of the free list with '+' (compared as a set).
+  unsigned long free_group;
 };
 
 // Mirrors ion_priv.h:ION_PRIV_FLAG_SHRINKER_FREE @ v4.4.
@@ -154,6 +158,10 @@ struct ion_client {
   struct dentry* debug_root;
   // Model bookkeeping, not in v4.4: a creation sequence number (the canonical dump's stable key).
   unsigned long serial;
+  // Model bookkeeping, not in v4.4: the serial of the client whose destroy dropped the last reference, 0 when
+  // another path did. ion_client_destroy() frees in buffer-address order, which neither the model nor the kernel
+  // controls, so the canonical dump joins such a run of the free list with '+' (compared as a set).
+  unsigned long free_group;
 };
 
 // Mirrors ion.c:struct ion_handle @ v4.4.

@@ -127,8 +127,12 @@ std::string ion_canonical_dump(struct ion_device* dev) ABSL_NO_THREAD_SAFETY_ANA
     spin_lock(&heap->free_lock);
     if (heap->flags & ION_HEAP_FLAG_DEFER_FREE) {
       struct ion_buffer* buffer;
+      const struct ion_buffer* prev = nullptr;
       list_for_each_entry(buffer, &heap->free_list, list) {
-        free_list += (free_list.empty() ? "" : ",") + format("b%lu", buffer->serial);
+        // '+' joins neighbours one client destroy freed (in buffer-address order); ',' separates the rest.
+        const bool joined = prev != nullptr && prev->free_group != 0 && prev->free_group == buffer->free_group;
+        free_list += (prev == nullptr ? "" : joined ? "+" : ",") + format("b%lu", buffer->serial);
+        prev = buffer;
       }
       free_bytes = heap->free_list_size;
     }
