@@ -1988,8 +1988,11 @@ static int __init ion_dummy_init(void)
 		}
 		if (bh->type == ION_BOARD_HEAP_CHUNK)
 			heap_data->priv = (void *)(unsigned long)bh->chunk;
-		if (bh->type == ION_BOARD_HEAP_DMA)
+		if (bh->type == ION_BOARD_HEAP_DMA) {
 			heap_data->priv = idev->dev.this_device;
+			heap_data->dma_writecombine =
+				bh->dma_alloc == ION_BOARD_DMA_ALLOC_WC;
+		}
 
 		heaps[i] = ion_heap_create(heap_data);
 		if (IS_ERR_OR_NULL(heaps[i])) {

@@ -483,6 +483,7 @@ struct ion_heap *ion_cma_heap_create(struct ion_platform_heap *data);
 void ion_cma_heap_destroy(struct ion_heap *heap);
 ion_phys_addr_t ion_cma_heap_base(struct ion_heap *heap);
 const char *ion_cma_buffer_map_attr(struct ion_buffer *buffer);
+const char *ion_cma_heap_alloc_name(struct ion_heap *heap);
 
 /* ion_page_pool.c */
 

@@ -10,9 +10,10 @@
  *       free_list=<b..,b..|-> ('+' joins a run one client destroy freed)
  *     pool order=<o> high=<n> low=<n>	system heap only, orders 8, 4, 0
  *     chunk allocated=<bytes>		chunk heap only
+ *     dma alloc=<coherent|wc>		dma heap only: the board's alloc=
  *   buffer b<serial> heap=<name> size=<bytes> offset=<offsets|->
  *       flags=0x<hex> ref=<n> handles=<handle_count> kmap=<kmap_cnt>
- *       [ map=<wc|cached>]
+ *       [ map=<coherent|wc>]
  *   client c<serial> handles=<n>
  *     handle <id> b<serial> ref=<n> kmap=<kmap_cnt>
  * Heaps in plist order, buffers in the device tree by serial, free lists
@@ -149,6 +150,8 @@ static void ion_state_heap(struct seq_file *s, struct ion_heap *heap)
 	if (heap->type == ION_HEAP_TYPE_CHUNK)
 		seq_printf(s, "  chunk allocated=%lu\n",
 			   ion_chunk_heap_allocated(heap));
+	if (heap->type == ION_HEAP_TYPE_DMA)
+		seq_printf(s, "  dma alloc=%s\n", ion_cma_heap_alloc_name(heap));
 }
 
 static int ion_state_cmp_buffer(const void *a, const void *b)

@@ -360,10 +360,12 @@ inline constexpr int ION_CMA_ALLOCATE_FAILED = -1;
 ErrnoOr<struct ion_heap*> ion_cma_heap_create(const struct ion_platform_heap* heap_data);
 // Mirrors ion_cma_heap.c:ion_cma_heap_destroy() @ v4.4.
 void ion_cma_heap_destroy(struct ion_heap* heap);
-// The base of the heap's CMA area and the kernel mapping attribute of a buffer ("wc" or "cached").
+// The base of the heap's CMA area, the allocation call of a buffer ("coherent": dma_alloc_coherent, "wc":
+// dma_alloc_writecombine) and the heap's board choice (alloc=, "coherent" or "wc").
 phys_addr_t ion_cma_heap_base(struct ion_heap* heap);
 unsigned long ion_cma_heap_used_pages(struct ion_heap* heap);
 const char* ion_cma_buffer_map_attr(struct ion_buffer* buffer);
+const char* ion_cma_heap_alloc_name(struct ion_heap* heap);
 
 }  // namespace ionsim::kernel
 

@@ -102,6 +102,8 @@ std::string heap_detail_lines(struct ion_heap* heap) ABSL_NO_THREAD_SAFETY_ANALY
     }
   } else if (heap->type == ION_HEAP_TYPE_CHUNK) {
     out += format("  chunk allocated=%lu\n", ion_chunk_heap_allocated(heap));
+  } else if (heap->type == ION_HEAP_TYPE_DMA) {
+    out += format("  dma alloc=%s\n", ion_cma_heap_alloc_name(heap));
   }
   return out;
 }
