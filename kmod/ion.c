@@ -1524,9 +1524,13 @@ static int debug_shrink_get(void *data, u64 *val)
  * DEFINE_SIMPLE_ATTRIBUTE(debug_shrink_fops, debug_shrink_get,
  * debug_shrink_set, "%llu\n") @ v4.4, spelled out.
  * Port: 6.1's simple_attr_write() parses with kstrtoull() and rejects text
- * that is not a number (-EINVAL); v4.4 parsed with simple_strtoll(), so
- * such text scanned everything. These mirror fs/libfs.c's simple_attr_*()
- * @ v4.4 to keep that behaviour.
+ * that is not a number (-EINVAL), accepts a leading '+' and fails on
+ * overflow (-ERANGE); v4.4 parsed with simple_strtoll(), so such text read
+ * as 0 and scanned everything, and a value beyond 64 bits wrapped. These
+ * mirror fs/libfs.c's simple_attr_*() @ v4.4 to keep that behaviour (6.1's
+ * simple_strtoll() and simple_read_from_buffer() behave as v4.4's; a
+ * continued read serves the text saved at the first read, as both do), and
+ * the model's model/kernel/libfs.cc mirrors the same v4.4 functions.
  */
 struct ion_shrink_attr {
 	char get_buf[24];
