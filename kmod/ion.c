@@ -156,6 +156,12 @@ static struct ion_buffer *ion_buffer_create(struct ion_heap *heap,
 			goto err1;
 		}
 
+		/*
+		 * As upstream, no bound: a chunk-heap buffer that is not a
+		 * whole number of chunks stores past num_pages, into vmalloc's
+		 * page rounding (reported by the model as an out-of-bounds
+		 * event).
+		 */
 		for_each_sg(table->sgl, sg, table->nents, i) {
 			struct page *page = sg_page(sg);
 
@@ -866,14 +872,25 @@ void ion_client_destroy(struct ion_client *client)
 
 	pr_debug("%s: %d\n", __func__, __LINE__);
 	/*
-	 * Port: v4.4 walks the handles without client->lock, racing the
-	 * debugfs readers that take it; the module holds it (as Android 3.18
-	 * does). The order of destruction is unchanged.
+	 * Divergence: v4.4 walks and destroys the handles without
+	 * client->lock, racing a reader of the client's debugfs file, which
+	 * takes it to walk the same rb-tree (a use-after-free of the handles).
+	 * The module runs real concurrent processes on 6.1 and must not crash
+	 * the guest, so it holds the lock here, as Android 3.18 does. Nothing
+	 * a single-threaded trace sees changes (the order of destruction is
+	 * the same); the model keeps v4.4's lock-free walk, so the two lock
+	 * sequences differ only by this C+ ... C- pair (kmod/ion_priv.h).
 	 */
 	mutex_lock(&client->lock);
 	while ((n = rb_first(&client->handles))) {
 		struct ion_handle *handle = rb_entry(n, struct ion_handle,
 						     node);
+		/*
+		 * ion/state bookkeeping (not in v4.4): this handle holds the
+		 * buffer's last reference.
+		 */
+		handle->buffer->free_group =
+			kref_read(&handle->buffer->ref) == 1 ? client->serial : 0;
 		ion_handle_destroy(&handle->ref);
 	}
 	mutex_unlock(&client->lock);
@@ -1452,9 +1469,13 @@ static int ion_debug_heap_show(struct seq_file *s, void *unused)
 	seq_puts(s, "----------------------------------------------------\n");
 
 	/*
-	 * Port: v4.4 walks dev->clients without dev->lock, racing client
-	 * destruction; the module reads it under the lock. The text is the
-	 * same.
+	 * Divergence: v4.4 walks dev->clients without dev->lock, racing
+	 * ion_client_destroy()'s rb_erase and kfree of a client (a
+	 * use-after-free). The module runs real concurrent processes on 6.1
+	 * and must not crash the guest, so it reads the tree under dev->lock
+	 * for read. The text is the same; the model keeps v4.4's unlocked
+	 * walk, so the lock sequences differ only by this D.r pair
+	 * (kmod/ion_priv.h).
 	 */
 	down_read(&dev->lock);
 	for (n = rb_first(&dev->clients); n; n = rb_next(n)) {
@@ -1561,9 +1582,13 @@ static int debug_shrink_get(void *data, u64 *val)
  * DEFINE_SIMPLE_ATTRIBUTE(debug_shrink_fops, debug_shrink_get,
  * debug_shrink_set, "%llu\n") @ v4.4, spelled out.
  * Port: 6.1's simple_attr_write() parses with kstrtoull() and rejects text
- * that is not a number (-EINVAL); v4.4 parsed with simple_strtoll(), so
- * such text scanned everything. These mirror fs/libfs.c's simple_attr_*()
- * @ v4.4 to keep that behaviour.
+ * that is not a number (-EINVAL), accepts a leading '+' and fails on
+ * overflow (-ERANGE); v4.4 parsed with simple_strtoll(), so such text read
+ * as 0 and scanned everything, and a value beyond 64 bits wrapped. These
+ * mirror fs/libfs.c's simple_attr_*() @ v4.4 to keep that behaviour (6.1's
+ * simple_strtoll() and simple_read_from_buffer() behave as v4.4's; a
+ * continued read serves the text saved at the first read, as both do), and
+ * the model's model/kernel/libfs.cc mirrors the same v4.4 functions.
  */
 struct ion_shrink_attr {
 	char get_buf[24];
@@ -2048,8 +2073,11 @@ static int __init ion_dummy_init(void)
 		}
 		if (bh->type == ION_BOARD_HEAP_CHUNK)
 			heap_data->priv = (void *)(unsigned long)bh->chunk;
-		if (bh->type == ION_BOARD_HEAP_DMA)
+		if (bh->type == ION_BOARD_HEAP_DMA) {
 			heap_data->priv = idev->dev.this_device;
+			heap_data->dma_writecombine =
+				bh->dma_alloc == ION_BOARD_DMA_ALLOC_WC;
+		}
 
 		heaps[i] = ion_heap_create(heap_data);
 		if (IS_ERR_OR_NULL(heaps[i])) {

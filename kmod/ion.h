@@ -42,6 +42,12 @@ struct ion_platform_heap {
 	size_t size;
 	ion_phys_addr_t align;
 	void *priv;
+	/*
+	 * Divergence: a board option v4.4 does not have (docs/boards.md,
+	 * alloc=wc): a dma heap allocates uncached buffers with
+	 * dma_alloc_writecombine(); false is v4.4's dma_alloc_coherent().
+	 */
+	bool dma_writecombine;
 };
 
 /**

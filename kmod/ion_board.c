@@ -64,11 +64,12 @@ enum {
 	HK_ALIGN,
 	HK_CHUNK,
 	HK_ADJACENT,
+	HK_ALLOC,
 	HK_NR,
 };
 
 static const char *const board_heap_keys[HK_NR] = {
-	"id", "name", "base", "size", "align", "chunk", "adjacent",
+	"id", "name", "base", "size", "align", "chunk", "adjacent", "alloc",
 };
 
 /* The keys of the ram record. */
@@ -461,6 +462,12 @@ static int board_check_heap(const struct ion_board *b, unsigned int i,
 		return board_error(err, errlen, line,
 				   "heap '%s': align 0x%llx is not a power of two",
 				   h->name, (unsigned long long)h->align);
+	if (h->dma_alloc != ION_BOARD_DMA_ALLOC_COHERENT &&
+	    (h->type != ION_BOARD_HEAP_DMA ||
+	     h->dma_alloc != ION_BOARD_DMA_ALLOC_WC))
+		return board_error(err, errlen, line,
+				   "heap '%s': alloc= is only valid for dma heaps",
+				   h->name);
 	if (!board_has_range(h)) {
 		if (h->place != ION_BOARD_PLACE_NONE || h->size || h->chunk)
 			return board_error(err, errlen, line,
@@ -757,7 +764,7 @@ static int board_heap_num(struct board_parser *p, const struct board_kv *kv,
 
 /*
  * heap <type> id=<n> name=<name> [base=<addr>|auto] [size=<size>]
- *      [align=<size>] [chunk=<size>] [adjacent=<id>]
+ *      [align=<size>] [chunk=<size>] [adjacent=<id>] [alloc=coherent|wc]
  */
 static int board_parse_heap(struct board_parser *p, struct board_str rec,
 			    size_t pos)
@@ -836,6 +843,21 @@ static int board_parse_heap(struct board_parser *p, struct board_str rec,
 		ret = board_heap_num(p, &kv, HK_ALIGN, true, name, &h->align);
 		if (ret)
 			return ret;
+	}
+	if (kv.seen[HK_ALLOC]) {
+		if (h->type != ION_BOARD_HEAP_DMA)
+			return board_error(p->err, p->errlen, p->line,
+					   "heap '%s': alloc= is only valid for dma heaps",
+					   name);
+		if (board_str_is(kv.val[HK_ALLOC], "coherent"))
+			h->dma_alloc = ION_BOARD_DMA_ALLOC_COHERENT;
+		else if (board_str_is(kv.val[HK_ALLOC], "wc"))
+			h->dma_alloc = ION_BOARD_DMA_ALLOC_WC;
+		else
+			return board_error(p->err, p->errlen, p->line,
+					   "heap '%s': alloc= must be coherent or wc, not '%s'",
+					   name,
+					   board_show(&show, kv.val[HK_ALLOC]));
 	}
 	if (!board_has_range(h)) {
 		for (k = 0; k < sizeof(no_range_keys) / sizeof(int); k++) {
@@ -1321,6 +1343,9 @@ int ion_board_render(const struct ion_board *board, char *buf, size_t len)
 			board_put_size(&o, "chunk", h->chunk);
 		if (h->place == ION_BOARD_PLACE_ADJACENT)
 			board_put(&o, " adjacent=%u", h->adjacent);
+		if (h->type == ION_BOARD_HEAP_DMA &&
+		    h->dma_alloc == ION_BOARD_DMA_ALLOC_WC)
+			board_put(&o, " alloc=wc");
 		if (board->laid_out && board_has_range(h))
 			board_put(&o, " # 0x%llx-0x%llx",
 				  (unsigned long long)h->phys,

@@ -15,6 +15,7 @@
  *   ram size=<size> [lowmem=<size>] [base=<addr>]
  *   heap <type> id=<n> name=<name> [base=<addr>|auto] [size=<size>]
  *        [align=<size>] [chunk=<size>] [adjacent=<id>]
+ *        [alloc=coherent|wc]
  *   profile <name>          (optional: an ION profile, ion_profile.h)
  *
  * Every function that can fail returns 0 or -EINVAL and writes a one-line
@@ -59,6 +60,18 @@ enum ion_board_heap_type {
 	ION_BOARD_HEAP_DMA = 4,
 };
 
+/*
+ * How a dma heap allocates (alloc=): v4.4's ion_cma_heap.c calls
+ * dma_alloc_coherent() for every buffer (the default); the Android CMA heap
+ * drivers call dma_alloc_writecombine() for uncached buffers and
+ * dma_alloc_coherent() for cached ones (v4.4 rejects cached ones first, so
+ * under wc every buffer is write-combine).
+ */
+enum ion_board_dma_alloc {
+	ION_BOARD_DMA_ALLOC_COHERENT = 0,
+	ION_BOARD_DMA_ALLOC_WC,
+};
+
 /* How a heap's physical range is chosen. */
 enum ion_board_place {
 	ION_BOARD_PLACE_NONE = 0,	/* system heaps: no range */
@@ -77,6 +90,7 @@ struct ion_board_heap {
 	uint64_t align;		/* 0: none */
 	uint64_t chunk;		/* chunk heaps: the chunk size */
 	unsigned int adjacent;	/* PLACE_ADJACENT: the id it names */
+	enum ion_board_dma_alloc dma_alloc;	/* dma heaps: alloc= */
 	unsigned int line;	/* text line of the record */
 	uint64_t phys;		/* after layout: the resolved base */
 };

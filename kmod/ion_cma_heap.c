@@ -48,6 +48,11 @@ struct ion_cma_heap {
 	struct ion_heap heap;
 	struct device *dev;
 	struct ion_cma_area area;
+	/*
+	 * Divergence: the board's alloc=wc (docs/boards.md); v4.4 has no such
+	 * choice and calls dma_alloc_coherent() for every buffer.
+	 */
+	bool writecombine_uncached;
 };
 
 #define to_cma_heap(x) container_of(x, struct ion_cma_heap, heap)
@@ -57,6 +62,8 @@ struct ion_cma_buffer_info {
 	void *cpu_addr;
 	dma_addr_t handle;
 	struct sg_table *table;
+	/* dma_alloc_writecombine() rather than dma_alloc_coherent() */
+	bool writecombine;
 };
 
 /*
@@ -179,6 +186,15 @@ static int ion_cma_allocate(struct ion_heap *heap, struct ion_buffer *buffer,
 	if (!info)
 		return ION_CMA_ALLOCATE_FAILED;
 
+	/*
+	 * v4.4: dma_alloc_coherent(). Divergence: on a board with alloc=wc,
+	 * uncached buffers are dma_alloc_writecombine() (the Android CMA heap
+	 * drivers' choice; cached ones were rejected above). The stand-in maps
+	 * both write-combine and zeroes both, as ARMv7 does: only the call
+	 * differs, which ion/state shows (map=).
+	 */
+	info->writecombine = cma_heap->writecombine_uncached &&
+			     !(buffer->flags & ION_FLAG_CACHED);
 	info->cpu_addr = ion_cma_alloc_coherent(cma_heap, len, &info->handle);
 
 	if (!info->cpu_addr) {
@@ -346,6 +362,7 @@ struct ion_heap *ion_cma_heap_create(struct ion_platform_heap *data)
 	 * used to make the link with reserved CMA memory
 	 */
 	cma_heap->dev = data->priv;
+	cma_heap->writecombine_uncached = data->dma_writecombine;
 	cma_heap->heap.type = ION_HEAP_TYPE_DMA;
 	return &cma_heap->heap;
 }
@@ -371,5 +388,12 @@ ion_phys_addr_t ion_cma_heap_base(struct ion_heap *heap)
  */
 const char *ion_cma_buffer_map_attr(struct ion_buffer *buffer)
 {
-	return (buffer->flags & ION_FLAG_CACHED) ? "cached" : "wc";
+	struct ion_cma_buffer_info *info = buffer->priv_virt;
+
+	return info->writecombine ? "wc" : "coherent";
+}
+
+const char *ion_cma_heap_alloc_name(struct ion_heap *heap)
+{
+	return to_cma_heap(heap)->writecombine_uncached ? "wc" : "coherent";
 }

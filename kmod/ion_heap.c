@@ -77,7 +77,12 @@ bool ion_heap_range_has_pages(phys_addr_t base, size_t size)
 
 /*
  * Mirrors ion_heap.c:ion_heap_map_kernel() @ v4.4: a vmap of every page of
- * the buffer.
+ * the buffer. As upstream, BUG_ON tests the sg index, and every page of every
+ * entry is stored: a chunk-heap buffer that is not a whole number of chunks
+ * stores page pointers past the npages-entry array, into the slack of
+ * vmalloc's page rounding (the model reports this as an out-of-bounds event,
+ * model/ion_heap.cc:ion_page_array_fill). A failed vmalloc returns NULL, which
+ * ion_buffer_kmap_get WARNs about.
  */
 void *ion_heap_map_kernel(struct ion_heap *heap,
 			  struct ion_buffer *buffer)
@@ -474,7 +479,8 @@ static unsigned long ion_heap_shrink_count(struct shrinker *shrinker,
 
 /*
  * Mirrors ion_heap.c:ion_heap_shrink_scan() @ v4.4: the free list first,
- * bypassing pools and zeroing, then the heap's own shrink.
+ * bypassing pools and zeroing, then the heap's own shrink. The counts are
+ * ints, as upstream: a write of 2^32 to <heap>_shrink scans nothing.
  */
 static unsigned long ion_heap_shrink_scan(struct shrinker *shrinker,
 					  struct shrink_control *sc)

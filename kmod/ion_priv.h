@@ -25,6 +25,15 @@
  * destroying a buffer takes no ION device lock (heap->ops->free takes the
  * heap's own locks: page pool mutexes, the genalloc pool, the CMA area).
  *
+ * Locks the module takes beyond v4.4 (each a Divergence at its site, kept
+ * because the module runs real concurrent processes on 6.1 and v4.4's
+ * unlocked walks there are use-after-free races that would crash the guest):
+ * ion_client_destroy() holds client->lock around its handle walk, and
+ * ion_debug_heap_show() holds dev->lock for read around its dev->clients
+ * walk. The model (model/ion.cc) keeps v4.4's lock-free forms, so its lock
+ * sequence for client destroy and a heap file read lacks exactly these two
+ * pairs; nothing else differs, and no single-threaded trace can see them.
+ *
  * Memory. The system and system contig heaps take pages from the page
  * allocator (alloc_pages). The carveout, chunk and dma heaps live in the
  * physical range the module parameters reserve_base= and reserve_size= name,
@@ -128,6 +137,11 @@
  *			handle, used for debugging
  * @serial:		creation sequence number (ion/state's stable key;
  *			module bookkeeping, not in v4.4)
+ * @free_group:		serial of the client whose destroy dropped the last
+ *			reference, 0 when another path did: ion/state joins
+ *			such a run of the free list with '+' (module
+ *			bookkeeping, not in v4.4; the run is in buffer-address
+ *			order, which differs from the model's)
  */
 struct ion_buffer {
 	struct kref ref;
@@ -156,6 +170,7 @@ struct ion_buffer {
 	char task_comm[TASK_COMM_LEN];
 	pid_t pid;
 	unsigned long serial;
+	unsigned long free_group;
 };
 
 /**
@@ -479,6 +494,7 @@ struct ion_heap *ion_cma_heap_create(struct ion_platform_heap *data);
 void ion_cma_heap_destroy(struct ion_heap *heap);
 ion_phys_addr_t ion_cma_heap_base(struct ion_heap *heap);
 const char *ion_cma_buffer_map_attr(struct ion_buffer *buffer);
+const char *ion_cma_heap_alloc_name(struct ion_heap *heap);
 
 /* ion_page_pool.c */
 

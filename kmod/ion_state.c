@@ -7,12 +7,13 @@
  * Canonical dump, format "ionsim-state 1" (model/ion_state.h; one record
  * per line, no pointers, no pids):
  *   heap <id> <name> type=<type name> defer=<0|1> free_list_bytes=<n>
- *       free_list=<b..,b..|->
+ *       free_list=<b..,b..|-> ('+' joins a run one client destroy freed)
  *     pool order=<o> high=<n> low=<n>	system heap only, orders 8, 4, 0
  *     chunk allocated=<bytes>		chunk heap only
+ *     dma alloc=<coherent|wc>		dma heap only: the board's alloc=
  *   buffer b<serial> heap=<name> size=<bytes> offset=<offsets|->
  *       flags=0x<hex> ref=<n> handles=<handle_count> kmap=<kmap_cnt>
- *       [ map=<wc|cached>]
+ *       [ map=<coherent|wc>]
  *   client c<serial> handles=<n>
  *     handle <id> b<serial> ref=<n> kmap=<kmap_cnt>
  * Heaps in plist order, buffers in the device tree by serial, free lists
@@ -112,17 +113,25 @@ static void ion_state_heap(struct seq_file *s, struct ion_heap *heap)
 		   heap->id, heap->name, ion_heap_type_name(heap->type),
 		   defer ? 1 : 0);
 	if (defer) {
-		bool first = true;
+		struct ion_buffer *prev = NULL;
 
 		spin_lock(&heap->free_lock);
 		seq_printf(s, "%zu free_list=", heap->free_list_size);
 		list_for_each_entry(buffer, &heap->free_list, list) {
-			seq_printf(s, "%sb%lu", first ? "" : ",",
+			/*
+			 * '+' joins neighbours one client destroy freed (in
+			 * buffer-address order); ',' separates the rest.
+			 */
+			bool joined = prev && prev->free_group &&
+				      prev->free_group == buffer->free_group;
+
+			seq_printf(s, "%sb%lu",
+				   !prev ? "" : joined ? "+" : ",",
 				   buffer->serial);
-			first = false;
+			prev = buffer;
 		}
 		spin_unlock(&heap->free_lock);
-		if (first)
+		if (!prev)
 			seq_putc(s, '-');
 	} else {
 		seq_puts(s, "0 free_list=-");
@@ -141,6 +150,8 @@ static void ion_state_heap(struct seq_file *s, struct ion_heap *heap)
 	if (heap->type == ION_HEAP_TYPE_CHUNK)
 		seq_printf(s, "  chunk allocated=%lu\n",
 			   ion_chunk_heap_allocated(heap));
+	if (heap->type == ION_HEAP_TYPE_DMA)
+		seq_printf(s, "  dma alloc=%s\n", ion_cma_heap_alloc_name(heap));
 }
 
 static int ion_state_cmp_buffer(const void *a, const void *b)

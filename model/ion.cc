@@ -13,6 +13,7 @@
 #include "model/ion_state.h"
 #include "model/kernel/bug.h"
 #include "model/kernel/compiler.h"
+#include "model/kernel/libfs.h"
 #include "model/kernel/printk.h"
 #include "model/kernel/slab.h"
 
@@ -102,19 +103,15 @@ ErrnoOr<struct ion_buffer*> ion_buffer_create(struct ion_heap* heap, struct ion_
   }
   if (ion_buffer_fault_user_mappings(buffer)) {
     const size_t num_pages = PAGE_ALIGN(buffer->size) / PAGE_SIZE;
-    buffer->pages = kcalloc<struct page*>(num_pages, GFP_KERNEL);  // vmalloc upstream
+    buffer->pages = ion_page_array_alloc(num_pages);
     if (!buffer->pages) {
       ret = -ENOMEM;
       goto err1;
     }
     buffer->npages = num_pages;
-    size_t k = 0;
-    struct scatterlist* sg;
-    unsigned int i;
-    for_each_sg(buffer->sg_table->sgl, sg, buffer->sg_table->nents, i) {
-      struct page* page = sg_page(sg);
-      for (unsigned int j = 0; j < sg->length / PAGE_SIZE && k < num_pages; j++) buffer->pages[k++] = page++;
-    }
+    // Every page of every sg entry, as upstream: a chunk-heap buffer that is not a whole number of chunks stores
+    // past num_pages, which ion_page_array_fill reports.
+    ion_page_array_fill(buffer->pages, num_pages, buffer->sg_table, __func__);
   }
 
   buffer->dev = dev;
@@ -635,8 +632,12 @@ ErrnoOr<struct ion_client*> ion_client_create(struct ion_device* dev, const char
 void ion_client_destroy(struct ion_client* client) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   struct ion_device* dev = client->dev;
   struct rb_node* n;
+  // No client->lock around the walk, as v4.4 (the module takes it: see the Divergence in kmod/ion.c and the
+  // lock notes in kmod/ion_priv.h).
   while ((n = rb_first(&client->handles))) {
     struct ion_handle* handle = rb_entry(n, struct ion_handle, node);
+    // Canonical-dump bookkeeping (not in v4.4): this handle holds the buffer's last reference.
+    handle->buffer->free_group = kref_read(&handle->buffer->ref) == 1 ? client->serial : 0;
     ion_handle_destroy(&handle->ref);
   }
   idr_destroy(&client->idr);
@@ -1011,7 +1012,8 @@ size_t ion_debug_heap_total(struct ion_client* client, unsigned int id) {
   return size;
 }
 
-// Mirrors ion.c:ion_debug_heap_show() @ v4.4. The walk over dev->clients takes no dev->lock, as upstream.
+// Mirrors ion.c:ion_debug_heap_show() @ v4.4. The walk over dev->clients takes no dev->lock, as upstream (the
+// module takes it for read: see the Divergence in kmod/ion.c and the lock notes in kmod/ion_priv.h).
 int ion_debug_heap_show(struct seq_file* s, void* unused) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   struct ion_heap* heap = static_cast<struct ion_heap*>(s->private_);
   struct ion_device* dev = heap->dev;
@@ -1094,47 +1096,18 @@ int debug_shrink_get(void* data, unsigned long long* val) {
   return 0;
 }
 
-// Mirrors fs/libfs.c:simple_attr_read() @ v4.4 for DEFINE_SIMPLE_ATTRIBUTE(debug_shrink_fops, ...,
-// "%llu\n"): the value is formatted at the first read of an open file.
-ssize_t debug_shrink_read(struct file* file, user_ptr_t buf, size_t len, loff_t* ppos) {
-  if (*ppos == 0) {
-    unsigned long long val = 0;
-    const int ret = debug_shrink_get(file->private_data, &val);
-    if (ret) return ret;
-    char text[24];
-    const int n = std::snprintf(text, sizeof(text), "%llu\n", val);
-    if (*ppos >= n) return 0;
-    const size_t count = std::min(len, static_cast<size_t>(n));
-    if (copy_to_user(buf, text, count)) return -EFAULT;
-    *ppos += static_cast<loff_t>(count);
-    return static_cast<ssize_t>(count);
-  }
-  return 0;
-}
-
-// Mirrors fs/libfs.c:simple_attr_write() @ v4.4: at most 23 bytes are parsed with simple_strtoll (base 0), so
-// text that is not a number reads as 0 and scans everything; the whole write is reported consumed.
-ssize_t debug_shrink_write(struct file* file, user_ptr_t buf, size_t len, loff_t* /*ppos*/) {
-  char set_buf[24];
-  const size_t size = std::min(sizeof(set_buf) - 1, len);
-  if (copy_from_user(set_buf, buf, size)) return -EFAULT;
-  set_buf[size] = '\0';
-  const unsigned long long val = static_cast<unsigned long long>(std::strtoll(set_buf, nullptr, 0));
-  const int ret = debug_shrink_set(file->private_data, val);
-  if (ret) return ret;
-  return static_cast<ssize_t>(len);
-}
-
-// Mirrors fs/libfs.c:simple_attr_open() @ v4.4, reduced to handing the heap to read and write.
-int debug_shrink_open(struct inode* inode, struct file* file) {
-  file->private_data = inode->i_private;
-  return 0;
+// Mirrors ion.c:DEFINE_SIMPLE_ATTRIBUTE(debug_shrink_fops, debug_shrink_get, debug_shrink_set, "%llu\n") @ v4.4:
+// fs/libfs.c's simple_attr_* (model/kernel/libfs.h) with a per-open attribute: a continued read serves the text
+// saved at the first read, a write parses with simple_strtoll under the attribute's mutex.
+int debug_shrink_fops_open(struct inode* inode, struct file* file) {
+  return simple_attr_open(inode, file, debug_shrink_get, debug_shrink_set, "%llu\n");
 }
 
 const struct file_operations debug_shrink_fops = {
-    .read = debug_shrink_read,
-    .write = debug_shrink_write,
-    .open = debug_shrink_open,
+    .read = simple_attr_read,
+    .write = simple_attr_write,
+    .open = debug_shrink_fops_open,
+    .release = simple_attr_release,
 };
 
 // ion/state: the canonical dump (model/ion_state.h), which the kernel module renders byte for byte.

@@ -37,6 +37,10 @@ struct ion_platform_heap {
   void* priv;
   // Divergence: the machine whose pages the heap hands out (the kernel has one global page allocator).
   struct phys_mem* mem;
+  // Divergence: a board option v4.4 does not have (docs/boards.md, alloc=): a dma heap allocates uncached
+  // buffers with dma_alloc_writecombine() as the Android CMA heap drivers do; false is v4.4's
+  // dma_alloc_coherent() for every buffer.
+  bool dma_writecombine;
 };
 
 // Mirrors ion.h:struct ion_platform_data @ v4.4.

@@ -12,10 +12,12 @@
 namespace ionsim::kernel {
 namespace {
 
-// Mirrors ion_cma_heap.c:struct ion_cma_heap @ v4.4.
+// Mirrors ion_cma_heap.c:struct ion_cma_heap @ v4.4, plus the board's allocation choice.
 struct ion_cma_heap {
   struct ion_heap heap;
   struct device* dev;
+  // Divergence: the board's alloc=wc (ion_platform_heap::dma_writecombine); v4.4 has no such choice.
+  bool writecombine_uncached;
 };
 
 struct ion_cma_heap* to_cma_heap(struct ion_heap* heap) { return container_of(heap, struct ion_cma_heap, heap); }
@@ -30,9 +32,12 @@ struct ion_cma_buffer_info {
 };
 
 // Mirrors ion_cma_heap.c:ion_cma_allocate() @ v4.4: cached buffers and align beyond a page are -EINVAL; every
-// other failure is ION_CMA_ALLOCATE_FAILED (-1), which the ioctl returns as -EPERM. Uncached buffers are
-// allocated write-combine (dma_alloc_writecombine), cached ones coherent-cached (dma_alloc_coherent), the choice
-// of the Android CMA heap drivers; v4.4 rejects cached buffers first, so every buffer is write-combine.
+// other failure is ION_CMA_ALLOCATE_FAILED (-1), which the ioctl returns as -EPERM. Every buffer comes from
+// dma_alloc_coherent(), as v4.4.
+// Divergence: on a board with alloc=wc, uncached buffers come from dma_alloc_writecombine() and cached ones from
+// dma_alloc_coherent(), the choice of the Android CMA heap drivers (v4.4 rejects cached buffers first, so every
+// buffer is then write-combine). On the model's ARMv7-like machine both give the same bufferable, uncached
+// kernel mapping and both zero; what differs is the allocation call, which the canonical dump shows (map=).
 int ion_cma_allocate(struct ion_heap* heap, struct ion_buffer* buffer, unsigned long len, unsigned long align,
                      unsigned long /*flags*/) {
   struct ion_cma_heap* cma_heap = to_cma_heap(heap);
@@ -45,7 +50,7 @@ int ion_cma_allocate(struct ion_heap* heap, struct ion_buffer* buffer, unsigned 
   struct ion_cma_buffer_info* info = kzalloc<struct ion_cma_buffer_info>(GFP_KERNEL);
   if (!info) return ION_CMA_ALLOCATE_FAILED;
 
-  info->writecombine = !ion_buffer_cached(buffer);
+  info->writecombine = cma_heap->writecombine_uncached && !ion_buffer_cached(buffer);
   info->cpu_addr = info->writecombine ? dma_alloc_writecombine(dev, len, &info->handle, GFP_HIGHUSER | __GFP_ZERO)
                                       : dma_alloc_coherent(dev, len, &info->handle, GFP_HIGHUSER | __GFP_ZERO);
   if (!info->cpu_addr) {
@@ -149,6 +154,7 @@ ION_MODULE_INIT ErrnoOr<struct ion_heap*> ion_cma_heap_create(const struct ion_p
   cma_heap->heap.ops = &ion_cma_ops;
   // Get device from private heaps data, later it will be used to make the link with reserved CMA memory.
   cma_heap->dev = dev;
+  cma_heap->writecombine_uncached = data->dma_writecombine;
   cma_heap->heap.type = ION_HEAP_TYPE_DMA;
   cma_heap->heap.mem = data->mem;
   return &cma_heap->heap;
@@ -162,7 +168,11 @@ phys_addr_t ion_cma_heap_base(struct ion_heap* heap) { return cma_get_base(to_cm
 unsigned long ion_cma_heap_used_pages(struct ion_heap* heap) { return cma_used_pages(to_cma_heap(heap)->dev->cma_area); }
 
 const char* ion_cma_buffer_map_attr(struct ion_buffer* buffer) {
-  return static_cast<struct ion_cma_buffer_info*>(buffer->priv_virt)->writecombine ? "wc" : "cached";
+  return static_cast<struct ion_cma_buffer_info*>(buffer->priv_virt)->writecombine ? "wc" : "coherent";
+}
+
+const char* ion_cma_heap_alloc_name(struct ion_heap* heap) {
+  return to_cma_heap(heap)->writecombine_uncached ? "wc" : "coherent";
 }
 
 }  // namespace ionsim::kernel

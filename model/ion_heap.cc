@@ -15,24 +15,49 @@
 
 namespace ionsim::kernel {
 
-// Mirrors ion_heap.c:ion_heap_map_kernel() @ v4.4: a vmap of every page of the buffer, cached or
-// write-combine as the buffer's flags say.
-ErrnoOr<void*> ion_heap_map_kernel(struct ion_heap* /*heap*/, struct ion_buffer* buffer) {
-  struct sg_table* table = buffer->sg_table;
-  const size_t npages = PAGE_ALIGN(buffer->size) / PAGE_SIZE;
-  struct page** pages = kcalloc<struct page*>(npages, GFP_KERNEL);  // vmalloc upstream
-  if (!pages) return Errno(-ENOMEM);
-  const pgprot_t pgprot = (buffer->flags & ION_FLAG_CACHED) ? PAGE_KERNEL : pgprot_writecombine(PAGE_KERNEL);
+struct page** ion_page_array_alloc(size_t npages) {
+  // vmalloc upstream: whole pages.
+  const size_t slots = PAGE_ALIGN(npages * sizeof(struct page*)) / sizeof(struct page*);
+  return kcalloc<struct page*>(slots, GFP_KERNEL);
+}
 
-  struct page** tmp = pages;
+void ion_page_array_fill(struct page** pages, size_t npages, struct sg_table* table, const char* caller) {
+  const size_t slots = PAGE_ALIGN(npages * sizeof(struct page*)) / sizeof(struct page*);
+  size_t stored = 0;
+  size_t kept = 0;
   struct scatterlist* sg;
   unsigned int i;
   for_each_sg(table->sgl, sg, table->nents, i) {
     const size_t npages_this_entry = PAGE_ALIGN(sg->length) / PAGE_SIZE;
     struct page* page = sg_page(sg);
-    BUG_ON(static_cast<size_t>(tmp - pages) + npages_this_entry > npages);
-    for (size_t j = 0; j < npages_this_entry; j++) *(tmp++) = page++;
+    for (size_t j = 0; j < npages_this_entry; j++, stored++) {
+      if (stored < slots) pages[kept++] = page + j;
+    }
   }
+  if (stored > npages) {
+    // Divergence: upstream stores past the array without noticing (vmalloc's rounding absorbs the stores, or the
+    // guard page faults); the model reports it, as KASAN would, and keeps running so a trace keeps its output.
+    report_kernel_event(BugKind::kOutOfBounds, __FILE__, __LINE__, caller, true,
+                        "%s stored %zu page pointers into an array of %zu (vmalloc'd for %zu)%s", caller, stored,
+                        npages, slots, stored > slots ? ": the stores past the vmalloc area would fault" : "");
+  }
+}
+
+// Mirrors ion_heap.c:ion_heap_map_kernel() @ v4.4: a vmap of every page of the buffer, cached or
+// write-combine as the buffer's flags say. The check is on the sg index, as upstream: a chunk-heap buffer that is
+// not a whole number of chunks stores page pointers past the array (ion_page_array_fill reports it). A failed
+// array allocation returns NULL, not an ERR_PTR, as upstream (ion_buffer_kmap_get WARNs).
+ErrnoOr<void*> ion_heap_map_kernel(struct ion_heap* /*heap*/, struct ion_buffer* buffer) {
+  struct sg_table* table = buffer->sg_table;
+  const size_t npages = PAGE_ALIGN(buffer->size) / PAGE_SIZE;
+  struct page** pages = ion_page_array_alloc(npages);
+  if (!pages) return static_cast<void*>(nullptr);
+  const pgprot_t pgprot = (buffer->flags & ION_FLAG_CACHED) ? PAGE_KERNEL : pgprot_writecombine(PAGE_KERNEL);
+
+  struct scatterlist* sg;
+  unsigned int i;
+  for_each_sg(table->sgl, sg, table->nents, i) BUG_ON(i >= npages);
+  ion_page_array_fill(pages, npages, table, __func__);
   void* vaddr = vmap(pages, static_cast<unsigned int>(npages), VM_MAP, pgprot);
   kfree_array(pages);
   if (vaddr == nullptr) return Errno(-ENOMEM);
@@ -232,21 +257,27 @@ unsigned long ion_heap_shrink_count(struct shrinker* shrinker, struct shrink_con
 }
 
 // Mirrors ion_heap.c:ion_heap_shrink_scan() @ v4.4: the free list first (bypassing pools and zeroing), then
-// the heap's own shrink.
+// the heap's own shrink. The counts are ints, as upstream: nr_to_scan is truncated (2^32 scans nothing), a
+// negative count converts to a huge byte size for the free list, and the subtraction wraps (the kernel builds
+// with -fno-strict-overflow).
 unsigned long ion_heap_shrink_scan(struct shrinker* shrinker, struct shrink_control* sc) {
   struct ion_heap* heap = container_of(shrinker, struct ion_heap, shrinker);
-  unsigned long freed = 0;
-  long to_scan = static_cast<long>(sc->nr_to_scan);
+  int freed = 0;
+  int to_scan = static_cast<int>(static_cast<unsigned int>(sc->nr_to_scan));
   if (to_scan == 0) return 0;
 
   // Shrink the free list first: no point in zeroing memory that is about to be reclaimed.
   if (heap->flags & ION_HEAP_FLAG_DEFER_FREE) {
-    freed = ion_heap_freelist_shrink(heap, static_cast<size_t>(to_scan) * PAGE_SIZE) / PAGE_SIZE;
+    const size_t bytes = static_cast<unsigned long>(static_cast<long>(to_scan)) * PAGE_SIZE;
+    freed = static_cast<int>(static_cast<unsigned int>(ion_heap_freelist_shrink(heap, bytes) / PAGE_SIZE));
   }
-  to_scan -= static_cast<long>(freed);
-  if (to_scan <= 0) return freed;
-  if (heap->ops->shrink) freed += static_cast<unsigned long>(heap->ops->shrink(heap, sc->gfp_mask, static_cast<int>(to_scan)));
-  return freed;
+  to_scan = static_cast<int>(static_cast<unsigned int>(to_scan) - static_cast<unsigned int>(freed));
+  if (to_scan <= 0) return static_cast<unsigned long>(static_cast<long>(freed));
+  if (heap->ops->shrink) {
+    freed = static_cast<int>(static_cast<unsigned int>(freed) +
+                             static_cast<unsigned int>(heap->ops->shrink(heap, sc->gfp_mask, to_scan)));
+  }
+  return static_cast<unsigned long>(static_cast<long>(freed));
 }
 
 }  // namespace

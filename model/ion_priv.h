@@ -72,6 +72,10 @@ struct ion_buffer {
   pid_t pid;
   // Model bookkeeping, not in v4.4: a creation sequence number (the canonical dump's stable key).
   unsigned long serial;
+  // Model bookkeeping, not in v4.4: the serial of the client whose destroy dropped the last reference, 0 when
+  // another path did. ion_client_destroy() frees in buffer-address order, which neither the model nor the kernel
+  // controls, so the canonical dump joins such a run of the free list with '+' (compared as a set).
+  unsigned long free_group;
 };
 
 // Mirrors ion_priv.h:ION_PRIV_FLAG_SHRINKER_FREE @ v4.4.
@@ -157,6 +161,10 @@ struct ion_client {
   struct dentry* debug_root;
   // Model bookkeeping, not in v4.4: a creation sequence number (the canonical dump's stable key).
   unsigned long serial;
+  // Model bookkeeping, not in v4.4: the serial of the client whose destroy dropped the last reference, 0 when
+  // another path did. ion_client_destroy() frees in buffer-address order, which neither the model nor the kernel
+  // controls, so the canonical dump joins such a run of the free list with '+' (compared as a set).
+  unsigned long free_group;
 };
 
 // Mirrors ion.c:struct ion_handle @ v4.4.
@@ -225,6 +233,15 @@ long ion_ioctl(struct file* filp, unsigned int cmd, unsigned long arg);
 
 // Mirrors ion_heap.c:ion_heap_map_kernel() @ v4.4.
 ErrnoOr<void*> ion_heap_map_kernel(struct ion_heap* heap, struct ion_buffer* buffer);
+
+// The page arrays v4.4 vmallocs from a buffer's length and fills from its sg table (ion_buffer_create's
+// buffer->pages, ion_heap_map_kernel's vmap array). vmalloc rounds the array up to whole pages, so stores past
+// its length land in that slack: the model allocates the same slack (ion_page_array_alloc) and fills through
+// ion_page_array_fill, which stores every page of every entry as upstream does and reports the first store past
+// the asked length as a kOutOfBounds event naming `caller`. A store past the rounded allocation would fault in
+// the kernel (vmalloc's guard page); the model reports it in the same event and stops storing.
+struct page** ion_page_array_alloc(size_t npages);
+void ion_page_array_fill(struct page** pages, size_t npages, struct sg_table* table, const char* caller);
 // Mirrors ion_heap.c:ion_heap_unmap_kernel() @ v4.4.
 void ion_heap_unmap_kernel(struct ion_heap* heap, struct ion_buffer* buffer);
 // Mirrors ion_heap.c:ion_heap_map_user() @ v4.4.
@@ -348,10 +365,12 @@ inline constexpr int ION_CMA_ALLOCATE_FAILED = -1;
 ErrnoOr<struct ion_heap*> ion_cma_heap_create(const struct ion_platform_heap* heap_data);
 // Mirrors ion_cma_heap.c:ion_cma_heap_destroy() @ v4.4.
 void ion_cma_heap_destroy(struct ion_heap* heap);
-// The base of the heap's CMA area and the kernel mapping attribute of a buffer ("wc" or "cached").
+// The base of the heap's CMA area, the allocation call of a buffer ("coherent": dma_alloc_coherent, "wc":
+// dma_alloc_writecombine) and the heap's board choice (alloc=, "coherent" or "wc").
 phys_addr_t ion_cma_heap_base(struct ion_heap* heap);
 unsigned long ion_cma_heap_used_pages(struct ion_heap* heap);
 const char* ion_cma_buffer_map_attr(struct ion_buffer* buffer);
+const char* ion_cma_heap_alloc_name(struct ion_heap* heap);
 
 }  // namespace ionsim::kernel
 

@@ -102,6 +102,8 @@ std::string heap_detail_lines(struct ion_heap* heap) ABSL_NO_THREAD_SAFETY_ANALY
     }
   } else if (heap->type == ION_HEAP_TYPE_CHUNK) {
     out += format("  chunk allocated=%lu\n", ion_chunk_heap_allocated(heap));
+  } else if (heap->type == ION_HEAP_TYPE_DMA) {
+    out += format("  dma alloc=%s\n", ion_cma_heap_alloc_name(heap));
   }
   return out;
 }
@@ -127,8 +129,12 @@ std::string ion_canonical_dump(struct ion_device* dev) ABSL_NO_THREAD_SAFETY_ANA
     spin_lock(&heap->free_lock);
     if (heap->flags & ION_HEAP_FLAG_DEFER_FREE) {
       struct ion_buffer* buffer;
+      const struct ion_buffer* prev = nullptr;
       list_for_each_entry(buffer, &heap->free_list, list) {
-        free_list += (free_list.empty() ? "" : ",") + format("b%lu", buffer->serial);
+        // '+' joins neighbours one client destroy freed (in buffer-address order); ',' separates the rest.
+        const bool joined = prev != nullptr && prev->free_group != 0 && prev->free_group == buffer->free_group;
+        free_list += (prev == nullptr ? "" : joined ? "+" : ",") + format("b%lu", buffer->serial);
+        prev = buffer;
       }
       free_bytes = heap->free_list_size;
     }
@@ -418,8 +424,15 @@ ION_NO_COVERAGE std::string check_invariants(struct ion_device* dev, enum ion_ch
     }
     const long long total = debugfs == ION_CHECK_DEBUGFS_TEXT ? debugfs_heap_total_text(heap)
                                                               : static_cast<long long>(sums.debugfs_bytes);
-    if (total >= 0 && static_cast<size_t>(total) != sums.live_bytes) {
-      fail(format("heap %s: debugfs total %lld but live buffers hold %zu bytes", heap->name, total, sums.live_bytes));
+    // The file totals by heap id (v4.4 lets heaps share one), so it is compared with the live bytes of every
+    // heap of this id.
+    size_t id_live_bytes = 0;
+    for (size_t i = 0; i < s.heaps_used; i++) {
+      if (s.heap_keys[i]->id == heap->id) id_live_bytes += s.heaps[i].live_bytes;
+    }
+    if (total >= 0 && static_cast<size_t>(total) != id_live_bytes) {
+      fail(format("heap %s: debugfs total %lld but live buffers of heap id %u hold %zu bytes", heap->name, total,
+                  heap->id, id_live_bytes));
     }
     check_heap_allocator(heap, sums.held, locks, fail);
     if (heap->type == ION_HEAP_TYPE_CARVEOUT) {

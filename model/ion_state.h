@@ -6,15 +6,19 @@
 //
 // Canonical dump, format "ionsim-state 1" (one record per line, no pointers, no pids):
 //   heap <id> <name> type=<type name> defer=<0|1> free_list_bytes=<n> free_list=<b..,b..|->
+//                                            ('+' instead of ',' joins the neighbours one client destroy freed:
+//                                            their order follows buffer addresses, compared as a set)
 //     pool order=<o> high=<n> low=<n>        system heap only: its page pools, orders 8, 4, 0 (counts of
 //                                            order-o blocks, as debug_show prints them)
 //     chunk allocated=<bytes>                chunk heap only: its allocated counter
+//     dma alloc=<coherent|wc>                dma heap only: the board's alloc= (docs/boards.md)
 //   buffer b<serial> heap=<name> size=<bytes> offset=<offsets|-> flags=0x<hex>
-//       ref=<n> handles=<handle_count> kmap=<kmap_cnt>[ map=<wc|cached>]
+//       ref=<n> handles=<handle_count> kmap=<kmap_cnt>[ map=<coherent|wc>]
 // Hex numbers are always written 0x%x (never %#x, which prints "0" for zero in C libraries and "0x0" in the
 // kernel). offset= lists, for carveout, chunk and dma heaps, the offset of each sg entry from the heap's base in hex,
 // comma-separated in sg order (a carveout or dma buffer has one entry); "-" for the system heaps. map= appears
-// on dma-heap buffers only: the kernel mapping attribute the CMA driver chose (wc uncached, cached otherwise).
+// on dma-heap buffers only: the allocation call (coherent: dma_alloc_coherent, v4.4's; wc: dma_alloc_writecombine,
+// an uncached buffer on a board with alloc=wc).
 //   client c<serial> handles=<n>
 //     handle <id> b<serial> ref=<n> kmap=<kmap_cnt>
 // Heaps in plist order (the order ALLOC tries them); buffers alive in the device tree by creation serial;
@@ -38,7 +42,8 @@ std::string ion_canonical_dump(struct ion_device* dev);
 //     ION dma-bufs whose priv is the buffer; kmap_cnt and handle_count are not negative; a buffer with
 //     kmap_cnt 0 has no vaddr;
 //   - every buffer on a free list has left the device tree, and free_list_size is the sum of their sizes;
-//   - the "total" line of heaps/<name> equals the sum of the live buffers of that heap: with
+//   - the "total" line of heaps/<name> equals the sum of the live buffers of every heap with that heap's id
+//     (v4.4 totals by heap->id, and heaps may share an id): with
 //     ION_CHECK_DEBUGFS_TEXT the file is rendered and its line parsed; with ION_CHECK_DEBUGFS_SUM the number is
 //     the sum ion_debug_heap_show() prints there (its walk of dev->buffers by heap id) without formatting the
 //     text, which is what a check after every operation can afford;

@@ -41,6 +41,7 @@ ErrnoOr<ModelConfig> ModelConfigFromBoard(const std::string& text_or_builtin_nam
     heap.size = h.size;
     heap.align = h.align;
     heap.chunk_size = h.chunk;
+    heap.dma_writecombine = h.dma_alloc == ION_BOARD_DMA_ALLOC_WC;
     config.heaps.push_back(heap);
   }
   if (error) error->clear();

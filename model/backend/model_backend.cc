@@ -101,6 +101,7 @@ Errno ModelBackend::LoadModule() {
     data->align = h.align;
     data->priv = reinterpret_cast<void*>(static_cast<uintptr_t>(h.chunk_size));
     data->mem = mem_;
+    data->dma_writecombine = h.dma_writecombine;
     // A dma heap's platform data names the device whose CMA area it allocates from (made at boot, in Create()).
     if (h.type == ION_HEAP_TYPE_DMA) data->priv = cma_devices_[next_cma++].get();
     ErrnoOr<ion_heap*> heap = ion_heap_create(data.get());

@@ -31,6 +31,7 @@ struct ModelHeapConfig {
   uint64_t size = 0;        // bytes
   uint64_t align = 0;
   uint64_t chunk_size = 0;  // chunk heap: the chunk size (platform priv)
+  bool dma_writecombine = false;  // dma heap: the board's alloc=wc (uncached buffers dma_alloc_writecombine)
   // carveout, chunk: the heap's range; dma: the range becomes the CMA area of the heap's device (4 MiB aligned).
 };
 

@@ -6,7 +6,8 @@
 // in the kernel limits the splat, not the condition, and an oracle must see each occurrence.
 //
 // Other kernel reports that are not WARN() but that a test must be able to assert on (a bad page state, a page
-// allocation failure report) are recorded with their own kind.
+// allocation failure report, an out-of-bounds store that upstream makes without noticing) are recorded with their
+// own kind.
 #ifndef MODEL_KERNEL_BUG_H_
 #define MODEL_KERNEL_BUG_H_
 
@@ -23,6 +24,8 @@ enum class BugKind {
   kBadPage,            // mm/page_alloc.c:bad_page(): "BUG: Bad page state", the page is not freed
   kPageAllocFailure,   // mm/page_alloc.c:warn_alloc_failed(): "page allocation failure" (not a WARN)
   kSoftLockup,         // kernel/watchdog.c: "BUG: soft lockup"; the kernel would spin, the model stops the loop
+  kOutOfBounds,        // a store past the end of an allocation (what KASAN would report); the model bounds the
+                       // store, records it and carries on, so a run keeps its output
 };
 
 const char* bug_kind_name(BugKind kind);

@@ -323,10 +323,26 @@ struct file* get_file(struct file* file) {
   return file;
 }
 
-// Mirrors fs/file_table.c:fput() @ v4.4.
-// Divergence: the last reference releases at once, not from task_work on the way back to userspace.
+namespace {
+
+// Mirrors fs/file_table.c:____fput() @ v4.4.
+void ____fput(struct callback_head* work) { __fput(container_of(work, struct file, f_u)); }
+
+}  // namespace
+
+// Mirrors fs/file_table.c:fput() @ v4.4: the last reference queues the release on the current task, which runs
+// it on its way back to userspace (task_work.h).
 void fput(struct file* file) {
-  if (file->f_count.fetch_sub(1, std::memory_order_acq_rel) == 1) __fput(file);
+  if (file->f_count.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  struct task_struct* task = get_current();
+  if (task != nullptr) {
+    init_task_work(&file->f_u, ____fput);
+    if (!task_work_add(task, &file->f_u)) return;
+    // After exit_task_work() the task takes no more work: the delayed list below.
+  }
+  // Divergence: a kernel thread's (or an exited task's) last fput goes to delayed_fput_list, which a workqueue
+  // empties soon after; the model has no workqueue and releases at once.
+  __fput(file);
 }
 
 // Mirrors fs/anon_inodes.c:anon_inode_getfile() @ v4.4.
@@ -546,6 +562,7 @@ ION_MODULE_EXIT void misc_deregister(struct miscdevice* misc) {
 
 // Mirrors fs/open.c:do_sys_open() @ v4.4.
 ErrnoOr<int> sys_open(const char* path, unsigned int flags) {
+  syscall_return_work return_work;
   current_files(__func__);
   // build_open_flags(): O_CLOEXEC belongs to the fd, not to the file.
   const unsigned int file_flags = flags & ~O_CLOEXEC;
@@ -560,10 +577,14 @@ ErrnoOr<int> sys_open(const char* path, unsigned int flags) {
 }
 
 // Mirrors fs/open.c:SYSCALL_DEFINE1(close) @ v4.4.
-Errno sys_close(unsigned int fd) { return __close_fd(current_files(__func__), fd); }
+Errno sys_close(unsigned int fd) {
+  syscall_return_work return_work;
+  return __close_fd(current_files(__func__), fd);
+}
 
 // Mirrors fs/file.c:SYSCALL_DEFINE1(dup) @ v4.4.
 ErrnoOr<int> sys_dup(unsigned int fd) {
+  syscall_return_work return_work;
   struct file* file = fget(fd);
   if (file == nullptr) return Errno(-EBADF);
   ErrnoOr<int> newfd = get_unused_fd_flags(0);
@@ -577,6 +598,7 @@ ErrnoOr<int> sys_dup(unsigned int fd) {
 
 // Mirrors fs/ioctl.c:SYSCALL_DEFINE3(ioctl) @ v4.4.
 ErrnoOr<long> sys_ioctl(unsigned int fd, unsigned int cmd, unsigned long arg) {
+  syscall_return_work return_work;
   struct file* file = fget(fd);
   if (file == nullptr) return Errno(-EBADF);
   const int error = do_vfs_ioctl(file, fd, cmd, arg);
@@ -614,6 +636,7 @@ loff_t vfs_llseek(struct file* file, loff_t offset, int whence) {
 
 // Mirrors fs/read_write.c:SYSCALL_DEFINE3(read) @ v4.4.
 ErrnoOr<ssize_t> sys_read(unsigned int fd, user_ptr_t buf, size_t count) {
+  syscall_return_work return_work;
   struct file* file = fget(fd);
   if (file == nullptr) return Errno(-EBADF);
   loff_t pos = file->f_pos;
@@ -625,6 +648,7 @@ ErrnoOr<ssize_t> sys_read(unsigned int fd, user_ptr_t buf, size_t count) {
 
 // Mirrors fs/read_write.c:SYSCALL_DEFINE3(write) @ v4.4.
 ErrnoOr<ssize_t> sys_write(unsigned int fd, user_ptr_t buf, size_t count) {
+  syscall_return_work return_work;
   struct file* file = fget(fd);
   if (file == nullptr) return Errno(-EBADF);
   loff_t pos = file->f_pos;
@@ -636,6 +660,7 @@ ErrnoOr<ssize_t> sys_write(unsigned int fd, user_ptr_t buf, size_t count) {
 
 // Mirrors fs/read_write.c:SYSCALL_DEFINE3(lseek) @ v4.4.
 ErrnoOr<loff_t> sys_lseek(unsigned int fd, loff_t offset, int whence) {
+  syscall_return_work return_work;
   struct file* file = fget(fd);
   if (file == nullptr) return Errno(-EBADF);
   loff_t res = -EINVAL;

@@ -12,8 +12,8 @@
 // System calls act for get_current() (sched.h): the backend sets the current task before calling them. A system
 // call with no current task, or for a task that has exited, is a BUG.
 //
-// Divergence: fput() releases the file at once instead of from task_work on the way back to userspace; the order
-// of releases a task observes is the same.
+// The last fput() of a file queues its release with task_work_add() (task_work.h): it runs when the system call
+// returns, or in do_exit() after exit_files(), newest first, as v4.4.
 #ifndef MODEL_KERNEL_FS_H_
 #define MODEL_KERNEL_FS_H_
 
@@ -26,6 +26,7 @@
 #include "model/kernel/err.h"
 #include "model/kernel/list.h"
 #include "model/kernel/lock.h"
+#include "model/kernel/task_work.h"
 
 namespace ionsim::kernel {
 
@@ -91,11 +92,13 @@ struct file {
   // Divergence: the inode an anonymous or device file owns (v4.4 shares one anon inode and keeps device inodes
   // in the dcache).
   bool owns_inode = false;
+  struct callback_head f_u;  // the release queued by the last fput() (f_u.fu_rcuhead upstream)
 };
 
 // Mirrors include/linux/fs.h:get_file() @ v4.4.
 struct file* get_file(struct file* file);
-// Mirrors fs/file_table.c:fput() @ v4.4 (see the divergence above): the last reference calls f_op->release().
+// Mirrors fs/file_table.c:fput() @ v4.4: the last reference queues the release (f_op->release(), then the file
+// is freed) on the current task's task_work; with no current task (a kernel thread) it releases at once.
 void fput(struct file* file);
 // Mirrors include/linux/fs.h:file_inode() @ v4.4.
 inline struct inode* file_inode(const struct file* file) { return file->f_inode; }

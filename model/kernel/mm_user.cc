@@ -851,6 +851,7 @@ void mmput(struct mm_struct* mm) {
 
 ErrnoOr<unsigned long> sys_mmap(unsigned long addr, unsigned long len, unsigned long prot, unsigned long flags,
                                 int fd, unsigned long offset) {
+  syscall_return_work return_work;
   struct task_struct* task = current_task_for_syscall(__func__);
   if (offset & ~PAGE_MASK) return Errno(-EINVAL);
   struct file* file = nullptr;
@@ -871,6 +872,7 @@ ErrnoOr<unsigned long> sys_mmap(unsigned long addr, unsigned long len, unsigned 
 
 // Mirrors mm/mmap.c:SYSCALL_DEFINE2(munmap) -> vm_munmap() @ v4.4.
 Errno sys_munmap(unsigned long addr, size_t len) {
+  syscall_return_work return_work;
   struct mm_struct* mm = current_task_for_syscall(__func__)->mm;
   file_list to_fput;
   down_write(&mm->mmap_sem);

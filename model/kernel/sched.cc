@@ -83,11 +83,14 @@ ErrnoOr<struct task_struct*> copy_process(struct task_struct* parent) {
   return p;
 }
 
-// Mirrors kernel/exit.c:do_exit() @ v4.4: exit_mm() then exit_files().
+// Mirrors kernel/exit.c:do_exit() @ v4.4: exit_mm(), exit_files(), then exit_task_work(): the releases of the
+// files both dropped run last-in first-out (the fds from the highest down, then the mappings' files).
 void do_exit(struct task_struct* task) {
   if (WARN(task->exited, "do_exit() of task %d, which has already exited", task->pid)) return;
   // Teardown runs in the exiting task's context, as upstream (do_exit() acts on current).
   current_task_scope scope(task);
+  // exit_signals(): PF_EXITING.
+  task->exiting = true;
   // exit_mm(): the task loses its mm before mmput() drops it.
   struct mm_struct* mm = task->mm;
   task->mm = nullptr;
@@ -96,6 +99,7 @@ void do_exit(struct task_struct* task) {
   struct files_struct* files = task->files;
   task->files = nullptr;
   if (files != nullptr) put_files_struct(files);
+  exit_task_work(task);
   task->exited = true;
 }
 

@@ -6,16 +6,20 @@
 // exit_mm before exit_files).
 //
 // get_current() is the task a system call runs for. It is thread-local: the backend sets it around each call
-// with a current_task_scope, so two host threads can act for two tasks at once.
+// with a current_task_scope, so two host threads can act for two tasks at once. Leaving the outermost scope of a
+// task is its return to userspace: the task's pending task_work runs then (and at the return of every sys_*).
 //
 // Divergence: a task is a process with one thread (tgid == pid, group_leader is itself), and pids come from one
 // counter that pid_ns_reset() rewinds; v4.4 recycles pids after pid_max.
 #ifndef MODEL_KERNEL_SCHED_H_
 #define MODEL_KERNEL_SCHED_H_
 
+#include <atomic>
+
 #include "model/kernel/err.h"
 #include "model/kernel/fs.h"
 #include "model/kernel/mm_user.h"
+#include "model/kernel/task_work.h"
 
 namespace ionsim::kernel {
 
@@ -32,6 +36,8 @@ struct task_struct {
   struct task_struct* group_leader;
   struct files_struct* files;
   struct mm_struct* mm;
+  std::atomic<struct callback_head*> task_works{nullptr};  // task_work.h: pending work, newest first
+  bool exiting;  // PF_EXITING: do_exit() has begun
   bool exited;
 };
 
@@ -40,7 +46,8 @@ struct task_struct {
 struct task_struct* task_create(const char* comm, struct phys_mem* mem);
 // Mirrors kernel/fork.c:copy_process() @ v4.4 for fork(): same comm, the next pid, dup_fd() and dup_mm().
 ErrnoOr<struct task_struct*> copy_process(struct task_struct* parent);
-// Mirrors kernel/exit.c:do_exit() @ v4.4: exit_mm() then exit_files(). The task struct stays (exited) until
+// Mirrors kernel/exit.c:do_exit() @ v4.4: exit_mm(), exit_files(), then exit_task_work() runs the releases both
+// queued, newest first. The task struct stays (exited) until
 // task_free(), so a test can still look at it; running a syscall for an exited task is a BUG. The teardown runs
 // with the task as current, as upstream; a second do_exit() WARNs and does nothing.
 void do_exit(struct task_struct* task);

@@ -341,6 +341,7 @@ TEST_F(DmaBufTest, ExportWrapsTheBufferInAReadWriteDmaBufFileWithOneReference) {
   EXPECT_EQ(dma_buf_count(), dma_bufs_at_start_ + 1);
 
   dma_buf_put(dmabuf);
+  task_work_run();  // the last fput() releases on the way back to userspace
   EXPECT_EQ(buf->released, 1);
   EXPECT_EQ(dma_buf_count(), dma_bufs_at_start_);
 }
@@ -375,6 +376,7 @@ TEST_F(DmaBufTest, ExportWithoutPrivOrAMandatoryOpIsEinvalWithAWarn) {
   struct dma_buf* dmabuf = Export(buf, &kMandatoryOnlyOps);
   ASSERT_THAT(dmabuf, NotNull());
   dma_buf_put(dmabuf);
+  task_work_run();  // the last fput() releases on the way back to userspace
   EXPECT_EQ(buf->released, 1);
 }
 
@@ -411,6 +413,7 @@ TEST_F(DmaBufTest, ReleaseRunsOnlyWhenTheFdAndTheDmaBufGetReferenceAreBothGone) 
   EXPECT_EQ(dma_buf_count(), dma_bufs_at_start_ + 1);
 
   dma_buf_put(*got);
+  task_work_run();  // the last fput() releases on the way back to userspace
   EXPECT_EQ(buf->released, 1);
   EXPECT_EQ(dma_buf_count(), dma_bufs_at_start_);
 }
@@ -441,6 +444,7 @@ TEST_F(DmaBufTest, GetDmaBufTakesAReferenceThatDmaBufPutDrops) {
   dma_buf_put(dmabuf);
   EXPECT_EQ(buf->released, 0);
   dma_buf_put(dmabuf);
+  task_work_run();  // the last fput() releases on the way back to userspace
   EXPECT_EQ(buf->released, 1);
 }
 
@@ -476,6 +480,7 @@ TEST_F(DmaBufTest, DmaBufFdOnAFullTableIsEmfileAndTheCallerKeepsItsReference) {
   EXPECT_EQ(dmabuf->file->f_count.load(), 1);
   EXPECT_EQ(buf->released, 0);
   dma_buf_put(dmabuf);
+  task_work_run();  // the last fput() releases on the way back to userspace
   EXPECT_EQ(buf->released, 1);
 }
 
@@ -708,6 +713,7 @@ TEST_F(DmaBufTest, AttachMapUnmapDetachReachTheExporterAndTheDevice) {
   EXPECT_EQ(buf->detach_calls, 1);
   EXPECT_EQ(AttachmentCount(dmabuf), 0u);
   dma_buf_put(dmabuf);
+  task_work_run();  // the last fput() releases on the way back to userspace
   EXPECT_EQ(buf->released, 1);
 }
 
@@ -855,6 +861,7 @@ TEST_F(DmaBufTest, VmapIsCountedAndTheExporterMapsAndUnmapsOnce) {
   EXPECT_EQ(buf->vmap_calls, 2);
   dma_buf_vunmap(dmabuf, third);
   dma_buf_put(dmabuf);
+  task_work_run();  // the last fput() releases on the way back to userspace
   EXPECT_EQ(buf->released, 1);
 }
 
@@ -874,6 +881,7 @@ TEST_F(DmaBufTest, VmapIsNullWithoutTheOpOrWhenTheExporterFails) {
   EXPECT_EQ(buf->vmap_calls, 2);  // a failure is not counted as a mapping
   // Release with no mapping left is not a BUG.
   dma_buf_put(dmabuf);
+  task_work_run();  // the last fput() releases on the way back to userspace
   EXPECT_EQ(buf->released, 1);
 }
 
@@ -897,7 +905,12 @@ TEST_F(DmaBufTest, ReleasingADmaBufThatIsStillVmappedIsABug) {
   ASSERT_THAT(dmabuf, NotNull());
   void* vaddr = dma_buf_vmap(dmabuf);
   ASSERT_THAT(vaddr, NotNull());
-  EXPECT_DEATH(dma_buf_put(dmabuf), "kernel BUG");
+  EXPECT_DEATH(
+      {
+        dma_buf_put(dmabuf);
+        task_work_run();
+      },
+      "kernel BUG");
   dma_buf_vunmap(dmabuf, vaddr);
   dma_buf_put(dmabuf);
 }

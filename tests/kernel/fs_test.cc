@@ -292,6 +292,8 @@ TEST_F(VfsTest, LastReferenceReleasesOnceAndNotBefore) {
   EXPECT_THAT(sys_close(1), IsOk());
   EXPECT_EQ(g_log.releases, 0) << "a kernel reference still holds the file";
   fput(extra);
+  EXPECT_EQ(g_log.releases, 0) << "the release waits for the task's return to userspace";
+  task_work_run();
   EXPECT_THAT(g_log.events, ElementsAre("release anon_inode:a"));
 }
 
@@ -310,6 +312,7 @@ TEST_F(VfsTest, ConcurrentGetFileAndFputReleaseExactlyOnce) {
   EXPECT_EQ(g_log.releases, 0);
   EXPECT_EQ(file->f_count.load(), 1);
   fput(file);
+  task_work_run();
   EXPECT_EQ(g_log.releases, 1);
 }
 
@@ -339,6 +342,7 @@ TEST_F(VfsTest, AnonInodeFileKeepsOnlyAccessModeAndNonblockAndHasNoLseek) {
   EXPECT_STREQ(file_inode(*file)->name, "anon_inode:dmabuf");
   EXPECT_EQ(g_log.opens, 0) << "anon_inode_getfile() does not call open";
   fput(*file);
+  task_work_run();
   EXPECT_EQ(g_log.releases, 1);
 }
 
@@ -733,9 +737,10 @@ TEST_F(VfsTest, ForkFailureFreesThePartialChildAndUsesNoPid) {
   task_free(*child);
 }
 
-TEST_F(VfsTest, ExitUnmapsFirstThenClosesEveryFdLowestFirst) {
+TEST_F(VfsTest, ExitUnmapsFirstThenClosesEveryFdLowestFirstAndReleasesLastInFirstOut) {
   // fd 0: c (installed last), fd 1: a (also mapped), fd 2: b; plus anonymous memory.
-  // Expect the mapping of a closed first (exit_mm), then releases in fd order c, a, b (exit_files).
+  // Expect the mapping of a closed first (exit_mm), then exit_files() dropping c, a, b in fd order, and
+  // exit_task_work() running their releases newest first: b, a, c.
   ASSERT_THAT(get_unused_fd_flags(0), IsOkAndHolds(0));
   EXPECT_EQ(InstallAnon("a"), 1);
   EXPECT_EQ(InstallAnon("b"), 2);
@@ -750,7 +755,7 @@ TEST_F(VfsTest, ExitUnmapsFirstThenClosesEveryFdLowestFirst) {
   EXPECT_THAT(task_->files, IsNull());
   EXPECT_THAT(task_->mm, IsNull());
   EXPECT_THAT(g_log.events,
-              ElementsAre("vm close", "release anon_inode:c", "release anon_inode:a", "release anon_inode:b"));
+              ElementsAre("vm close", "release anon_inode:b", "release anon_inode:a", "release anon_inode:c"));
   task_free(task_);
   task_ = nullptr;
 }

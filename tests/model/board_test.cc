@@ -23,6 +23,7 @@ namespace ionsim::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 constexpr uint64_t kK = 1ULL << 10;
@@ -354,6 +355,33 @@ TEST(BoardParseTest, EachRuleViolationIsAnErrorWithTheLineAndAnExactMessage) {
 TEST(BoardParseTest, ChunkOnACarveoutIsReportedWithTheHeapNameAndLine) {
   EXPECT_EQ(Parse("board t\nram size=64M\n# the camera\nheap carveout id=20 name=camera size=4M chunk=16K\n").err,
             "board:4: heap 'camera': chunk= is only valid for chunk heaps");
+}
+
+// alloc= chooses how a dma heap allocates: v4.4's dma_alloc_coherent() for every buffer (coherent, the default)
+// or the Android CMA heap drivers' dma_alloc_writecombine() for uncached buffers (wc). Expect the default to be
+// coherent and not rendered, wc to be read and rendered back, and alloc= anywhere but on a dma heap, or with
+// another value, to be an error naming the heap and the line.
+TEST(BoardParseTest, AllocChoosesHowADmaHeapAllocatesAndDefaultsToV44sCoherent) {
+  const Board plain = Parse("board t\nram size=64M\nheap dma id=4 name=cma size=8M\n");
+  ASSERT_EQ(plain.ret, 0) << plain.err;
+  EXPECT_EQ(plain.heap("cma").dma_alloc, ION_BOARD_DMA_ALLOC_COHERENT);
+  EXPECT_THAT(Render(*plain.b), Not(HasSubstr("alloc=")));
+  const Board coherent = Parse("board t\nram size=64M\nheap dma id=4 name=cma size=8M alloc=coherent\n");
+  ASSERT_EQ(coherent.ret, 0) << coherent.err;
+  EXPECT_EQ(coherent.heap("cma").dma_alloc, ION_BOARD_DMA_ALLOC_COHERENT);
+  const Board wc = Parse("board t\nram size=64M\nheap dma id=4 name=cma size=8M alloc=wc\n");
+  ASSERT_EQ(wc.ret, 0) << wc.err;
+  EXPECT_EQ(wc.heap("cma").dma_alloc, ION_BOARD_DMA_ALLOC_WC);
+  EXPECT_THAT(Render(*wc.b), HasSubstr("heap dma id=4 name=cma base=auto size=8M alloc=wc\n"));
+  const Board again = Parse(Render(*wc.b));
+  ASSERT_EQ(again.ret, 0) << again.err;
+  EXPECT_EQ(again.heap("cma").dma_alloc, ION_BOARD_DMA_ALLOC_WC);
+  EXPECT_EQ(Parse("board t\nram size=64M\nheap carveout id=2 name=c size=4M alloc=wc\n").err,
+            "board:3: heap 'c': alloc= is only valid for dma heaps");
+  EXPECT_EQ(Parse("board t\nram size=64M\nheap system id=0 name=s alloc=coherent\n").err,
+            "board:3: heap 's': alloc= is only valid for dma heaps");
+  EXPECT_EQ(Parse("board t\nram size=64M\nheap dma id=4 name=cma size=8M alloc=cached\n").err,
+            "board:3: heap 'cma': alloc= must be coherent or wc, not 'cached'");
 }
 
 TEST(BoardParseTest, AnyErrorBufferIsFilledWithinItsLengthAndTerminated) {

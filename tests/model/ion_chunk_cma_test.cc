@@ -183,13 +183,14 @@ TEST_F(IonHeapPolicyTest, DmaFailureFollowedByACarveoutFailureReportsTheCarveout
   EXPECT_THAT(ion_->Alloc(fd_, 16 * kMiB, 0, kDmaMask | kCarveoutMask, 0), IsErrno(ENOMEM));
 }
 
-// Expect one contiguous entry at an offset inside the area, the write-combine kernel mapping in the dump, and
-// the pages back in the area as soon as the handle goes (the DMA heap has no deferred free).
-TEST_F(IonHeapPolicyTest, DmaBufferIsOneContiguousWriteCombineEntryFreedAtOnce) {
+// Expect one contiguous entry at an offset inside the area, allocated with dma_alloc_coherent() as v4.4 does
+// (map=coherent in the dump, alloc=coherent on the heap), and the pages back in the area as soon as the handle
+// goes (the DMA heap has no deferred free).
+TEST_F(IonHeapPolicyTest, DmaBufferIsOneContiguousCoherentEntryFreedAtOnce) {
   ASSERT_THAT(ion_->Alloc(fd_, 20 * kKiB, 0, kDmaMask, 0), IsOkAndHolds(1));
-  EXPECT_EQ(BufferLine(1), "buffer b1 heap=dma size=20480 offset=0x0 flags=0x0 ref=1 handles=1 kmap=0 map=wc");
+  EXPECT_EQ(BufferLine(1), "buffer b1 heap=dma size=20480 offset=0x0 flags=0x0 ref=1 handles=1 kmap=0 map=coherent");
   EXPECT_EQ(CmaUsedPages(), 5U);
-  EXPECT_THAT(Dump(), HasSubstr("heap 4 dma type=dma defer=0 free_list_bytes=0 free_list=-\n"));
+  EXPECT_THAT(Dump(), HasSubstr("heap 4 dma type=dma defer=0 free_list_bytes=0 free_list=-\n  dma alloc=coherent\n"));
   ASSERT_THAT(ion_->Free(fd_, 1), IsOk());
   EXPECT_EQ(CmaUsedPages(), 0U);
   EXPECT_THAT(Dump(), Not(HasSubstr("buffer b1 ")));
@@ -202,8 +203,33 @@ TEST_F(IonHeapPolicyTest, DmaMemoryIsZeroedByTheAllocation) {
   ASSERT_THAT(WriteThroughMapping(ion_.get(), fd_, 1, 64 * kKiB, 0x3c), IsOk());
   ASSERT_THAT(ion_->Free(fd_, 1), IsOk());
   ASSERT_THAT(ion_->Alloc(fd_, 64 * kKiB, 0, kDmaMask, 0), IsOkAndHolds(1));
-  EXPECT_EQ(BufferLine(2), "buffer b2 heap=dma size=65536 offset=0x0 flags=0x0 ref=1 handles=1 kmap=0 map=wc");
+  EXPECT_EQ(BufferLine(2), "buffer b2 heap=dma size=65536 offset=0x0 flags=0x0 ref=1 handles=1 kmap=0 map=coherent");
   EXPECT_EQ(ReadThroughMapping(ion_.get(), fd_, 1, 64 * kKiB), std::vector<uint8_t>(64 * kKiB, 0));
+}
+
+// A board with alloc=wc on its dma heap: uncached buffers come from dma_alloc_writecombine(), as the Android CMA
+// heap drivers allocate (cached ones are still EINVAL, v4.4's check comes first). The kernel mapping and the
+// zeroing are the same on the model's ARMv7-like machine. Expect map=wc, the heap's alloc=wc line, zeroed
+// memory and EINVAL for a cached buffer.
+class IonDmaWriteCombineTest : public IonHeapPolicyTest {
+ protected:
+  static ModelConfig Config() {
+    ModelConfig config = AllHeapsModelConfig();
+    for (ModelHeapConfig& h : config.heaps) {
+      if (h.type == ION_HEAP_TYPE_DMA) h.dma_writecombine = true;
+    }
+    return config;
+  }
+  IonDmaWriteCombineTest() : IonHeapPolicyTest(Config()) {}
+};
+
+TEST_F(IonDmaWriteCombineTest, BoardWithAllocWcAllocatesUncachedDmaBuffersWriteCombine) {
+  ASSERT_THAT(ion_->Alloc(fd_, 16 * kKiB, 0, kDmaMask, 0), IsOkAndHolds(1));
+  EXPECT_EQ(BufferLine(1), "buffer b1 heap=dma size=16384 offset=0x0 flags=0x0 ref=1 handles=1 kmap=0 map=wc");
+  EXPECT_THAT(Dump(), HasSubstr("heap 4 dma type=dma defer=0 free_list_bytes=0 free_list=-\n  dma alloc=wc\n"));
+  EXPECT_EQ(ReadThroughMapping(ion_.get(), fd_, 1, 16 * kKiB), std::vector<uint8_t>(16 * kKiB, 0));
+  EXPECT_THAT(ion_->Alloc(fd_, 16 * kKiB, 0, kDmaMask, ION_FLAG_CACHED), IsErrno(EINVAL));
+  ASSERT_THAT(ion_->Free(fd_, 1), IsOk());
 }
 
 }  // namespace

@@ -15,6 +15,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kmod/uapi/ion.h"
+#include "model/backend/board_config.h"
+#include "model/ion_state.h"
 #include "model/kernel/debugfs.h"
 #include "model/kernel/dma_buf.h"
 #include "tests/testing/errno_matchers.h"
@@ -538,6 +540,56 @@ TEST_F(IonDebugfsTest, CanonicalDumpOfTwoClientsOnTwoHeapsWithAFreeList) {
                                        0UL, 1, 1, 0)));
   EXPECT_THAT(Dump(), HasSubstr(Format(buffer_fmt, 6UL, "carveout", size_t{12288},
                                        Format("0x%llx", 0x3000ULL).c_str(), 0UL, 1, 1, 0)));
+}
+
+// ---- two heaps sharing an id -----------------------------------------------------------------------------------
+
+// v4.4 lets two heaps share an id (ion_device_add_heap() checks nothing). ion_debug_heap_show() totals the
+// device's buffers by heap->id, so both heaps' files print what the two hold together; the invariant checker
+// must compare each file with that same sum, not with its own heap's buffers.
+ModelConfig SharedIdConfig() {
+  std::string error;
+  ErrnoOr<ModelConfig> config = ModelConfigFromBoard(
+      "board shared_id\n"
+      "ram size=512M lowmem=448M base=0x80000000\n"
+      "heap system id=0 name=system\n"
+      "heap carveout id=2 name=carveout_a size=1M\n"
+      "heap carveout id=2 name=carveout_b size=1M\n",
+      &error);
+  EXPECT_TRUE(config.ok()) << error;
+  return config.ok() ? config.value() : CoreModelConfig();
+}
+
+class IonSharedHeapIdTest : public IonTest {
+ protected:
+  IonSharedHeapIdTest() : IonTest(SharedIdConfig()) {}
+  std::string Total(size_t bytes) {
+    char line[64];
+    std::snprintf(line, sizeof(line), "%16s %16zu\n", "total ", bytes);
+    return line;
+  }
+};
+
+// b1 (8 KiB) comes from the first heap of id 2; the second is full-sized and empty. Expect both heap files to
+// total 8192 and the checker (its computed totals and the rendered files) to report nothing, also after b2
+// (1 MiB, which only the second heap can hold) is allocated: 8192 + 1048576 in both files.
+TEST_F(IonSharedHeapIdTest, HeapFilesOfHeapsSharingAnIdBothTotalTheIdsBuffersWithoutViolations) {
+  ASSERT_THAT(ion_->Alloc(fd_, 8 * 1024, 0, kCarveoutMask, 0), IsOkAndHolds(1));
+  for (const char* name : {"ion/heaps/carveout_a", "ion/heaps/carveout_b"}) {
+    ErrnoOr<std::string> text = backend_->debugfs_read(name);
+    ASSERT_THAT(text, IsOk());
+    EXPECT_THAT(text.value(), HasSubstr(Total(8192))) << name;
+  }
+  EXPECT_EQ(kernel::ion_check_invariants(backend_->model()->device(), kernel::ION_CHECK_DEBUGFS_TEXT), "");
+  ASSERT_THAT(ion_->Alloc(fd_, 1024 * 1024, 0, kCarveoutMask, 0), IsOkAndHolds(2));
+  for (const char* name : {"ion/heaps/carveout_a", "ion/heaps/carveout_b"}) {
+    ErrnoOr<std::string> text = backend_->debugfs_read(name);
+    ASSERT_THAT(text, IsOk());
+    EXPECT_THAT(text.value(), HasSubstr(Total(8192 + 1024 * 1024))) << name;
+  }
+  EXPECT_EQ(kernel::ion_check_invariants(backend_->model()->device(), kernel::ION_CHECK_DEBUGFS_TEXT), "");
+  ASSERT_THAT(ion_->Free(fd_, 1), IsOk());
+  ASSERT_THAT(ion_->Free(fd_, 2), IsOk());
 }
 
 }  // namespace

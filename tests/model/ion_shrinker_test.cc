@@ -13,8 +13,11 @@
 #include "gtest/gtest.h"
 #include "kmod/uapi/ion.h"
 #include "model/ion_priv.h"
+#include "model/kernel/debugfs.h"
+#include "model/kernel/fs.h"
 #include "model/kernel/gfp.h"
 #include "model/kernel/mm.h"
+#include "model/kernel/mm_user.h"
 #include "tests/testing/errno_matchers.h"
 #include "tests/testing/ion_fixture.h"
 
@@ -121,6 +124,72 @@ TEST_F(IonShrinkerTest, ScanThenShrinksThePoolsLargestOrderFirstInWholeBlocks) {
   EXPECT_EQ(kernel::nr_free_pages(mem()) - free_before, 16U + 256U);
   EXPECT_THAT(Dump(), HasSubstr("free_list_bytes=0 free_list=-\n"));
   EXPECT_THAT(Dump(), HasSubstr("  pool order=8 high=0 low=0\n  pool order=4 high=1 low=0\n  pool order=0 high=1 low=0\n"));
+}
+
+// ---- the count type of ion_heap_shrink_scan and the simple_attr file ------------------------------------------
+
+// v4.4's ion_heap_shrink_scan() keeps nr_to_scan in an int: 2^32 truncates to 0, and a scan of 0 returns at
+// once. b1 (64 KiB) sits on the free list. Expect writing 4294967296 to heaps/system_shrink to free nothing.
+TEST_F(IonShrinkerTest, ScanCountIsAnIntSoTwoToTheThirtyTwoScansNothing) {
+  ASSERT_THAT(ion_->Alloc(fd_, 64 * kKiB, 0, kSystemMask, 0), IsOkAndHolds(1));
+  ASSERT_THAT(ion_->Free(fd_, 1), IsOk());
+  ASSERT_THAT(ShrinkFileScan(1ULL << 32), IsOk());
+  EXPECT_THAT(Dump(), HasSubstr("type=system defer=1 free_list_bytes=65536 free_list=b1\n"));
+  ASSERT_THAT(ShrinkFileScan(0), IsOk());
+  EXPECT_THAT(Dump(), HasSubstr("type=system defer=1 free_list_bytes=0 free_list=-\n"));
+}
+
+// simple_attr_write() parses with simple_strtoll(): a leading '+' or blank is not part of a number, so the
+// value is 0, which debug_shrink_set() reads as "everything". b1..b3 (4 KiB each) sit on the free list.
+// Expect "+1" and " 1" each to empty the list, where strtoll would have freed one buffer.
+TEST_F(IonShrinkerTest, ShrinkFileWriteWithALeadingPlusOrBlankParsesAsZeroAndScansEverything) {
+  for (const char* text : {"+1", " 1"}) {
+    SCOPED_TRACE(text);
+    for (int i = 0; i < 3; i++) ASSERT_THAT(ion_->Alloc(fd_, 4 * kKiB, 0, kSystemMask, 0), IsOkAndHolds(1 + i));
+    for (int i = 0; i < 3; i++) ASSERT_THAT(ion_->Free(fd_, 1 + i), IsOk());
+    ASSERT_THAT(backend_->debugfs_write("ion/heaps/system_shrink", text), IsOk());
+    EXPECT_THAT(Dump(), HasSubstr("type=system defer=1 free_list_bytes=0 free_list=-\n"));
+  }
+}
+
+// simple_strtoull() wraps a value that does not fit in 64 bits instead of clamping it: 2^64 + 1 is 1.
+// b1..b3 (4 KiB each) sit on the free list. Expect a scan of one page: two buffers left.
+TEST_F(IonShrinkerTest, ShrinkFileWriteWrapsAValueBeyondSixtyFourBits) {
+  for (int i = 0; i < 3; i++) ASSERT_THAT(ion_->Alloc(fd_, 4 * kKiB, 0, kSystemMask, 0), IsOkAndHolds(1 + i));
+  for (int i = 0; i < 3; i++) ASSERT_THAT(ion_->Free(fd_, 1 + i), IsOk());
+  ASSERT_THAT(backend_->debugfs_write("ion/heaps/system_shrink", "18446744073709551617"), IsOk());
+  EXPECT_THAT(Dump(), HasSubstr("type=system defer=1 free_list_bytes=8192 "));
+}
+
+// simple_attr_read() formats the value at offset 0 only; a read at a later offset continues from the text saved
+// in the open file, whatever the count is by then. b1 (64 KiB: 16 pages) is on the free list; the file is
+// read one byte at a time, and b2 (another 16 pages) is freed between the first and second byte.
+// Expect "16\n" in three reads, then end of file.
+TEST_F(IonShrinkerTest, ContinuedShrinkFileReadServesTheTextSavedAtTheFirstRead) {
+  ASSERT_THAT(ion_->Alloc(fd_, 64 * kKiB, 0, kSystemMask, 0), IsOkAndHolds(1));
+  ASSERT_THAT(ion_->Alloc(fd_, 64 * kKiB, 0, kSystemMask, 0), IsOkAndHolds(2));
+  ASSERT_THAT(ion_->Free(fd_, 1), IsOk());
+  ErrnoOr<kernel::file*> file = kernel::debugfs_open("ion/heaps/system_shrink", kernel::O_RDONLY);
+  ASSERT_THAT(file, IsOk());
+  std::string text;
+  kernel::loff_t pos = 0;
+  for (int i = 0; i < 5; i++) {
+    char byte = 0;
+    ErrnoOr<ssize_t> n = Errno(-EINVAL);
+    {
+      kernel::kernel_ds_scope kernel_ds;
+      n = kernel::vfs_read(file.value(), reinterpret_cast<kernel::user_ptr_t>(&byte), 1, &pos);
+    }
+    ASSERT_THAT(n, IsOk());
+    if (n.value() == 0) break;
+    text += byte;
+    if (i == 0) {
+      ASSERT_THAT(ion_->Free(fd_, 2), IsOk());
+    }
+  }
+  kernel::fput(file.value());
+  EXPECT_EQ(text, "16\n");
+  EXPECT_EQ(ShrinkFileCount(), 32U);
 }
 
 // A machine with 2 MiB of highmem: a 3 MiB + 68 KiB buffer leaves, once drained, two highmem and one lowmem

@@ -48,7 +48,7 @@ TEST(IonTeardownTest, EveryHeapTypeAllocatesAndAnOrderlyExitLeavesNothingToRepor
   EXPECT_THAT(dump, HasSubstr("buffer b1 heap=system size=3145728 offset=- "));
   EXPECT_THAT(dump, HasSubstr("buffer b3 heap=carveout size=3145728 offset=0x0 "));
   EXPECT_THAT(dump, HasSubstr("buffer b4 heap=chunk size=3145728 offset=0x0,0x4000,0x8000,"));
-  EXPECT_THAT(dump, HasSubstr("kmap=0 map=wc\n"));
+  EXPECT_THAT(dump, HasSubstr("kmap=0 map=coherent\n"));
   EXPECT_THAT(dump, HasSubstr("  chunk allocated=3145728\n"));
   EXPECT_EQ(model->check_invariants(), "");
   ASSERT_TRUE(model->exit(proc.value()).ok());

@@ -95,25 +95,37 @@ std::string NormaliseAddressOrder(const std::string& out) {
     lines.push_back(out.substr(pos, nl - pos));
     pos = nl + 1;
   }
+  // A free list is a sequence; only a run joined by '+' (what one client destroy freed, in buffer-address
+  // order) is sorted by serial.
   for (std::string& line : lines) {
     const size_t f = line.find(" free_list=");
     if (line.rfind("  heap ", 0) != 0 || f == std::string::npos) continue;
-    std::vector<std::pair<long, std::string>> entries;
     const std::string list = line.substr(f + 11);
+    std::string sorted;
     size_t p = 0;
     while (p <= list.size()) {
       size_t c = list.find(',', p);
       if (c == std::string::npos) c = list.size();
-      const std::string e = list.substr(p, c - p);
-      entries.emplace_back(e.size() > 1 ? std::strtol(e.c_str() + 1, nullptr, 10) : 0, e);
+      const std::string run = list.substr(p, c - p);
+      std::vector<std::pair<long, std::string>> entries;
+      size_t q = 0;
+      while (q <= run.size()) {
+        size_t plus = run.find('+', q);
+        if (plus == std::string::npos) plus = run.size();
+        const std::string e = run.substr(q, plus - q);
+        entries.emplace_back(e.size() > 1 ? std::strtol(e.c_str() + 1, nullptr, 10) : 0, e);
+        q = plus + 1;
+      }
+      std::sort(entries.begin(), entries.end());
+      if (p != 0) sorted += ',';
+      for (size_t i = 0; i < entries.size(); ++i) {
+        if (i) sorted += '+';
+        sorted += entries[i].second;
+      }
       p = c + 1;
     }
-    std::sort(entries.begin(), entries.end());
     line.resize(f + 11);
-    for (size_t i = 0; i < entries.size(); ++i) {
-      if (i) line += ',';
-      line += entries[i].second;
-    }
+    line += sorted;
   }
   // Runs of heap-file rows (indented by two) are sorted.
   for (size_t i = 0; i < lines.size();) {

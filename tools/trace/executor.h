@@ -101,12 +101,14 @@ bool SameHeapName(const std::string& heap, const std::string& written);
 // client and orphan row ("%16s %16u %16zu", comm, pid, size) becomes "-", right-aligned in the same width.
 void MaskHeapFilePids(std::string* text);
 
-// The canonical output with what the order of kernel addresses decides put in a fixed order: the entries of
-// each state dump's `free_list=` sorted by serial, and each run of client or orphan rows of a heap debugfs file
-// sorted. v4.4 walks a client's handles at client destroy, the device's clients and the device's buffers in
-// rb-trees keyed by the address of the struct (ion_handle's buffer, ion_client, ion_buffer), so that order is
-// decided by malloc on the model and by slab in the kernel: comparisons of outputs (the crosscheck, determinism
-// tests) compare these as sets.
+// The canonical output with what the order of kernel addresses decides put in a fixed order: in each state
+// dump's `free_list=`, each run joined by '+' (the buffers one client destroy freed) sorted by serial, the list
+// itself kept in order; and each run of client or orphan rows of a heap debugfs file sorted. v4.4 walks a
+// client's handles at client destroy, the device's clients and the device's buffers in rb-trees keyed by the
+// address of the struct (ion_handle's buffer, ion_client, ion_buffer), so that order is decided by malloc on the
+// model and by slab in the kernel: comparisons of outputs (the crosscheck, determinism tests) compare these as
+// sets. Everything else in a free list (the order of file releases, task_work's last-in first-out) is the same
+// on both sides and compared as a sequence.
 std::string NormaliseAddressOrder(const std::string& output);
 
 // crc32 (IEEE, as zlib) of bytes.

@@ -146,11 +146,15 @@ TEST(ExecutorTest, HeapFileRowsAreNormalisedToSortedOrder) {
                 "  ----\n  " + Row("p9", "-", "4096", " 0 1"));
 }
 
-TEST(ExecutorTest, FreeListsAreNormalisedToSerialOrder) {
+TEST(ExecutorTest, FreeListsStayInOrderAndOnlyTheirClientDestroyRunsAreNormalisedToSerialOrder) {
   EXPECT_EQ(NormaliseAddressOrder("1 state => ok\n  heap 2 carveout type=carveout defer=1 free_list_bytes=3 "
                                "free_list=b10,b9,b2\n  heap 0 system type=system free_list=-\n"),
-            "1 state => ok\n  heap 2 carveout type=carveout defer=1 free_list_bytes=3 free_list=b2,b9,b10\n"
+            "1 state => ok\n  heap 2 carveout type=carveout defer=1 free_list_bytes=3 free_list=b10,b9,b2\n"
             "  heap 0 system type=system free_list=-\n");
+  EXPECT_EQ(NormaliseAddressOrder("1 state => ok\n  heap 2 carveout type=carveout defer=1 free_list_bytes=5 "
+                               "free_list=b7,b10+b3+b9,b2,b6+b5\n"),
+            "1 state => ok\n  heap 2 carveout type=carveout defer=1 free_list_bytes=5 "
+            "free_list=b7,b3+b9+b10,b2,b5+b6\n");
 }
 
 TEST(ExecutorTest, Crc32IsZlibs) { EXPECT_EQ(Crc32(0, "123456789", 9), 0xcbf43926u); }
