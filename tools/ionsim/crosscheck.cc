@@ -24,14 +24,28 @@
 #include <string>
 #include <vector>
 
+#include "absl/flags/flag.h"
+#include "absl/strings/str_format.h"
 #include "kmod/uapi/ion.h"
 #include "model/backend/model_backend.h"
+#include "tools/ionsim/cli.h"
+#include "tools/ionsim/flags.h"
 #include "tools/trace/bundle.h"
 #include "tools/trace/executor.h"
 #include "tools/trace/generator.h"
 #include "tools/trace/minimize.h"
 #include "tools/trace/model_runner.h"
 #include "tools/trace/trace.h"
+
+ABSL_FLAG(uint64_t, random, 0, "<N> random traces to add, from seeds --seed to --seed+N-1");
+ABSL_FLAG(std::string, guest_bin, "",
+          "<PATH> the guest replayer (default: ionsim-guest-replay of this binary's build, else bazel-bin's)");
+ABSL_FLAG(std::string, qemu, "tools/qemu/ionsim-qemu", "<PATH> the QEMU harness");
+ABSL_FLAG(uint64_t, max_rounds, 40, "<R> minimisation rounds at most (each round is one boot)");
+ABSL_FLAG(bool, no_minimise, false, "report divergences without minimising them");
+ABSL_FLAG(bool, fresh_machines, false,
+          "the model boots a machine per trace (default: one machine, the ION module reloaded between traces, as "
+          "in the guest)");
 
 namespace ionsim {
 namespace {
@@ -154,29 +168,10 @@ class Crosscheck {
       it.name = Basename(f);
       items.push_back(std::move(it));
     }
-    // The generator uses the board's heaps: every heap by name, the deferred-free ones (system, carveout,
-    // chunk) for shrink, and the chunk heap's id and chunk size.
-    trace::GeneratorOptions gen;
-    gen.heaps.clear();
-    gen.shrinkable.clear();
-    gen.chunk_heap.clear();
-    gen.chunk_mask = 0;
+    // The generator uses the board's heaps, without partial shrinks (generator.h).
+    trace::GeneratorOptions gen = trace::GeneratorOptionsFor(runner_->config());
     gen.partial_shrink = false;
-    for (const ModelHeapConfig& h : runner_->config().heaps) {
-      std::string name = h.name;
-      std::replace(name.begin(), name.end(), ' ', '_');
-      gen.heaps.push_back(name);
-      if (h.type == ION_HEAP_TYPE_SYSTEM || h.type == ION_HEAP_TYPE_CARVEOUT || h.type == ION_HEAP_TYPE_CHUNK) {
-        gen.shrinkable.push_back(name);
-      }
-      if (h.type == ION_HEAP_TYPE_CHUNK) {
-        gen.chunk_heap = name;
-        gen.chunk_mask |= 1ULL << h.id;
-        gen.chunk_size = std::max<uint64_t>(gen.chunk_size, h.chunk_size);
-      }
-    }
     if (gen.heaps.empty() && o_.random > 0) return Fail("the board has no heaps to generate traces for");
-    if (gen.shrinkable.empty() && !gen.heaps.empty()) gen.shrinkable.push_back(gen.heaps.front());
     for (uint64_t i = 0; i < o_.random; ++i) {
       Item it;
       it.name = "random-" + std::to_string(o_.seed + i);
@@ -219,7 +214,7 @@ class Crosscheck {
     std::vector<std::string> statuses;
     double guest_s = 0;
     double boot_s = 0;
-    if (!RunGuest("main", traces, names, texts, &outs, &statuses, &guest_s, &boot_s)) return 1;
+    if (!RunGuest("main", traces, names, texts, &outs, &statuses, &guest_s, &boot_s)) return cli::kExitError;
     int divergent = 0;
     std::vector<size_t> diverged;
     for (size_t i = 0; i < items.size(); ++i) {
@@ -424,56 +419,24 @@ class Crosscheck {
   std::unique_ptr<trace::ModelRunner> runner_;
 };
 
-int Usage() {
-  std::fprintf(stderr,
-               "usage: ionsim crosscheck [--random N] [--seed S] [--ops K] [--board NAME|FILE] [--out-dir DIR]\n"
-               "                         [--guest-bin PATH] [--qemu PATH] [--max-rounds R] [--no-minimise] "
-               "[--fresh-machines] [TRACE...]\n"
-               "  --fresh-machines: the model boots a machine per trace (default: one machine, the ION module\n"
-               "                    reloaded between traces, as in the guest)\n");
-  return 2;
-}
-
 }  // namespace
 
-int CrosscheckMain(int argc, char** argv) {
+int CrosscheckMain(const std::vector<std::string>& args) {
   Options o;
-  for (int i = 0; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto num = [&](uint64_t* v) { return i + 1 < argc && trace::ParseNumber(argv[++i], v); };
-    auto str = [&](std::string* v) {
-      if (i + 1 >= argc) return false;
-      *v = argv[++i];
-      return true;
-    };
-    bool ok = true;
-    if (a == "--random") {
-      ok = num(&o.random);
-    } else if (a == "--seed") {
-      ok = num(&o.seed);
-    } else if (a == "--ops") {
-      ok = num(&o.ops) && o.ops > 0 && o.ops < 100000;
-    } else if (a == "--max-rounds") {
-      ok = num(&o.max_rounds);
-    } else if (a == "--board") {
-      ok = str(&o.board);
-    } else if (a == "--out-dir") {
-      ok = str(&o.out_dir);
-    } else if (a == "--guest-bin") {
-      ok = str(&o.guest_bin);
-    } else if (a == "--qemu") {
-      ok = str(&o.qemu);
-    } else if (a == "--no-minimise") {
-      o.minimise = false;
-    } else if (a == "--fresh-machines") {
-      o.fresh_machines = true;
-    } else if (!a.empty() && a[0] == '-') {
-      ok = false;
-    } else {
-      o.files.push_back(a);
-    }
-    if (!ok) return Usage();
+  o.random = absl::GetFlag(FLAGS_random);
+  o.seed = absl::GetFlag(FLAGS_seed);
+  o.ops = absl::GetFlag(FLAGS_ops);
+  if (o.ops == 0 || o.ops >= 100000) {
+    return cli::UsageError("crosscheck", absl::StrFormat("bad value '%d' for --ops (K: 1 to 99999)", o.ops));
   }
+  o.board = absl::GetFlag(FLAGS_board);
+  if (!absl::GetFlag(FLAGS_out_dir).empty()) o.out_dir = absl::GetFlag(FLAGS_out_dir);
+  o.guest_bin = absl::GetFlag(FLAGS_guest_bin);
+  o.qemu = absl::GetFlag(FLAGS_qemu);
+  o.max_rounds = absl::GetFlag(FLAGS_max_rounds);
+  o.minimise = !absl::GetFlag(FLAGS_no_minimise);
+  o.fresh_machines = absl::GetFlag(FLAGS_fresh_machines);
+  o.files = args;
   if (o.guest_bin.empty()) o.guest_bin = GuestBinDefault();
   return Crosscheck(std::move(o)).Run();
 }

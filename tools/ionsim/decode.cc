@@ -2,17 +2,22 @@
 #include "tools/ionsim/decode.h"
 
 #include <cstdio>
-#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <string>
 #include <vector>
 
+#include "absl/flags/flag.h"
 #include "fuzz/fuzz_machine.h"
 #include "fuzz/ion_program.h"
 #include "model/kernel/bug.h"
+#include "tools/ionsim/cli.h"
 #include "tools/trace/executor.h"
 #include "tools/trace/trace.h"
+
+ABSL_FLAG(bool, run, false,
+          "also run each program on the fuzz machine with every oracle on and write each line's result as its "
+          "expected result");
 
 namespace ionsim {
 
@@ -58,25 +63,13 @@ void AddExpectations(trace::Trace* t) {
 
 }  // namespace
 
-int DecodeMain(int argc, char** argv) {
-  bool run = false;
-  std::vector<std::string> inputs;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--run") == 0) {
-      run = true;
-    } else {
-      inputs.push_back(argv[i]);
-    }
-  }
-  if (inputs.empty()) {
-    std::fprintf(stderr, "usage: ionsim decode [--run] INPUT...\n");
-    return 2;
-  }
+int DecodeMain(const std::vector<std::string>& inputs) {
+  const bool run = absl::GetFlag(FLAGS_run);
   for (const std::string& path : inputs) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
       std::fprintf(stderr, "ionsim decode: cannot read %s\n", path.c_str());
-      return 1;
+      return cli::kExitError;
     }
     const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     trace::Trace t = fuzz::DecodeProgram(bytes.data(), bytes.size());

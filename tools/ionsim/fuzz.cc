@@ -18,8 +18,18 @@
 #include <string>
 #include <vector>
 
+#include "absl/flags/flag.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "fuzz/ion_program.h"
+#include "tools/ionsim/cli.h"
 #include "tools/trace/trace.h"
+
+ABSL_FLAG(int, seconds, 60, "<N> how long the campaign runs, in seconds");
+ABSL_FLAG(int, jobs, 2, "<J> libFuzzer fork-mode jobs");
+ABSL_FLAG(std::string, harness, "ion_ops", "<NAME> the harness: ion_ops, ion_ioctl or genalloc");
+ABSL_FLAG(std::string, workdir, "", "<DIR> the working corpus and findings (default fuzz-work/HARNESS)");
+ABSL_FLAG(std::string, binary, "", "<PATH> a harness already built with --config=fuzz (default: build it)");
 
 namespace ionsim {
 
@@ -34,16 +44,6 @@ struct Options {
   std::string workdir;
   std::string binary;
 };
-
-int Usage() {
-  std::fprintf(stderr,
-               "usage: ionsim fuzz --seconds N --jobs J [--harness ion_ops|ion_ioctl|genalloc] [--workdir DIR]\n"
-               "                   [--binary PATH]\n"
-               "  Runs the harness built with --config=fuzz (built here with bazel unless --binary is given) in\n"
-               "  libFuzzer fork mode for N seconds with J jobs, from DIR/corpus (default fuzz-work/<harness>,\n"
-               "  seeded from fuzz/corpus/<harness>), and merges the new inputs back into DIR/corpus.\n");
-  return 2;
-}
 
 std::string Quote(const std::string& s) {
   std::string out = "'";
@@ -103,27 +103,20 @@ std::string DecodeFinding(const fs::path& input) {
 
 }  // namespace
 
-int FuzzMain(int argc, char** argv) {
+int FuzzMain(const std::vector<std::string>&) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (a == "--seconds") {
-      o.seconds = std::atoi(value().c_str());
-    } else if (a == "--jobs") {
-      o.jobs = std::atoi(value().c_str());
-    } else if (a == "--harness") {
-      o.harness = value();
-    } else if (a == "--workdir") {
-      o.workdir = value();
-    } else if (a == "--binary") {
-      o.binary = value();
-    } else {
-      return Usage();
-    }
-  }
+  o.seconds = absl::GetFlag(FLAGS_seconds);
+  o.jobs = absl::GetFlag(FLAGS_jobs);
+  o.harness = absl::GetFlag(FLAGS_harness);
+  o.workdir = absl::GetFlag(FLAGS_workdir);
+  o.binary = absl::GetFlag(FLAGS_binary);
+  if (o.seconds <= 0) return cli::UsageError("fuzz", absl::StrFormat("bad value '%d' for --seconds (N > 0)", o.seconds));
+  if (o.jobs <= 0) return cli::UsageError("fuzz", absl::StrFormat("bad value '%d' for --jobs (J > 0)", o.jobs));
   static const std::set<std::string> kHarnesses = {"ion_ops", "ion_ioctl", "genalloc"};
-  if (o.seconds <= 0 || o.jobs <= 0 || kHarnesses.count(o.harness) == 0) return Usage();
+  if (kHarnesses.count(o.harness) == 0) {
+    return cli::UsageError("fuzz", absl::StrFormat("bad value '%s' for --harness (one of %s)", o.harness,
+                                                   absl::StrJoin(kHarnesses, ", ")));
+  }
 
   // The workspace: where `bazel run` was started, or the current directory.
   const char* ws = std::getenv("BUILD_WORKSPACE_DIRECTORY");
@@ -139,14 +132,14 @@ int FuzzMain(int argc, char** argv) {
     if (status != 0) {
       std::fprintf(stderr, "ionsim fuzz: bazel build --config=fuzz //fuzz:%s failed (run it to see why)\n",
                    target.c_str());
-      return 1;
+      return cli::kExitError;
     }
     const std::string bin = Capture("cd " + Quote(root) + " && bazel info --config=fuzz bazel-bin 2>/dev/null", &status);
     o.binary = bin + "/fuzz/" + target;
   }
   if (!fs::exists(o.binary)) {
     std::fprintf(stderr, "ionsim fuzz: no harness at %s\n", o.binary.c_str());
-    return 1;
+    return cli::kExitError;
   }
   const fs::path work = o.workdir.empty() ? root / "fuzz-work" / o.harness : fs::path(o.workdir);
   const fs::path corpus = work / "corpus";
@@ -178,7 +171,7 @@ int FuzzMain(int argc, char** argv) {
   FILE* p = popen(cmd.c_str(), "r");
   if (p == nullptr) {
     std::perror("popen");
-    return 1;
+    return cli::kExitError;
   }
   const auto start = std::chrono::steady_clock::now();
   auto last_print = start - std::chrono::seconds(10);

@@ -2,13 +2,15 @@
 #include "tools/ionsim/replay.h"
 
 #include <cstdio>
-#include <cstring>
 #include <fstream>
 #include <memory>
 #include <iostream>
 #include <sstream>
 #include <string>
+#include <vector>
 
+#include "absl/flags/flag.h"
+#include "tools/ionsim/flags.h"
 #include "tools/trace/executor.h"
 #include "tools/trace/model_runner.h"
 #include "tools/trace/trace.h"
@@ -24,26 +26,9 @@ std::string Where(const std::string& path, const std::string& message) {
 
 }  // namespace
 
-int ReplayMain(int argc, char** argv) {
-  std::string path;
-  std::string board;
-  for (int i = 0; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--board") == 0 && i + 1 < argc) {
-      board = argv[++i];
-    } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-      std::fprintf(stderr, "ionsim replay: unknown option %s\n", argv[i]);
-      return 2;
-    } else if (path.empty()) {
-      path = argv[i];
-    } else {
-      std::fprintf(stderr, "usage: ionsim replay TRACE [--board NAME|FILE]\n");
-      return 2;
-    }
-  }
-  if (path.empty()) {
-    std::fprintf(stderr, "usage: ionsim replay TRACE [--board NAME|FILE]\n");
-    return 2;
-  }
+int ReplayMain(const std::vector<std::string>& args) {
+  const std::string& path = args.at(0);
+  const std::string board = absl::GetFlag(FLAGS_board);
   std::stringstream text;
   if (path == "-") {
     text << std::cin.rdbuf();
@@ -59,7 +44,7 @@ int ReplayMain(int argc, char** argv) {
   std::string error;
   if (!trace::ParseTrace(text.str(), &t, &error)) {
     std::fprintf(stderr, "%s\n", Where(path, error).c_str());
-    return 1;
+    return 2;
   }
   std::string board_text;
   if (!trace::ResolveBoard(board.empty() ? t.board : board, &board_text, &error)) {

@@ -1096,28 +1096,6 @@ std::string Verdict(const WorkloadResult& r) {
   return out;
 }
 
-int Usage() {
-  std::fprintf(stderr,
-               "usage: ionsim run [--seed N] [--frames N] [--board NAME] [--svg PATH]\n"
-               "  --seed N     seed of the workload's random choices (default 1)\n"
-               "  --frames N   frames to run, at least %d (default 12)\n"
-               "  --board B    an embedded board (dummy, msm8x25, phone) or board text (default dummy)\n"
-               "  --svg PATH   where the heap picture goes (default ionsim-heaps.svg; relative paths are taken\n"
-               "               from $BUILD_WORKING_DIRECTORY under bazel run)\n",
-               WorkloadOptions::kMinFrames);
-  return 2;
-}
-
-bool ParseNumber(const char* text, uint64_t max, uint64_t* out) {
-  if (!text || !*text) return false;
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long long v = std::strtoull(text, &end, 10);
-  if (errno || *end || text[0] == '-' || v > max) return false;
-  *out = v;
-  return true;
-}
-
 }  // namespace
 
 WorkloadResult RunWorkload(const WorkloadOptions& options) {
@@ -1127,27 +1105,7 @@ WorkloadResult RunWorkload(const WorkloadOptions& options) {
   return result;
 }
 
-int RunWorkloadCommand(int argc, char** argv) {
-  WorkloadOptions options;
-  std::string svg_path = "ionsim-heaps.svg";
-  for (int i = 0; i < argc; i += 2) {  // every option takes a value
-    const std::string arg = argv[i];
-    const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
-    uint64_t n = 0;
-    if (arg == "--help" || arg == "-h") return Usage();
-    if (arg == "--seed" && ParseNumber(value, UINT64_MAX, &n)) {
-      options.seed = n;
-    } else if (arg == "--frames" && ParseNumber(value, 10000, &n) && n >= WorkloadOptions::kMinFrames) {
-      options.frames = static_cast<int>(n);
-    } else if (arg == "--board" && value) {
-      options.board = value;
-    } else if (arg == "--svg" && value && *value) {
-      svg_path = value;
-    } else {
-      std::fprintf(stderr, "ionsim run: bad argument '%s'%s\n", arg.c_str(), value ? "" : " (missing value)");
-      return Usage();
-    }
-  }
+int RunWorkloadCommand(const WorkloadOptions& options, std::string svg_path) {
   const char* cwd = std::getenv("BUILD_WORKING_DIRECTORY");
   if (svg_path[0] != '/' && cwd && *cwd) svg_path = std::string(cwd) + "/" + svg_path;
 

@@ -53,10 +53,10 @@ struct WorkloadResult {
 // Runs the workload; deterministic for given options.
 WorkloadResult RunWorkload(const WorkloadOptions& options);
 
-// `ionsim run [--seed N] [--frames N] [--board NAME] [--svg PATH]`: runs the workload, prints its report, writes the
-// SVG (default ionsim-heaps.svg, relative to $BUILD_WORKING_DIRECTORY when set, as under `bazel run`). Returns 0
-// when the result is ok(), 1 otherwise, 2 for bad arguments.
-int RunWorkloadCommand(int argc, char** argv);
+// `ionsim run`: runs the workload, prints its report, writes the SVG to svg_path (relative to
+// $BUILD_WORKING_DIRECTORY when set, as under `bazel run`). Returns 0 when the result is ok() and the SVG was
+// written, 1 otherwise.
+int RunWorkloadCommand(const WorkloadOptions& options, std::string svg_path);
 
 }  // namespace ionsim
 

@@ -14,6 +14,7 @@
 
 #include "model/backend/model_backend.h"
 #include "tools/trace/executor.h"
+#include "tools/trace/generator.h"
 #include "tools/trace/trace.h"
 
 namespace ionsim::trace {
@@ -24,6 +25,11 @@ bool ResolveBoard(const std::string& name_or_file, std::string* board_text, std:
 
 // The heap table (name, id) of a machine.
 std::vector<std::pair<std::string, unsigned int>> HeapTable(const ModelConfig& config);
+
+// Generator options for a machine's heaps: every heap by name (blanks as '_'), the deferred-free ones (system,
+// carveout, chunk) for shrink (the first heap when none is), and the chunk heap's name, id and chunk size.
+// Other options keep GeneratorOptions' defaults.
+GeneratorOptions GeneratorOptionsFor(const ModelConfig& config);
 
 // What each trace runs on.
 enum class MachineMode {
