@@ -109,6 +109,13 @@ TEST(CliTest, InputErrorsExitWith2) {
   EXPECT_EQ(RunIonsim({"replay", "--board=nosuchboard", "-"}, "state\n").code, 2);
   EXPECT_EQ(RunIonsim({"decode", TempPath("no-such-input")}).code, 2);
   EXPECT_EQ(RunIonsim({"gen", "--board=nosuchboard"}).code, 2);
+  // The msm8x25 board has no heap called chunk.
+  EXPECT_EQ(
+      RunIonsim({"replay", "--board=msm8x25", "-"}, "P = spawn a\nC = open P\nH = alloc C len=4K heap=chunk\n").code,
+      2);
+  // A result that does not match is a finding.
+  EXPECT_EQ(RunIonsim({"replay", "-"}, "P = spawn a\nC = open P\nH = alloc C len=4K heap=system  # EINVAL\n").code, 1);
+  EXPECT_EQ(RunIonsim({"replay", "-"}, "P = spawn a\nC = open P\nH = alloc C len=4K heap=system  # ok id=1\n").code, 0);
 }
 
 TEST(CliTest, ReadmeCommandTableIsTheGeneratedOne) {

@@ -118,7 +118,7 @@ TEST(WorkloadCommandTest, WritesTheSvgWhereTold) {
   const std::string svg((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_EQ(XmlProblem(svg), "");
   EXPECT_NE(svg.find("seed 7"), std::string::npos);
-  EXPECT_EQ(RunWorkloadCommand(options, std::string(tmp ? tmp : "/tmp") + "/no-such-dir/heaps.svg"), 1);
+  EXPECT_EQ(RunWorkloadCommand(options, std::string(tmp ? tmp : "/tmp") + "/no-such-dir/heaps.svg"), 2);
 }
 
 }  // namespace

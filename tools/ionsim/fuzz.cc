@@ -110,7 +110,9 @@ int FuzzMain(const std::vector<std::string>&) {
   o.harness = absl::GetFlag(FLAGS_harness);
   o.workdir = absl::GetFlag(FLAGS_workdir);
   o.binary = absl::GetFlag(FLAGS_binary);
-  if (o.seconds <= 0) return cli::UsageError("fuzz", absl::StrFormat("bad value '%d' for --seconds (N > 0)", o.seconds));
+  if (o.seconds <= 0) {
+    return cli::UsageError("fuzz", absl::StrFormat("bad value '%d' for --seconds (N > 0)", o.seconds));
+  }
   if (o.jobs <= 0) return cli::UsageError("fuzz", absl::StrFormat("bad value '%d' for --jobs (J > 0)", o.jobs));
   static const std::set<std::string> kHarnesses = {"ion_ops", "ion_ioctl", "genalloc"};
   if (kHarnesses.count(o.harness) == 0) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "tools/ionsim/cli.h"
 #include "tools/ionsim/flags.h"
 #include "tools/trace/executor.h"
 #include "tools/trace/model_runner.h"
@@ -62,7 +63,10 @@ int ReplayMain(const std::vector<std::string>& args) {
   std::fflush(stdout);
   if (!report.error.empty()) std::fprintf(stderr, "%s\n", Where(path, report.error).c_str());
   for (const std::string& f : report.failures) std::fprintf(stderr, "%s\n", Where(path, f).c_str());
-  return report.ok() ? 0 : 1;
+  // A run that could not start or go on (a heap the board does not have) is an input error; a result that did
+  // not match, a violation, a leak or a WARN is a finding.
+  if (!report.error.empty()) return cli::kExitError;
+  return report.ok() ? cli::kExitOk : cli::kExitFinding;
 }
 
 }  // namespace ionsim

@@ -10,9 +10,9 @@
 
 namespace ionsim {
 
-// args: the trace path ("-" for stdin). Exit status 0 when every expected result matched and the invariant checker,
-// the shutdown leak check and the model's WARN record found nothing; 1 otherwise; 2 for usage
-// and input errors (a trace that does not parse, a board that does not validate).
+// args: the trace path ("-" for stdin). Exit status 0 when every expected result matched and the invariant
+// checker, the shutdown leak check and the model's WARN record found nothing; 1 otherwise; 2 for usage and
+// input errors (a trace that does not parse, a board that does not validate, a heap the board does not have).
 int ReplayMain(const std::vector<std::string>& args);
 
 }  // namespace ionsim

@@ -1130,7 +1130,8 @@ int RunWorkloadCommand(const WorkloadOptions& options, std::string svg_path) {
   }
   std::fputs(tail.c_str(), stdout);
   std::fflush(stdout);
-  return result.ok() && svg_ok ? 0 : 1;
+  if (!result.ok()) return 1;  // a finding
+  return svg_ok ? 0 : 2;      // the picture could not be written
 }
 
 }  // namespace ionsim
