@@ -11,25 +11,34 @@
 #include "tools/ionsim/crosscheck.h"
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "kmod/uapi/ion.h"
 #include "model/backend/model_backend.h"
 #include "tools/ionsim/cli.h"
 #include "tools/ionsim/flags.h"
+#include "tools/ionsim/progress.h"
 #include "tools/trace/bundle.h"
 #include "tools/trace/executor.h"
 #include "tools/trace/generator.h"
@@ -144,6 +153,84 @@ std::string FirstDifference(const std::string& a, const std::string& b) {
   return "";
 }
 
+// Follows a guest run as it goes, for the progress line: finds the harness's live serial log in its output
+// (`ionsim-qemu: run: live serial log PATH`), then reads the console as it grows: IONSIM_BOOTED, and each trace's
+// IONSIM_TRACE ... IONSIM_TRACE_END block, whose output is compared with the model's at once. That comparison is
+// provisional (kernel messages may cut into the console); the verdict comes from the --out file afterwards.
+class GuestWatch {
+ public:
+  GuestWatch(std::string harness_log, const std::vector<std::string>& names,
+             const std::vector<std::string>& model_outs)
+      : harness_log_(std::move(harness_log)) {
+    for (size_t i = 0; i < names.size() && i < model_outs.size(); ++i) expected_[names[i]] = &model_outs[i];
+  }
+
+  // Reads what came since the last call.
+  void Poll() {
+    if (serial_.empty()) {
+      std::string log;
+      ReadFile(harness_log_, &log);
+      const std::string kMarker = "ionsim-qemu: run: live serial log ";
+      const size_t at = log.find(kMarker);
+      if (at == std::string::npos) return;
+      const size_t end = log.find('\n', at);
+      if (end == std::string::npos) return;
+      serial_ = log.substr(at + kMarker.size(), end - at - kMarker.size());
+    }
+    std::ifstream in(serial_, std::ios::binary);
+    if (!in) return;
+    in.seekg(static_cast<std::streamoff>(offset_));
+    std::string chunk((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    offset_ += chunk.size();
+    pending_ += chunk;
+    size_t nl;
+    while ((nl = pending_.find('\n')) != std::string::npos) {
+      std::string line = pending_.substr(0, nl);
+      pending_.erase(0, nl + 1);
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      Line(line);
+    }
+  }
+
+  bool booted() const { return booted_; }
+  size_t done() const { return done_; }
+  size_t diverging() const { return diverging_; }
+
+ private:
+  void Line(const std::string& line) {
+    if (absl::StartsWith(line, "IONSIM_BOOTED ")) {
+      booted_ = true;
+    } else if (absl::StartsWith(line, "IONSIM_TRACE_END ")) {
+      ++done_;
+      const auto it = expected_.find(current_);
+      if (!current_ok_ || it == expected_.end() ||
+          trace::NormaliseAddressOrder(*it->second) != trace::NormaliseAddressOrder(output_)) {
+        ++diverging_;
+      }
+      current_.clear();
+    } else if (absl::StartsWith(line, "IONSIM_TRACE ")) {
+      const std::vector<std::string> words = absl::StrSplit(line, ' ');
+      current_ = words.size() > 1 ? words[1] : "";
+      current_ok_ = words.size() > 2 && words[2] == "ok";
+      output_.clear();
+    } else if (!current_.empty()) {
+      absl::StrAppend(&output_, line, "\n");
+    }
+  }
+
+  std::string harness_log_;
+  std::map<std::string, const std::string*> expected_;
+  std::string serial_;
+  size_t offset_ = 0;
+  std::string pending_;
+  bool booted_ = false;
+  size_t done_ = 0;
+  size_t diverging_ = 0;
+  std::string current_;
+  bool current_ok_ = false;
+  std::string output_;
+};
+
 class Crosscheck {
  public:
   explicit Crosscheck(Options o) : o_(std::move(o)) {}
@@ -184,7 +271,10 @@ class Crosscheck {
     // The model: first with the invariant checker (a violation is a model failure by itself), then timed as the
     // guest runs: a module reload and the canonical output per trace.
     int model_failures = 0;
+    progress_ = std::make_unique<Progress>("crosscheck model", "traces", items.size());
+    size_t model_done = 0;
     for (Item& it : items) {
+      progress_->Update(model_done++);
       ExecReport report;
       if (!runner_->Run(it.trace, true, true, &report)) {
         ++model_failures;
@@ -194,6 +284,7 @@ class Crosscheck {
       }
       it.model_out = report.output;
     }
+    progress_->Finish();
     const double m0 = Now();
     for (Item& it : items) {
       ExecReport report;
@@ -214,7 +305,12 @@ class Crosscheck {
     std::vector<std::string> statuses;
     double guest_s = 0;
     double boot_s = 0;
-    if (!RunGuest("main", traces, names, texts, &outs, &statuses, &guest_s, &boot_s)) return cli::kExitError;
+    std::vector<std::string> model_outs;
+    for (const Item& it : items) model_outs.push_back(it.model_out);
+    if (!RunGuest("main", traces, names, texts, model_outs, "crosscheck guest", &outs, &statuses, &guest_s,
+                  &boot_s)) {
+      return cli::kExitError;
+    }
     int divergent = 0;
     std::vector<size_t> diverged;
     for (size_t i = 0; i < items.size(); ++i) {
@@ -264,7 +360,7 @@ class Crosscheck {
   // guest did not report).
   bool RunGuest(const std::string& tag, const std::vector<const Trace*>& traces,
                 const std::vector<std::string>& names, const std::vector<std::string>& texts,
-                std::vector<std::string>* outs,
+                const std::vector<std::string>& model_outs, const std::string& what, std::vector<std::string>* outs,
                 std::vector<std::string>* statuses, double* guest_s, double* boot_s) {
     const std::string data_dir = o_.out_dir + "/guest-" + tag;
     mkdir(data_dir.c_str(), 0755);
@@ -295,7 +391,7 @@ class Crosscheck {
                             "' --out '" + out_file + "' -- 'ionsim-guest-replay /ionsim/data/bundle' >'" +
                             log_file + "' 2>&1";
     const double t0 = Now();
-    const int rc = std::system(cmd.c_str());
+    const int rc = RunShowingProgress(cmd, log_file, names, model_outs, what);
     *boot_s = Now() - t0;
     std::string log;
     ReadFile(log_file, &log);
@@ -357,6 +453,41 @@ class Crosscheck {
     return true;
   }
 
+  // Runs the harness command, following the guest on the progress line until it exits; returns its exit code
+  // (128 + the signal when a signal ended it, -1 when it could not start).
+  int RunShowingProgress(const std::string& cmd, const std::string& log_file, const std::vector<std::string>& names,
+                         const std::vector<std::string>& model_outs, const std::string& what) {
+    std::fflush(stdout);
+    const pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+      execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    GuestWatch watch(log_file, names, model_outs);
+    progress_->Stage(what, "traces", names.size());
+    bool booted = false;
+    int status = 0;
+    for (;;) {
+      const pid_t r = waitpid(pid, &status, WNOHANG);
+      if (r == pid || (r < 0 && errno != EINTR)) break;
+      watch.Poll();
+      if (watch.booted() && !booted) {
+        booted = true;
+        progress_->Stage(what, "traces", names.size());  // the rate counts from the boot
+      }
+      std::string note = booted ? absl::StrCat(watch.diverging(), " diverging so far") : "booting";
+      if (watch.done() == names.size()) absl::StrAppend(&note, ", the guest shutting down");
+      progress_->Update(watch.done(), note);
+      usleep(200 * 1000);
+    }
+    watch.Poll();
+    progress_->Update(watch.done(), absl::StrCat(watch.diverging(), " diverging so far"));
+    progress_->Finish();
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
+  }
+
   void Minimise(std::vector<Item>& items, const std::vector<size_t>& diverged) {
     std::vector<std::unique_ptr<trace::Minimizer>> mins;
     for (size_t i : diverged) mins.push_back(std::make_unique<trace::Minimizer>(items[i].trace));
@@ -387,7 +518,8 @@ class Crosscheck {
       std::vector<std::string> statuses;
       double guest_s = 0;
       double boot_s = 0;
-      if (!RunGuest("min" + std::to_string(round), batch, names, texts, &outs, &statuses, &guest_s, &boot_s)) {
+      if (!RunGuest("min" + std::to_string(round), batch, names, texts, model_outs,
+                    absl::StrCat("minimising round ", round), &outs, &statuses, &guest_s, &boot_s)) {
         break;
       }
       std::vector<std::vector<bool>> verdicts(mins.size());
@@ -417,6 +549,7 @@ class Crosscheck {
   double reload_s_ = 0;  // module reloads in the last guest run
   std::string board_text_;
   std::unique_ptr<trace::ModelRunner> runner_;
+  std::unique_ptr<Progress> progress_;
 };
 
 }  // namespace

@@ -19,10 +19,12 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "fuzz/ion_program.h"
 #include "tools/ionsim/cli.h"
+#include "tools/ionsim/progress.h"
 #include "tools/trace/trace.h"
 
 ABSL_FLAG(int, seconds, 60, "<N> how long the campaign runs, in seconds");
@@ -176,20 +178,21 @@ int FuzzMain(const std::vector<std::string>&) {
     return cli::kExitError;
   }
   const auto start = std::chrono::steady_clock::now();
-  auto last_print = start - std::chrono::seconds(10);
+  Progress::Options progress_options;
+  progress_options.rate = false;  // done counts seconds
+  Progress progress(absl::StrCat("fuzz ", target), "s", static_cast<uint64_t>(o.seconds), progress_options);
   long long execs = 0, cov = 0, ft = 0, corp = 0, crashes = 0, eps = 0;
   std::string tail;
   std::string pending;
   auto report = [&](std::chrono::steady_clock::time_point now) {
-    last_print = now;
     const long long t = std::chrono::duration_cast<std::chrono::seconds>(now - start).count();
     // Saved crash inputs (libFuzzer's own count restarts with each fork-mode report).
     long long saved = -static_cast<long long>(known_findings.size());
     for (const auto& e : fs::directory_iterator(findings, ec)) saved += e.path().extension() == ".trace" ? 0 : 1;
     crashes = std::max(crashes, saved);
-    std::printf("[%4llds] execs %lld  exec/s %lld  cov %lld  ft %lld  corpus %lld  findings %lld\n", t, execs, eps,
-                cov, ft, corp, crashes);
-    std::fflush(stdout);
+    progress.Update(static_cast<uint64_t>(std::min<long long>(t, o.seconds)),
+                    absl::StrFormat("execs %d, exec/s %d, cov %d, ft %d, corpus %d, findings %d", execs, eps, cov, ft,
+                                    corp, crashes));
   };
   // Read libFuzzer's output as it comes, and report every 5 s whether or not it printed anything.
   const int fd = fileno(p);
@@ -225,9 +228,9 @@ int FuzzMain(const std::vector<std::string>&) {
     } else if (ready < 0 && errno != EINTR) {
       break;
     }
-    const auto now = std::chrono::steady_clock::now();
-    if (now - last_print >= std::chrono::seconds(5)) report(now);
+    report(std::chrono::steady_clock::now());  // Progress prints at its own interval
   }
+  progress.Finish();
   const int st = pclose(p);
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

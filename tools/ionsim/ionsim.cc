@@ -37,6 +37,7 @@
 #include "tools/ionsim/flags.h"
 #include "tools/ionsim/fuzz.h"
 #include "tools/ionsim/gen.h"
+#include "tools/ionsim/progress.h"
 #include "tools/ionsim/replay.h"
 #include "tools/ionsim/workload.h"
 
@@ -270,6 +271,11 @@ int RunMain(const std::vector<std::string>&) {
   options.frames = static_cast<int>(frames);
   const std::string svg = absl::GetFlag(FLAGS_svg);
   if (svg.empty()) return cli::UsageError("run", "bad value '' for --svg (PATH: a file name)");
+  Progress progress("run", "frames", frames);
+  options.after_frame = [&progress, frames](int done) {
+    progress.Update(static_cast<uint64_t>(done));
+    if (static_cast<uint64_t>(done) == frames) progress.Finish();  // before the report goes out
+  };
   return RunWorkloadCommand(options, svg);
 }
 

@@ -12,6 +12,7 @@
 #include "absl/flags/flag.h"
 #include "tools/ionsim/cli.h"
 #include "tools/ionsim/flags.h"
+#include "tools/ionsim/progress.h"
 #include "tools/trace/executor.h"
 #include "tools/trace/model_runner.h"
 #include "tools/trace/trace.h"
@@ -58,7 +59,11 @@ int ReplayMain(const std::vector<std::string>& args) {
     return 2;
   }
   trace::ExecReport report;
-  runner->Run(t, /*build_output=*/true, /*check=*/true, &report);
+  {
+    Progress progress("replay", "operations", t.ops.size());
+    runner->set_after_op([&progress](size_t done) { progress.Update(done); });
+    runner->Run(t, /*build_output=*/true, /*check=*/true, &report);
+  }
   std::fwrite(report.output.data(), 1, report.output.size(), stdout);
   std::fflush(stdout);
   if (!report.error.empty()) std::fprintf(stderr, "%s\n", Where(path, report.error).c_str());

@@ -1044,6 +1044,7 @@ WorkloadResult Workload::Run() {
     Out("frame %2d: camera %s slot %d, %s, composed into framebuffer %zu; %s\n", f, camera_mode_.c_str(),
         last_camera_slot_, video.c_str(), framebuffers_.empty() ? 0 : f % framebuffers_.size(),
         frame_note_.c_str());
+    if (options_.after_frame) options_.after_frame(f + 1);
   }
   frame_ = -1;
 

@@ -19,6 +19,7 @@
 #define TOOLS_IONSIM_WORKLOAD_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,8 @@ struct WorkloadOptions {
   std::string board = "dummy";  // an embedded board name or board text (docs/boards.md)
   uint64_t seed = 1;
   int frames = 12;              // at least kMinFrames
+  // Called after each frame with the frames done (progress reports); nullptr for none.
+  std::function<void(int done)> after_frame;
   static constexpr int kMinFrames = 12;
 };
 

@@ -89,7 +89,9 @@ bool ModelRunner::Run(const Trace& trace, bool build_output, bool check, ExecRep
   options.heaps = heaps_;
   // After every operation: the invariants, and WARNs only where the trace expects one (`# ... warn`).
   size_t events = events_before;
-  options.check = [model, check, &events](const Op& op) {
+  size_t done = 0;
+  options.check = [this, model, check, &events, &done](const Op& op) {
+    if (after_op_) after_op_(++done);
     std::string out = check ? model->check_invariants() : std::string();
     const size_t now = kernel::bug_event_count();
     if (now != events && !op.expect_warn) out += "unexpected kernel report: " + kernel::format_bug_events();
