@@ -46,18 +46,10 @@ void AddExpectations(trace::Trace* t) {
   if (!report.error.empty()) machine.Fail("the trace", "the executor stopped: " + report.error);
   machine.Teardown();
   // The canonical output has one unindented line per operation: "<line> <op> => <result>".
-  size_t i = 0, start = 0;
-  const std::string& out = report.output;
-  while (start < out.size() && i < t->ops.size()) {
-    size_t end = out.find('\n', start);
-    if (end == std::string::npos) end = out.size();
-    const std::string line = out.substr(start, end - start);
-    start = end + 1;
-    if (line.empty() || line[0] == ' ') continue;
-    const size_t arrow = line.find(" => ");
-    t->ops[i].expect = arrow == std::string::npos ? "" : line.substr(arrow + 4);
+  const std::vector<std::string> results = trace::ResultsOfOutput(report.output);
+  for (size_t i = 0; i < results.size() && i < t->ops.size(); ++i) {
+    t->ops[i].expect = results[i];
     t->ops[i].expect_warn = i < warned.size() && warned[i];
-    ++i;
   }
 }
 

@@ -276,7 +276,7 @@ int RunMain(const std::vector<std::string>&) {
     progress.Update(static_cast<uint64_t>(done));
     if (static_cast<uint64_t>(done) == frames) progress.Finish();  // before the report goes out
   };
-  return RunWorkloadCommand(options, svg);
+  return RunWorkloadCommand(options, svg, absl::GetFlag(FLAGS_json));
 }
 
 int DemoMain(const std::vector<std::string>&) { return Demo(); }
@@ -287,7 +287,7 @@ const std::vector<cli::Command>& Commands() {
       {.name = "run",
        .summary = "the main job: a camera, video and display workload on a board, with results, debugfs views, an "
                   "SVG of the carveout and chunk heaps and the invariant checker's verdict",
-       .flags = {"board", "seed", "frames", "svg"},
+       .flags = {"board", "seed", "frames", "svg", "json"},
        .main = RunMain},
       {.name = "demo",
        .summary = "runs the kernel primitives ION is built from on scenarios from ION's history and prints what "
@@ -296,7 +296,7 @@ const std::vector<cli::Command>& Commands() {
       {.name = "replay",
        .args = "TRACE",
        .summary = "runs a trace (a file, or - for stdin) on the model and prints its canonical output",
-       .flags = {"board"},
+       .flags = {"board", "json"},
        .min_args = 1,
        .max_args = 1,
        .main = ReplayMain},

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -33,6 +34,7 @@
 #include "model/kernel/sched.h"
 #include "model/kernel/slab.h"
 #include "tools/ionsim/heap_svg.h"
+#include "tools/ionsim/json.h"
 
 namespace ionsim {
 namespace {
@@ -1106,17 +1108,54 @@ WorkloadResult RunWorkload(const WorkloadOptions& options) {
   return result;
 }
 
-int RunWorkloadCommand(const WorkloadOptions& options, std::string svg_path) {
+Json WorkloadJson(const WorkloadOptions& options, const WorkloadResult& result, const std::string& svg_path,
+                  bool svg_written) {
+  Json doc = Json::Object();
+  doc.Set("command", "run")
+      .Set("board", options.board)
+      .Set("seed", options.seed)
+      .Set("frames", options.frames)
+      .Set("operations", result.operations)
+      .Set("frames_checked", result.frames_checked)
+      .Set("frame_mismatches", result.frame_mismatches)
+      .Set("allocation_failures", result.allocation_failures)
+      .Set("orphans_seen", result.orphans_seen)
+      .Set("setup_errors", result.setup_errors)
+      .Set("kernel_reports", static_cast<uint64_t>(result.kernel_reports))
+      .Set("invariant_violations", result.invariant_violations)
+      .Set("leak_report", result.leak_report)
+      .Set("svg", Json::Object()
+                      .Set("path", svg_path)
+                      .Set("bytes", static_cast<uint64_t>(result.svg.size()))
+                      .Set("written", svg_written))
+      .Set("ok", result.ok())
+      .Set("report", result.report);
+  return doc;
+}
+
+int RunWorkloadCommand(const WorkloadOptions& options, std::string svg_path, bool json) {
   const char* cwd = std::getenv("BUILD_WORKING_DIRECTORY");
   if (svg_path[0] != '/' && cwd && *cwd) svg_path = std::string(cwd) + "/" + svg_path;
 
   WorkloadResult result = RunWorkload(options);
+  if (json) {
+    bool svg_ok = result.svg.empty();
+    if (!svg_ok) {
+      std::ofstream f(svg_path, std::ios::binary);
+      f << result.svg;
+      svg_ok = static_cast<bool>(f);
+    }
+    std::fputs(WorkloadJson(options, result, svg_path, svg_ok).Print().c_str(), stdout);
+    std::fflush(stdout);
+    if (!result.ok()) return 1;
+    return svg_ok ? 0 : 2;
+  }
   // The report goes out first, the verdict being its last section; the picture's path goes just before it.
   const size_t verdict = result.report.rfind("\n== verdict\n");
   std::string head = result.report.substr(0, verdict);
   std::string tail = verdict == std::string::npos ? "" : result.report.substr(verdict);
   std::fputs(head.c_str(), stdout);
-  bool svg_ok = false;
+  bool svg_ok = result.svg.empty();  // nothing to write is not a failure
   if (!result.svg.empty()) {
     FILE* f = std::fopen(svg_path.c_str(), "w");
     if (f) {

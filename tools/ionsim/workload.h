@@ -59,7 +59,8 @@ WorkloadResult RunWorkload(const WorkloadOptions& options);
 // `ionsim run`: runs the workload, prints its report, writes the SVG to svg_path (relative to
 // $BUILD_WORKING_DIRECTORY when set, as under `bazel run`). Returns 0 when the result is ok() and the SVG was
 // written, 1 when the result is not ok() (a finding), 2 when the SVG cannot be written.
-int RunWorkloadCommand(const WorkloadOptions& options, std::string svg_path);
+// With json, stdout gets one JSON document (docs/json.md) instead of the report.
+int RunWorkloadCommand(const WorkloadOptions& options, std::string svg_path, bool json = false);
 
 }  // namespace ionsim
 
