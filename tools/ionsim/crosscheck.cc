@@ -32,12 +32,16 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "kmod/uapi/ion.h"
 #include "model/backend/model_backend.h"
 #include "tools/ionsim/cli.h"
 #include "tools/ionsim/flags.h"
+#include "tools/ionsim/inputs.h"
+#include "tools/ionsim/json.h"
 #include "tools/ionsim/progress.h"
 #include "tools/trace/bundle.h"
 #include "tools/trace/executor.h"
@@ -52,6 +56,7 @@ ABSL_FLAG(std::string, guest_bin, "",
 ABSL_FLAG(std::string, qemu, "tools/qemu/ionsim-qemu", "<PATH> the QEMU harness");
 ABSL_FLAG(uint64_t, max_rounds, 40, "<R> minimisation rounds at most (each round is one boot)");
 ABSL_FLAG(bool, no_minimise, false, "report divergences without minimising them");
+ABSL_FLAG(std::string, junit, "", "<FILE> also write the results as JUnit XML, one test case per trace");
 ABSL_FLAG(bool, fresh_machines, false,
           "the model boots a machine per trace (default: one machine, the ION module reloaded between traces, as "
           "in the guest)");
@@ -73,6 +78,8 @@ struct Options {
   uint64_t max_rounds = 40;
   bool minimise = true;
   bool fresh_machines = false;  // the model boots a machine per trace instead of reloading the module
+  bool json = false;            // the report as one JSON document on stdout; the text goes to stderr
+  std::string junit;            // where the JUnit XML goes, "" for none
   std::vector<std::string> files;
 };
 
@@ -83,6 +90,13 @@ struct Item {
   std::string model_out;
   std::string guest_out;
   std::string guest_status;
+  uint64_t guest_us = 0;                    // the guest's time for the trace
+  std::vector<std::string> model_failures;  // the checker's findings on the model
+  bool diverged = false;
+  std::string difference;                   // "output line N ..." or "guest error: ..."
+  std::string min_path;                     // the minimised trace, "" when not minimised
+  size_t min_ops = 0;
+  bool min_complete = false;                // false: the round limit stopped the minimiser
 };
 
 // ionsim-guest-replay of the same build as this binary (bazel-out/<config>/bin/tools/ionsim/ionsim ->
@@ -117,12 +131,6 @@ bool ReadFile(const std::string& path, std::string* out) {
   return true;
 }
 
-bool WriteFile(const std::string& path, const std::string& data) {
-  std::ofstream out(path, std::ios::binary);
-  out << data;
-  return static_cast<bool>(out);
-}
-
 std::string Basename(const std::string& path) {
   std::string b = path.substr(path.rfind('/') + 1);
   const size_t dot = b.rfind(".trace");
@@ -131,6 +139,10 @@ std::string Basename(const std::string& path) {
     if (c == ' ') c = '_';
   }
   return b;
+}
+
+std::string XmlEscape(absl::string_view s) {
+  return absl::StrReplaceAll(s, {{"&", "&amp;"}, {"<", "&lt;"}, {">", "&gt;"}, {"\"", "&quot;"}, {"'", "&apos;"}});
 }
 
 // The first line where a and b differ: "line <n> model: <..> / kernel: <..>".
@@ -236,13 +248,129 @@ class Crosscheck {
   explicit Crosscheck(Options o) : o_(std::move(o)) {}
 
   int Run() {
+    std::vector<Item> items;
+    const int code = Check(&items);
+    if (!o_.junit.empty()) {
+      const absl::Status written = WriteFile(o_.junit, Junit(items));
+      if (!written.ok()) {
+        absl::FPrintF(stderr, "ionsim crosscheck: %s\n", written.message());
+        if (code == cli::kExitOk) return cli::kExitError;
+      }
+    }
+    if (o_.json) std::fputs(JsonReport(items, code).Print().c_str(), stdout);
+    return code;
+  }
+
+ private:
+  template <typename... Args>
+  void Say(const absl::FormatSpec<Args...>& format, const Args&... args) {
+    absl::FPrintF(o_.json ? stderr : stdout, format, args...);
+  }
+
+  // "agree", "diverge", "model failure", or "not run" (the guest run stopped before the trace).
+  static const char* Verdict(const Item& it) {
+    if (it.diverged) return "diverge";
+    if (!it.model_failures.empty()) return "model failure";
+    return it.guest_status.empty() ? "not run" : "agree";
+  }
+
+  // The JSON document (docs/json.md).
+  Json JsonReport(const std::vector<Item>& items, int code) const {
+    Json traces = Json::Array();
+    for (const Item& it : items) {
+      Json t = Json::Object();
+      t.Set("name", it.name)
+          .Set("operations", static_cast<uint64_t>(it.trace.ops.size()))
+          .Set("verdict", Verdict(it))
+          .Set("guest_status", it.guest_status)
+          .Set("guest_seconds", static_cast<double>(it.guest_us) * 1e-6)
+          .Set("model_failures", it.model_failures);
+      if (it.diverged) {
+        t.Set("difference", it.difference)
+            .Set("files", Json::Object()
+                              .Set("trace", o_.out_dir + "/" + it.name + ".trace")
+                              .Set("model_output", o_.out_dir + "/" + it.name + ".model.out")
+                              .Set("kernel_output", o_.out_dir + "/" + it.name + ".kernel.out"));
+        if (!it.min_path.empty()) {
+          t.Set("minimised", Json::Object()
+                                 .Set("path", it.min_path)
+                                 .Set("operations", static_cast<uint64_t>(it.min_ops))
+                                 .Set("complete", it.min_complete));
+        }
+      }
+      traces.Push(std::move(t));
+    }
+    Json doc = Json::Object();
+    doc.Set("command", "crosscheck")
+        .Set("board", o_.board.empty() ? "dummy" : o_.board)
+        .Set("files", o_.files)
+        .Set("random", o_.random)
+        .Set("seed", o_.seed)
+        .Set("ops", o_.ops)
+        .Set("traces", std::move(traces))
+        .Set("divergences", divergent_)
+        .Set("model_failures", model_failures_)
+        .Set("model", Json::Object().Set("seconds", model_s_).Set("traces_per_second", model_rate_))
+        .Set("guest", Json::Object()
+                          .Set("seconds", guest_s_)
+                          .Set("reload_seconds", reload_s_)
+                          .Set("boot_to_verdict_seconds", boot_s_)
+                          .Set("traces_per_second", guest_rate_));
+    if (!error_.empty()) doc.Set("error", error_);
+    doc.Set("ok", code == cli::kExitOk).Set("exit_code", code);
+    return doc;
+  }
+
+  // JUnit XML: one test case per trace, a failure for a divergence or a model failure, an error for a trace the
+  // guest could not run; a run that stopped early is one failing case.
+  std::string Junit(const std::vector<Item>& items) const {
+    std::string cases;
+    int failures = 0;
+    int errors = 0;
+    int skipped = 0;
+    const std::string suite = absl::StrCat("crosscheck.", o_.board.empty() ? "dummy" : o_.board);
+    for (const Item& it : items) {
+      absl::StrAppendFormat(&cases, "    <testcase classname=\"%s\" name=\"%s\" time=\"%.3f\"", XmlEscape(suite),
+                            XmlEscape(it.name), static_cast<double>(it.guest_us) * 1e-6);
+      if (it.diverged && absl::StartsWith(it.difference, "guest ")) {
+        ++errors;
+        absl::StrAppendFormat(&cases, ">\n      <error message=\"%s\"/>\n    </testcase>\n", XmlEscape(it.difference));
+      } else if (it.diverged || !it.model_failures.empty()) {
+        ++failures;
+        const std::string what = it.diverged ? "the model and the module diverge" : "model failure";
+        std::string body = it.diverged ? it.difference : absl::StrJoin(it.model_failures, "\n");
+        if (!it.min_path.empty()) absl::StrAppend(&body, "\nminimised: ", it.min_path);
+        absl::StrAppendFormat(&cases, ">\n      <failure message=\"%s\">%s</failure>\n    </testcase>\n",
+                              XmlEscape(what), XmlEscape(body));
+      } else if (it.guest_status.empty()) {
+        ++skipped;
+        absl::StrAppend(&cases, ">\n      <skipped/>\n    </testcase>\n");
+      } else {
+        absl::StrAppend(&cases, "/>\n");
+      }
+    }
+    size_t tests = items.size();
+    if (!error_.empty()) {
+      ++tests;
+      ++errors;
+      absl::StrAppendFormat(&cases, "    <testcase classname=\"%s\" name=\"run\">\n      <error message=\"%s\"/>\n"
+                            "    </testcase>\n", XmlEscape(suite), XmlEscape(error_));
+    }
+    return absl::StrFormat(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        "<testsuites>\n  <testsuite name=\"%s\" tests=\"%d\" failures=\"%d\" errors=\"%d\" skipped=\"%d\" "
+        "time=\"%.3f\">\n%s  </testsuite>\n</testsuites>\n",
+        XmlEscape(suite), tests, failures, errors, skipped, guest_s_, cases);
+  }
+
+  int Check(std::vector<Item>* all) {
+    std::vector<Item>& items = *all;
     std::string error;
     if (!trace::ResolveBoard(o_.board, &board_text_, &error)) return Fail(error);
     runner_ = trace::ModelRunner::Create(board_text_, /*all_lowmem=*/true, &error,
                                          o_.fresh_machines ? trace::MachineMode::kFresh : trace::MachineMode::kReload);
     if (!runner_) return Fail("board: " + error);
     mkdir(o_.out_dir.c_str(), 0755);
-    std::vector<Item> items;
     for (const std::string& f : o_.files) {
       Item it;
       std::string text;
@@ -278,9 +406,11 @@ class Crosscheck {
       ExecReport report;
       if (!runner_->Run(it.trace, true, true, &report)) {
         ++model_failures;
-        std::printf("model failure in %s:\n", it.name.c_str());
-        if (!report.error.empty()) std::printf("  %s\n", report.error.c_str());
-        for (const std::string& f : report.failures) std::printf("  %s\n", f.c_str());
+        Say("model failure in %s:\n", it.name.c_str());
+        if (!report.error.empty()) Say("  %s\n", report.error.c_str());
+        for (const std::string& f : report.failures) Say("  %s\n", f.c_str());
+        if (!report.error.empty()) it.model_failures.push_back(report.error);
+        for (const std::string& f : report.failures) it.model_failures.push_back(f);
       }
       it.model_out = report.output;
     }
@@ -291,6 +421,8 @@ class Crosscheck {
       runner_->Run(it.trace, true, false, &report);
     }
     const double model_s = Now() - m0;
+    model_s_ = model_s;
+    model_failures_ = model_failures;
 
     // The guest: one boot for all.
     std::vector<const Trace*> traces;
@@ -319,41 +451,55 @@ class Crosscheck {
       if (items[i].guest_status != "ok" || trace::NormaliseAddressOrder(items[i].model_out) != trace::NormaliseAddressOrder(items[i].guest_out)) {
         ++divergent;
         diverged.push_back(i);
+        items[i].diverged = true;
+        items[i].difference = items[i].guest_status != "ok"
+                                  ? "guest " + items[i].guest_status
+                                  : FirstDifference(trace::NormaliseAddressOrder(items[i].model_out),
+                                                    trace::NormaliseAddressOrder(items[i].guest_out));
       }
+      const auto us = guest_us_.find(items[i].name);
+      if (us != guest_us_.end()) items[i].guest_us = us->second;
     }
+    divergent_ = divergent;
     const double model_rate = static_cast<double>(items.size()) / std::max(model_s, 1e-9);
     const double guest_rate = static_cast<double>(items.size()) / std::max(guest_s, 1e-9);
-    std::printf("crosscheck: %zu traces (%zu files, %llu random of %llu operations from seed %llu), board %s\n",
+    model_rate_ = model_rate;
+    guest_rate_ = guest_rate;
+    guest_s_ = guest_s;
+    boot_s_ = boot_s;
+    Say("crosscheck: %zu traces (%zu files, %llu random of %llu operations from seed %llu), board %s\n",
                 items.size(), o_.files.size(), static_cast<unsigned long long>(o_.random),
                 static_cast<unsigned long long>(o_.ops), static_cast<unsigned long long>(o_.seed),
                 o_.board.empty() ? "dummy" : o_.board.c_str());
-    std::printf("model: %.0f traces/s (%.3f s; %s per trace, canonical output)\n", model_rate, model_s,
+    Say("model: %.0f traces/s (%.3f s; %s per trace, canonical output)\n", model_rate, model_s,
                 o_.fresh_machines ? "a fresh machine" : "one machine, a module reload");
-    std::printf("guest: %.1f traces/s (%.3f s in the guest, of which %.3f s module reloads; %.1f s boot to "
+    Say("guest: %.1f traces/s (%.3f s in the guest, of which %.3f s module reloads; %.1f s boot to "
                 "verdict)\n",
                 guest_rate, guest_s, reload_s_, boot_s);
-    std::printf("model/guest: %.0fx\n", model_rate / std::max(guest_rate, 1e-9));
+    Say("model/guest: %.0fx\n", model_rate / std::max(guest_rate, 1e-9));
 
     for (size_t i : diverged) {
       Item& it = items[i];
-      WriteFile(o_.out_dir + "/" + it.name + ".trace", it.text);
-      WriteFile(o_.out_dir + "/" + it.name + ".model.out", it.model_out);
-      WriteFile(o_.out_dir + "/" + it.name + ".kernel.out", it.guest_out);
-      std::printf("DIVERGENCE %s: %s\n", it.name.c_str(),
-                  it.guest_status != "ok" ? ("guest " + it.guest_status).c_str()
-                                          : FirstDifference(trace::NormaliseAddressOrder(it.model_out),
-                                                            trace::NormaliseAddressOrder(it.guest_out)).c_str());
+      Written(WriteFile(o_.out_dir + "/" + it.name + ".trace", it.text));
+      Written(WriteFile(o_.out_dir + "/" + it.name + ".model.out", it.model_out));
+      Written(WriteFile(o_.out_dir + "/" + it.name + ".kernel.out", it.guest_out));
+      Say("DIVERGENCE %s: %s\n", it.name, it.difference);
     }
     if (!diverged.empty() && o_.minimise) Minimise(items, diverged);
-    std::printf("crosscheck: %d of %zu traces diverge; %d model failures\n", divergent, items.size(),
+    Say("crosscheck: %d of %zu traces diverge; %d model failures\n", divergent, items.size(),
                 model_failures);
-    return divergent == 0 && model_failures == 0 ? 0 : 1;
+    return divergent == 0 && model_failures == 0 ? cli::kExitOk : cli::kExitFinding;
   }
 
- private:
+  // Reports a file that could not be written (the run goes on).
+  void Written(const absl::Status& status) {
+    if (!status.ok()) Say("crosscheck: %s\n", status.message());
+  }
+
   int Fail(const std::string& what) {
     std::fprintf(stderr, "ionsim crosscheck: %s\n", what.c_str());
-    return 2;
+    error_ = what;
+    return cli::kExitError;
   }
 
   // Runs the traces in one boot. outs/statuses are filled per trace ("" and "error: missing" for a trace the
@@ -372,8 +518,9 @@ class Crosscheck {
       for (const trace::Op& op : traces[i]->ops) warns |= op.expect_warn;
       warn_traces += warns;
     }
-    if (!WriteFile(data_dir + "/bundle", trace::WriteBundle(board_text_, entries))) {
-      std::printf("crosscheck: cannot write %s/bundle\n", data_dir.c_str());
+    if (!WriteFile(data_dir + "/bundle", trace::WriteBundle(board_text_, entries)).ok()) {
+      Say("crosscheck: cannot write %s/bundle\n", data_dir.c_str());
+      error_ = absl::StrCat("cannot write ", data_dir, "/bundle");
       return false;
     }
     const std::string out_file = o_.out_dir + "/guest-" + tag + ".out";
@@ -397,7 +544,8 @@ class Crosscheck {
     ReadFile(log_file, &log);
     std::string data;
     if (!ReadFile(out_file, &data)) {
-      std::printf("crosscheck: the guest run gave no output (rc %d); see %s\n", rc, log_file.c_str());
+      Say("crosscheck: the guest run gave no output (rc %d); see %s\n", rc, log_file.c_str());
+      error_ = absl::StrFormat("the guest run gave no output (rc %d); see %s", rc, log_file);
       return false;
     }
     if (rc != 0) {
@@ -424,18 +572,20 @@ class Crosscheck {
       }
       const size_t warnings = warning_lines.size();
       if (!only_warns || warnings != static_cast<size_t>(warn_traces)) {
-        std::printf("crosscheck: the guest run failed (rc %d, %zu WARNING lines for %d traces that expect one); "
+        Say("crosscheck: the guest run failed (rc %d, %zu WARNING lines for %d traces that expect one); "
                     "see %s\n",
                     rc, warnings, warn_traces, log_file.c_str());
+        error_ = absl::StrFormat("the guest run failed (rc %d); see %s", rc, log_file);
         return false;
       }
-      std::printf("crosscheck: the guest log has the %d WARNs the traces expect\n", warn_traces);
+      Say("crosscheck: the guest log has the %d WARNs the traces expect\n", warn_traces);
     }
     std::vector<trace::GuestResult> results;
     uint64_t total_us = 0;
     std::string error;
     if (!trace::ReadGuestResults(data, &results, &total_us, &error)) {
-      std::printf("crosscheck: %s (%s)\n", error.c_str(), out_file.c_str());
+      Say("crosscheck: %s (%s)\n", error.c_str(), out_file.c_str());
+      error_ = absl::StrCat(error, " (", out_file, ")");
       return false;
     }
     *guest_s = static_cast<double>(total_us) * 1e-6;
@@ -447,6 +597,7 @@ class Crosscheck {
     for (size_t i = 0, r = 0; i < traces.size() && r < results.size(); ++i) {
       if (results[r].name != names[i]) continue;
       (*outs)[i] = results[r].output;
+      guest_us_[names[i]] = results[r].us;
       (*statuses)[i] = results[r].status;
       ++r;
     }
@@ -511,7 +662,7 @@ class Crosscheck {
         }
       }
       if (batch.empty()) break;
-      std::printf("minimising: round %llu, %zu candidates in one boot\n", static_cast<unsigned long long>(round),
+      Say("minimising: round %llu, %zu candidates in one boot\n", static_cast<unsigned long long>(round),
                   batch.size());
       std::fflush(stdout);
       std::vector<std::string> outs;
@@ -533,18 +684,30 @@ class Crosscheck {
       }
     }
     for (size_t m = 0; m < mins.size(); ++m) {
-      const Item& it = items[diverged[m]];
+      Item& it = items[diverged[m]];
       const std::string path = o_.out_dir + "/" + it.name + ".min.trace";
       const Trace& t = mins[m]->result();
-      WriteFile(path, trace::PrintTrace(t));
+      Written(WriteFile(path, trace::PrintTrace(t)));
       ExecReport report;
       runner_->Run(t, true, false, &report);
-      std::printf("MINIMISED %s: %zu of %zu operations%s, written to %s\n", it.name.c_str(), t.ops.size(),
+      it.min_path = path;
+      it.min_ops = t.ops.size();
+      it.min_complete = mins[m]->done();
+      Say("MINIMISED %s: %zu of %zu operations%s, written to %s\n", it.name.c_str(), t.ops.size(),
                   it.trace.ops.size(), mins[m]->done() ? "" : " (round limit reached)", path.c_str());
     }
   }
 
   Options o_;
+  std::string error_;  // why the run stopped early, "" when it did not
+  int divergent_ = 0;
+  int model_failures_ = 0;
+  double model_s_ = 0;
+  double model_rate_ = 0;
+  double guest_s_ = 0;
+  double guest_rate_ = 0;
+  double boot_s_ = 0;
+  std::map<std::string, uint64_t> guest_us_;  // the last guest run's time per trace
   bool built_ = false;
   double reload_s_ = 0;  // module reloads in the last guest run
   std::string board_text_;
@@ -569,6 +732,8 @@ int CrosscheckMain(const std::vector<std::string>& args) {
   o.max_rounds = absl::GetFlag(FLAGS_max_rounds);
   o.minimise = !absl::GetFlag(FLAGS_no_minimise);
   o.fresh_machines = absl::GetFlag(FLAGS_fresh_machines);
+  o.json = absl::GetFlag(FLAGS_json);
+  o.junit = absl::GetFlag(FLAGS_junit);
   o.files = args;
   if (o.guest_bin.empty()) o.guest_bin = GuestBinDefault();
   return Crosscheck(std::move(o)).Run();

@@ -24,6 +24,8 @@
 #include "absl/strings/str_join.h"
 #include "fuzz/ion_program.h"
 #include "tools/ionsim/cli.h"
+#include "tools/ionsim/flags.h"
+#include "tools/ionsim/json.h"
 #include "tools/ionsim/progress.h"
 #include "tools/trace/trace.h"
 
@@ -107,6 +109,8 @@ std::string DecodeFinding(const fs::path& input) {
 
 int FuzzMain(const std::vector<std::string>&) {
   Options o;
+  const bool json = absl::GetFlag(FLAGS_json);
+  FILE* const text = json ? stderr : stdout;  // with --json, stdout carries the JSON document only
   o.seconds = absl::GetFlag(FLAGS_seconds);
   o.jobs = absl::GetFlag(FLAGS_jobs);
   o.harness = absl::GetFlag(FLAGS_harness);
@@ -128,8 +132,8 @@ int FuzzMain(const std::vector<std::string>&) {
   const std::string target = o.harness + "_fuzzer";
   int status = 0;
   if (o.binary.empty()) {
-    std::printf("building //fuzz:%s with --config=fuzz...\n", target.c_str());
-    std::fflush(stdout);
+    absl::FPrintF(text, "building //fuzz:%s with --config=fuzz...\n", target.c_str());
+    std::fflush(text);
     // --symlink_prefix=/ leaves bazel-bin and friends pointing at the user's last build.
     Capture("cd " + Quote(root) + " && bazel build --config=fuzz --symlink_prefix=/ //fuzz:" + target + " 2>&1",
             &status);
@@ -164,9 +168,9 @@ int FuzzMain(const std::vector<std::string>&) {
   const fs::path dict = root / "fuzz" / "ion.dict";
   const std::string max_len = o.harness == "ion_ops" ? " -max_len=256" : "";
 
-  std::printf("campaign: %s, %d s, %d job(s); working corpus %s (%zu inputs); findings in %s\n", target.c_str(),
+  absl::FPrintF(text, "campaign: %s, %d s, %d job(s); working corpus %s (%zu inputs); findings in %s\n", target.c_str(),
               o.seconds, o.jobs, corpus.c_str(), corpus_before, findings.c_str());
-  std::fflush(stdout);
+  std::fflush(text);
   const std::string cmd = Quote(o.binary) + " -fork=" + std::to_string(o.jobs) + " -ignore_crashes=1" +
                           " -max_total_time=" + std::to_string(o.seconds) + max_len +
                           (fs::exists(dict) ? " -dict=" + Quote(dict) : "") + " -artifact_prefix=" +
@@ -234,7 +238,7 @@ int FuzzMain(const std::vector<std::string>&) {
   const int st = pclose(p);
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (!WIFEXITED(st)) std::printf("libFuzzer ended abnormally; last line: %s", tail.c_str());
+  if (!WIFEXITED(st)) absl::FPrintF(text, "libFuzzer ended abnormally; last line: %s", tail.c_str());
 
   // Merge the inputs of this run into the working corpus (libFuzzer keeps only those adding coverage).
   Capture(Quote(o.binary) + " -merge=1" + max_len + " " + Quote(corpus) + " " + Quote(run_corpus) + " 2>&1", &status);
@@ -247,22 +251,50 @@ int FuzzMain(const std::vector<std::string>&) {
     if (known_findings.count(name) || e.path().extension() == ".trace") continue;
     new_findings.push_back(e.path());
   }
-  std::printf("\n== summary: %s, %.0f s, %d job(s)\n", target.c_str(), elapsed, o.jobs);
-  std::printf("   executions %lld (%.0f/s overall), coverage %lld edges, %lld features\n", execs,
+  absl::FPrintF(text, "\n== summary: %s, %.0f s, %d job(s)\n", target.c_str(), elapsed, o.jobs);
+  absl::FPrintF(text, "   executions %lld (%.0f/s overall), coverage %lld edges, %lld features\n", execs,
               elapsed > 0 ? static_cast<double>(execs) / elapsed : 0.0, cov, ft);
-  std::printf("   working corpus %s: %zu -> %zu inputs (merge %s)\n", corpus.c_str(), corpus_before, corpus_after,
+  absl::FPrintF(text, "   working corpus %s: %zu -> %zu inputs (merge %s)\n", corpus.c_str(), corpus_before, corpus_after,
               status == 0 ? "ok" : "failed");
-  std::printf("   findings: %zu new\n", new_findings.size());
+  absl::FPrintF(text, "   findings: %zu new\n", new_findings.size());
+  Json findings_json = Json::Array();
   for (const fs::path& f : new_findings) {
-    std::printf("   - %s\n", f.c_str());
+    absl::FPrintF(text, "   - %s\n", f.c_str());
+    Json finding = Json::Object();
+    finding.Set("path", f.string());
     if (o.harness == "ion_ops") {
       const std::string tr = DecodeFinding(f);
-      if (!tr.empty()) std::printf("     decoded: %s\n", tr.c_str());
+      if (!tr.empty()) absl::FPrintF(text, "     decoded: %s\n", tr.c_str());
+      finding.Set("trace", tr);
     } else {
-      std::printf("     replay: %s %s\n", o.binary.c_str(), f.c_str());
+      absl::FPrintF(text, "     replay: %s %s\n", o.binary.c_str(), f.c_str());
+      finding.Set("replay", absl::StrCat(o.binary, " ", f.string()));
     }
+    findings_json.Push(std::move(finding));
   }
-  return new_findings.empty() ? 0 : 1;
+  const int code = new_findings.empty() ? cli::kExitOk : cli::kExitFinding;
+  if (json) {
+    Json doc = Json::Object();
+    doc.Set("command", "fuzz")
+        .Set("harness", o.harness)
+        .Set("binary", o.binary)
+        .Set("seconds", elapsed)
+        .Set("jobs", o.jobs)
+        .Set("executions", static_cast<int64_t>(execs))
+        .Set("executions_per_second", elapsed > 0 ? static_cast<double>(execs) / elapsed : 0.0)
+        .Set("coverage", static_cast<int64_t>(cov))
+        .Set("features", static_cast<int64_t>(ft))
+        .Set("corpus", Json::Object()
+                           .Set("path", corpus.string())
+                           .Set("before", static_cast<uint64_t>(corpus_before))
+                           .Set("after", static_cast<uint64_t>(corpus_after))
+                           .Set("merged", status == 0))
+        .Set("findings", std::move(findings_json))
+        .Set("ok", code == cli::kExitOk)
+        .Set("exit_code", code);
+    std::fputs(doc.Print().c_str(), stdout);
+  }
+  return code;
 }
 
 }  // namespace ionsim

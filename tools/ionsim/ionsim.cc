@@ -311,7 +311,7 @@ const std::vector<cli::Command>& Commands() {
        .details = "The model boots one machine (all of RAM lowmem, as the 64-bit guest) and reloads the ION module "
                   "between traces,\nunless --fresh-machines; the guest runs every trace in one boot.\n",
        .flags = {"board", "seed", "ops", "out_dir", "random", "guest_bin", "qemu", "max_rounds", "no_minimise",
-                 "fresh_machines"},
+                 "fresh_machines", "json", "junit"},
        .max_args = -1,
        .main = CrosscheckMain},
       {.name = "decode",
@@ -326,7 +326,7 @@ const std::vector<cli::Command>& Commands() {
                   "finding decoded",
        .details = "Builds the harness with bazel unless --binary is given, runs it from WORKDIR/corpus (seeded from "
                   "fuzz/corpus/HARNESS)\nand merges the new inputs back into WORKDIR/corpus.\n",
-       .flags = {"seconds", "jobs", "harness", "workdir", "binary"},
+       .flags = {"seconds", "jobs", "harness", "workdir", "binary", "json"},
        .main = FuzzMain},
   };
   return *commands;
