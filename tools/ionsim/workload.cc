@@ -1145,10 +1145,10 @@ int RunWorkloadCommand(const WorkloadOptions& options, std::string svg_path, boo
       f << result.svg;
       svg_ok = static_cast<bool>(f);
     }
-    std::fputs(WorkloadJson(options, result, svg_path, svg_ok).Print().c_str(), stdout);
+    const int code = !result.ok() ? 1 : svg_ok ? 0 : 2;
+    std::fputs(WorkloadJson(options, result, svg_path, svg_ok).Set("exit_code", code).Print().c_str(), stdout);
     std::fflush(stdout);
-    if (!result.ok()) return 1;
-    return svg_ok ? 0 : 2;
+    return code;
   }
   // The report goes out first, the verdict being its last section; the picture's path goes just before it.
   const size_t verdict = result.report.rfind("\n== verdict\n");
