@@ -378,6 +378,46 @@ TEST_F(JsonSchemaTest, CrosscheckAndItsJunitFile) {
   EXPECT_THAT(o.err, HasSubstr("crosscheck: the guest run gave no output"));  // the text went to stderr
 }
 
+// A divergence, through a stand-in harness that reports handle id 7 where the model allocates id 2: the
+// document names it and its minimised trace, the JUnit file has a failure, the minimised trace carries a header
+// and the kernel's results as its expectations, and the progress lines reach a non-terminal stderr.
+TEST_F(JsonSchemaTest, CrosscheckDivergenceMinimisedWithTheKernelsResults) {
+  const std::string path = TempPath("two-allocs.trace");
+  std::ofstream(path) << "P = spawn a\nC = open P\nQ = spawn b\nH1 = alloc C len=4K heap=system  # ok id=1\n"
+                         "D = open Q\nH2 = alloc C len=8K heap=system  # ok id=2\nfree C H1  # ok\n";
+  const std::string out_dir = TempPath("diverge");
+  const std::string junit = TempPath("diverge.xml");
+  setenv("IONSIM_PROGRESS_SECONDS", "0", 1);
+  const Outcome o = RunIonsim({"crosscheck", "--json", "--junit=" + junit, "--qemu=tests/tools/fake_qemu.sh",
+                               "--guest-bin=/bin/true", "--out-dir=" + out_dir, path});
+  unsetenv("IONSIM_PROGRESS_SECONDS");
+  EXPECT_EQ(o.code, 1) << o.err;
+  EXPECT_EQ(Problems(o.out), "");
+  const Value v = ParseJson(o.out);
+  ASSERT_NE(v.Get("traces"), nullptr);
+  ASSERT_EQ(v.Get("traces")->array.size(), 1u);
+  const Value& t = v.Get("traces")->array[0];
+  EXPECT_EQ(t.Get("verdict")->string, "diverge");
+  EXPECT_THAT(t.Get("difference")->string, HasSubstr("kernel: 6 H2 = alloc C len=8K heap=system => ok id=7"));
+  ASSERT_NE(t.Get("minimised"), nullptr);
+  EXPECT_EQ(t.Get("minimised")->Get("operations")->number, 4);  // spawn, open, two allocs
+  EXPECT_THAT(ReadText(junit), HasSubstr("failures=\"1\""));
+  EXPECT_EQ(XmlProblem(ReadText(junit)), "");
+
+  const std::string min = ReadText(out_dir + "/two-allocs.min.trace");
+  EXPECT_THAT(min, HasSubstr("# Minimised by ionsim crosscheck from two-allocs (" + path + "): 4 of 7 operations."));
+  EXPECT_THAT(min, HasSubstr("# kernel: 4 H2 = alloc C len=8K heap=system => ok id=7"));
+  EXPECT_THAT(min, HasSubstr("H2 = alloc C len=8K heap=system  # ok id=7\n"));
+  // On the model the kernel's result is the one expectation that does not hold.
+  const Outcome replay = RunIonsim({"replay", "--json", out_dir + "/two-allocs.min.trace"});
+  EXPECT_EQ(replay.code, 1);
+  EXPECT_EQ(ParseJson(replay.out).Get("mismatches")->number, 1);
+
+  EXPECT_THAT(o.err, HasSubstr("crosscheck guest: 1/1 traces"));
+  EXPECT_THAT(o.err, HasSubstr("1 diverging so far"));
+  EXPECT_THAT(o.err, HasSubstr("minimising round 1: "));
+}
+
 TEST_F(JsonSchemaTest, Fuzz) {
   // A stand-in for a libFuzzer binary: one fork-mode status line.
   const std::string fake = TempPath("fake_fuzzer");

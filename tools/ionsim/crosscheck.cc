@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -85,6 +86,7 @@ struct Options {
 
 struct Item {
   std::string name;
+  std::string source;  // the file, or "random trace of seed N"
   Trace trace;
   std::string text;  // as the guest gets it (a file's own text, so line numbers agree)
   std::string model_out;
@@ -381,6 +383,7 @@ class Crosscheck {
         return Fail(f + ": the trace is for board '" + it.trace.board + "'; run it with --board " + it.trace.board);
       }
       it.name = Basename(f);
+      it.source = f;
       items.push_back(std::move(it));
     }
     // The generator uses the board's heaps, without partial shrinks (generator.h).
@@ -390,6 +393,7 @@ class Crosscheck {
     for (uint64_t i = 0; i < o_.random; ++i) {
       Item it;
       it.name = "random-" + std::to_string(o_.seed + i);
+      it.source = absl::StrCat("random trace of seed ", o_.seed + i, ", ", o_.ops, " operations");
       it.trace = trace::GenerateTrace(o_.seed + i, static_cast<int>(o_.ops), gen);
       it.text = trace::PrintTrace(it.trace);
       items.push_back(std::move(it));
@@ -639,9 +643,50 @@ class Crosscheck {
     return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
   }
 
+  // The minimised trace as written: a header naming the original trace, the first differing output line and
+  // both outputs of it, then the trace whose expected results are the kernel's (the reference) when its output
+  // for this trace is known; otherwise the original expectations that do not hold on the model are dropped.
+  static std::string MinimisedText(const Item& it, Trace t, const std::string& model_out,
+                                   const std::string& kernel_out) {
+    std::string header = absl::StrFormat("# Minimised by ionsim crosscheck from %s (%s): %d of %d operations.\n",
+                                         it.name, it.source, t.ops.size(), it.trace.ops.size());
+    const std::vector<std::string> kernel = trace::ResultsOfOutput(kernel_out);
+    if (!kernel_out.empty()) {
+      const std::string difference =
+          FirstDifference(trace::NormaliseAddressOrder(model_out), trace::NormaliseAddressOrder(kernel_out));
+      bool first = true;
+      for (absl::string_view line : absl::StrSplit(difference, '\n')) {
+        absl::StrAppend(&header, first ? "# The first difference: " : "# ", absl::StripLeadingAsciiWhitespace(line),
+                        "\n");
+        first = false;
+      }
+    }
+    if (!kernel_out.empty() && kernel.size() == t.ops.size()) {
+      for (size_t i = 0; i < t.ops.size(); ++i) t.ops[i].expect = kernel[i];
+      absl::StrAppend(&header,
+                      "# Expected results: the kernel's for this trace; replayed on the model, the divergence shows "
+                      "as a mismatch.\n");
+    } else {
+      const std::vector<std::string> model = trace::ResultsOfOutput(model_out);
+      int dropped = 0;
+      for (size_t i = 0; i < t.ops.size(); ++i) {
+        if (!t.ops[i].expect.empty() && (i >= model.size() || model[i] != t.ops[i].expect)) {
+          t.ops[i].expect.clear();
+          ++dropped;
+        }
+      }
+      absl::StrAppendFormat(&header,
+                            "# Expected results: the original trace's that hold on the model; %d that do not were "
+                            "dropped (no kernel output for this trace).\n",
+                            dropped);
+    }
+    return header + trace::PrintTrace(t);
+  }
+
   void Minimise(std::vector<Item>& items, const std::vector<size_t>& diverged) {
     std::vector<std::unique_ptr<trace::Minimizer>> mins;
     for (size_t i : diverged) mins.push_back(std::make_unique<trace::Minimizer>(items[i].trace));
+    std::map<std::string, std::string> kernel_out_of;  // a diverging candidate's text -> the guest's output
     for (uint64_t round = 1; round <= o_.max_rounds; ++round) {
       std::vector<const Trace*> batch;
       std::vector<std::string> names;
@@ -678,6 +723,7 @@ class Crosscheck {
       for (size_t k = 0; k < batch.size(); ++k) {
         verdicts[owner[k].first][owner[k].second] =
             statuses[k] == "ok" && trace::NormaliseAddressOrder(outs[k]) != trace::NormaliseAddressOrder(model_outs[k]);
+        if (verdicts[owner[k].first][owner[k].second]) kernel_out_of[texts[k]] = outs[k];
       }
       for (size_t m = 0; m < mins.size(); ++m) {
         if (!mins[m]->done()) mins[m]->Feed(verdicts[m]);
@@ -687,9 +733,14 @@ class Crosscheck {
       Item& it = items[diverged[m]];
       const std::string path = o_.out_dir + "/" + it.name + ".min.trace";
       const Trace& t = mins[m]->result();
-      Written(WriteFile(path, trace::PrintTrace(t)));
       ExecReport report;
       runner_->Run(t, true, false, &report);
+      const auto kernel = kernel_out_of.find(trace::PrintTrace(t));
+      const bool original = t.SameAs(it.trace) && it.guest_status == "ok";
+      Written(WriteFile(path, MinimisedText(it, t, report.output,
+                                            kernel != kernel_out_of.end() ? kernel->second
+                                            : original                    ? it.guest_out
+                                                                          : "")));
       it.min_path = path;
       it.min_ops = t.ops.size();
       it.min_complete = mins[m]->done();
