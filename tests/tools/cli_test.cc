@@ -109,6 +109,9 @@ TEST(CliTest, InputErrorsExitWith2) {
   EXPECT_EQ(RunIonsim({"replay", "--board=nosuchboard", "-"}, "state\n").code, 2);
   EXPECT_EQ(RunIonsim({"decode", TempPath("no-such-input")}).code, 2);
   EXPECT_EQ(RunIonsim({"gen", "--board=nosuchboard"}).code, 2);
+  const Outcome run = RunIonsim({"run", "--board=nosuchboard"});
+  EXPECT_EQ(run.code, 2);
+  EXPECT_THAT(run.err, HasSubstr("nosuchboard"));
   // The msm8x25 board has no heap called chunk.
   EXPECT_EQ(
       RunIonsim({"replay", "--board=msm8x25", "-"}, "P = spawn a\nC = open P\nH = alloc C len=4K heap=chunk\n").code,

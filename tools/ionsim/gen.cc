@@ -8,10 +8,11 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/strings/str_cat.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_format.h"
 #include "tools/ionsim/cli.h"
 #include "tools/ionsim/flags.h"
+#include "tools/ionsim/inputs.h"
 #include "tools/trace/generator.h"
 #include "tools/trace/model_runner.h"
 #include "tools/trace/trace.h"
@@ -25,12 +26,9 @@ int GenMain(const std::vector<std::string>&) {
   trace::GeneratorOptions options;
   if (!board.empty()) {
     // The board's heap names, and a `board` line so that replay and crosscheck boot the same board.
-    std::string board_text;
-    std::string error;
-    if (!trace::ResolveBoard(board, &board_text, &error)) return cli::UsageError("gen", error);
-    std::unique_ptr<trace::ModelRunner> runner = trace::ModelRunner::Create(board_text, false, &error);
-    if (!runner) return cli::UsageError("gen", absl::StrCat("board: ", error));
-    options = trace::GeneratorOptionsFor(runner->config());
+    absl::StatusOr<std::unique_ptr<trace::ModelRunner>> runner = BoardRunner(board);
+    if (!runner.ok()) return cli::UsageError("gen", runner.status().message());
+    options = trace::GeneratorOptionsFor((*runner)->config());
     if (options.heaps.empty()) return cli::UsageError("gen", "the board has no heaps to generate traces for");
   }
   trace::Trace t = trace::GenerateTrace(absl::GetFlag(FLAGS_seed), static_cast<int>(ops), options);

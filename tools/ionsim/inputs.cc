@@ -43,7 +43,12 @@ absl::StatusOr<std::unique_ptr<trace::ModelRunner>> BoardRunner(const std::strin
                                                                 trace::MachineMode mode) {
   std::string text;
   std::string error;
-  if (!trace::ResolveBoard(board, &text, &error)) return absl::InvalidArgumentError(error);
+  if (!trace::ResolveBoard(board, &text, &error)) {
+    return absl::InvalidArgumentError(absl::StrCat("board '", board,
+                                                   "' is neither an embedded board (dummy, msm8x25, phone) nor a "
+                                                   "readable board file (",
+                                                   error, ")"));
+  }
   std::unique_ptr<trace::ModelRunner> runner = trace::ModelRunner::Create(text, all_lowmem, &error, mode);
   if (!runner) return absl::InvalidArgumentError(absl::StrCat("board: ", error));
   return runner;

@@ -37,6 +37,7 @@
 #include "tools/ionsim/flags.h"
 #include "tools/ionsim/fuzz.h"
 #include "tools/ionsim/gen.h"
+#include "tools/ionsim/inputs.h"
 #include "tools/ionsim/progress.h"
 #include "tools/ionsim/replay.h"
 #include "tools/ionsim/workload.h"
@@ -263,6 +264,9 @@ int RunMain(const std::vector<std::string>&) {
   WorkloadOptions options;
   options.seed = absl::GetFlag(FLAGS_seed);
   if (!absl::GetFlag(FLAGS_board).empty()) options.board = absl::GetFlag(FLAGS_board);
+  if (const absl::Status board = BoardRunner(options.board).status(); !board.ok()) {
+    return cli::UsageError("run", board.message());
+  }
   const uint64_t frames = absl::GetFlag(FLAGS_frames);
   if (frames < WorkloadOptions::kMinFrames || frames > 10000) {
     return cli::UsageError("run", absl::StrFormat("bad value '%d' for --frames (N: %d to 10000)", frames,
@@ -309,7 +313,8 @@ const std::vector<cli::Command>& Commands() {
        .summary = "replays traces on the model and on the kernel module in QEMU, compares the outputs and "
                   "minimises every divergence",
        .details = "The model boots one machine (all of RAM lowmem, as the 64-bit guest) and reloads the ION module "
-                  "between traces,\nunless --fresh-machines; the guest runs every trace in one boot.\n",
+                  "between traces,\nunless --fresh-machines; the guest runs every trace in one boot. Divergences, "
+                  "their outputs and minimised\ntraces go to --out-dir (default crosscheck-out).\n",
        .flags = {"board", "seed", "ops", "out_dir", "random", "guest_bin", "qemu", "max_rounds", "no_minimise",
                  "fresh_machines", "json", "junit"},
        .max_args = -1,
