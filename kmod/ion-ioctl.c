@@ -94,9 +94,12 @@ long ion_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		if (copy_from_user(&data, (void __user *)arg, _IOC_SIZE(cmd)))
 			return -EFAULT;
 
-	ret = validate_ioctl_arg(cmd, &data);
-	if (WARN_ON_ONCE(ret))
-		return ret;
+	/* Profile switch heap_query: v4.4 has no such check. */
+	if (ion_profile_has(dev->profile, ION_SW_HEAP_QUERY)) {
+		ret = validate_ioctl_arg(cmd, &data);
+		if (WARN_ON_ONCE(ret))
+			return ret;
+	}
 
 	switch (cmd) {
 	case ION_IOC_ALLOC:
@@ -119,6 +122,23 @@ long ion_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 	{
 		struct ion_handle *handle;
 
+		if (!ion_profile_has(dev->profile, ION_SW_FREE_ONE_LOCK)) {
+			/*
+			 * Mirrors ion.c:ion_ioctl() ION_IOC_FREE @ v4.4.0
+			 * (profile 4.4.0): four client->lock sections.
+			 */
+			handle = ion_handle_get_by_id(client,
+						      data.handle.handle);
+			if (IS_ERR(handle))
+				return PTR_ERR(handle);
+			ion_free_unlocked_put(client, handle);
+			ion_handle_put(handle);
+			break;
+		}
+		/*
+		 * Mirrors ion.c:ion_ioctl() ION_IOC_FREE @ v4.4.121: one
+		 * client->lock section (CVE-2016-9120 fix).
+		 */
 		mutex_lock(&client->lock);
 		handle = ion_handle_get_by_id_nolock(client,
 						     data.handle.handle);
@@ -170,12 +190,18 @@ long ion_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		break;
 	}
 	case ION_IOC_HEAP_QUERY:
+		/* Profile switch heap_query: unknown to v4.4. */
+		if (!ion_profile_has(dev->profile, ION_SW_HEAP_QUERY))
+			return -ENOTTY;
 		ret = ion_query_heaps(client, &data.query);
 		break;
 	case ION_IOC_NEW_ALLOC:
 	{
 		int fd;
 
+		/* Profile switch new_alloc: unknown to v4.4. */
+		if (!ion_profile_has(dev->profile, ION_SW_NEW_ALLOC))
+			return -ENOTTY;
 		fd = ion_alloc_fd(dev, data.new_allocation.len,
 				  data.new_allocation.heap_id_mask,
 				  data.new_allocation.flags);

@@ -536,6 +536,29 @@ void ion_free(struct ion_client *client, struct ion_handle *handle)
 	mutex_unlock(&client->lock);
 }
 
+/*
+ * Mirrors ion.c:ion_free() @ v4.4.0 (before 9590232bb4f4; profile 4.4.0,
+ * switch free_one_lock off): the handle is validated under client->lock,
+ * which is dropped before the put takes it again.
+ */
+void ion_free_unlocked_put(struct ion_client *client,
+			   struct ion_handle *handle)
+{
+	bool valid_handle;
+
+	BUG_ON(client != handle->client);
+
+	mutex_lock(&client->lock);
+	valid_handle = ion_handle_validate(client, handle);
+	if (!valid_handle) {
+		WARN(1, "%s: invalid handle passed to free.\n", "ion_free");
+		mutex_unlock(&client->lock);
+		return;
+	}
+	mutex_unlock(&client->lock);
+	ion_handle_put(handle);
+}
+
 /* Mirrors ion.c:ion_phys() @ v4.4. */
 int ion_phys(struct ion_client *client, struct ion_handle *handle,
 	     ion_phys_addr_t *addr, size_t *len)
@@ -1080,17 +1103,52 @@ static int ion_dma_buf_end_cpu_access(struct dma_buf *dmabuf,
 }
 
 /*
+ * Port: 6.1's dma-buf core always has DMA_BUF_IOCTL_SYNC, whose only way
+ * into ION is begin/end_cpu_access (the module has no in-kernel caller of
+ * them). On a profile without the dma_buf_sync switch (a pre-4.6 kernel,
+ * whose dma-buf files have no ioctl at all: ENOTTY) they answer -ENOTTY,
+ * which dma_buf_ioctl() returns. Its own checks come first: a bad pointer
+ * (EFAULT) or bad flags (EINVAL) still get those errnos here, where v4.4
+ * says ENOTTY; the model answers ENOTTY before them (model/kernel/
+ * dma_buf.cc), and traces that reach those paths on such a profile are a
+ * known divergence (docs/profiles.md).
+ */
+static bool ion_dma_buf_has_sync(struct dma_buf *dmabuf)
+{
+	struct ion_buffer *buffer = dmabuf->priv;
+
+	return ion_profile_has(buffer->dev->profile, ION_SW_DMA_BUF_SYNC);
+}
+
+static int ion_dma_buf_sync_begin(struct dma_buf *dmabuf,
+				  enum dma_data_direction direction)
+{
+	if (!ion_dma_buf_has_sync(dmabuf))
+		return -ENOTTY;
+	return ion_dma_buf_begin_cpu_access(dmabuf, direction);
+}
+
+static int ion_dma_buf_sync_end(struct dma_buf *dmabuf,
+				enum dma_data_direction direction)
+{
+	if (!ion_dma_buf_has_sync(dmabuf))
+		return -ENOTTY;
+	return ion_dma_buf_end_cpu_access(dmabuf, direction);
+}
+
+/*
  * Mirrors ion.c:dma_buf_ops @ v4.4.
  * Port: 6.1 dma-buf has no kmap/kmap_atomic callbacks (removed in v5.6);
- * kernel access goes through begin/end_cpu_access.
+ * kernel access goes through begin/end_cpu_access, behind the profile's
+ * dma_buf_sync switch (above).
  */
 static const struct dma_buf_ops dma_buf_ops = {
 	.map_dma_buf = ion_map_dma_buf,
 	.unmap_dma_buf = ion_unmap_dma_buf,
 	.mmap = ion_mmap,
 	.release = ion_dma_buf_release,
-	.begin_cpu_access = ion_dma_buf_begin_cpu_access,
-	.end_cpu_access = ion_dma_buf_end_cpu_access,
+	.begin_cpu_access = ion_dma_buf_sync_begin,
+	.end_cpu_access = ion_dma_buf_sync_end,
 };
 
 /*
@@ -1731,11 +1789,16 @@ static void ion_device_reap_buffers(struct ion_device *dev)
 	}
 }
 
-/* Mirrors ion.c:ion_device_create() @ v4.4. */
+/*
+ * Mirrors ion.c:ion_device_create() @ v4.4.
+ * Divergence: takes the profile the device runs (ion_profile.h; NULL: the
+ * default), which v4.4, being one era, has no notion of.
+ */
 struct ion_device *ion_device_create(long (*custom_ioctl)
 				     (struct ion_client *client,
 				      unsigned int cmd,
-				      unsigned long arg))
+				      unsigned long arg),
+				     const struct ion_profile *profile)
 {
 	struct ion_device *idev;
 	int ret;
@@ -1743,6 +1806,7 @@ struct ion_device *ion_device_create(long (*custom_ioctl)
 	idev = kzalloc(sizeof(*idev), GFP_KERNEL);
 	if (!idev)
 		return ERR_PTR(-ENOMEM);
+	idev->profile = profile ? profile : ion_profile_default();
 
 	idev->dev.minor = MISC_DYNAMIC_MINOR;
 	idev->dev.name = "ion";
@@ -1827,6 +1891,11 @@ static char *board = ION_BOARD_DEFAULT;
 module_param(board, charp, 0444);
 MODULE_PARM_DESC(board,
 		 "embedded board name (dummy, msm8x25, phone) or board text, records separated by ';'");
+
+static char *profile;
+module_param(profile, charp, 0444);
+MODULE_PARM_DESC(profile,
+		 "ION profile (4.4-compat, 4.4, 4.4.0; docs/profiles.md); default: the board's profile record, else 4.4-compat");
 
 static unsigned long reserve_base;
 module_param(reserve_base, ulong, 0444);
@@ -1915,6 +1984,7 @@ static void ionsim_free(void)
 /* Mirrors ion_dummy_driver.c:ion_dummy_init() @ v4.4. */
 static int __init ion_dummy_init(void)
 {
+	const struct ion_profile *prof;
 	char *err;
 	int i, len, ret;
 
@@ -1947,7 +2017,18 @@ static int __init ion_dummy_init(void)
 	}
 	ion_board_render(ionsim_board, ionsim_board_text, len + 1);
 
-	idev = ion_device_create(NULL);
+	/* The profile= parameter, else the board's profile record. */
+	prof = profile && profile[0] ? ion_profile_find(profile) :
+	       ionsim_board->profile[0] ? ion_profile_find(ionsim_board->profile) :
+	       ion_profile_default();
+	if (!prof) {
+		ion_profile_names(err, ION_BOARD_ERR_LEN);
+		pr_err("ionsim: unknown profile '%s' (known: %s)\n", profile, err);
+		ret = -EINVAL;
+		goto err_free;
+	}
+
+	idev = ion_device_create(NULL, prof);
 	if (IS_ERR(idev)) {
 		ret = PTR_ERR(idev);
 		goto err_free;
@@ -1979,8 +2060,8 @@ static int __init ion_dummy_init(void)
 	}
 
 	ion_state_debugfs_init(idev, ionsim_board_text);
-	pr_info("ionsim: board %s: %d heaps, reserved range [%#lx-%#lx]\n",
-		ionsim_board->name, ionsim_nr_heaps, reserve_base,
+	pr_info("ionsim: board %s, profile %s: %d heaps, reserved range [%#lx-%#lx]\n",
+		ionsim_board->name, prof->name, ionsim_nr_heaps, reserve_base,
 		reserve_size ? reserve_base + reserve_size - 1 : reserve_base);
 	kfree(err);
 	return 0;

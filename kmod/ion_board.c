@@ -21,6 +21,7 @@
 #endif
 
 #include "ion_board.h"
+#include "ion_profile.h"
 
 #define BOARD_U64_MAX	(~(uint64_t)0)
 #define BOARD_PAGE	ION_BOARD_PAGE_SIZE
@@ -609,42 +610,87 @@ struct board_parser {
 	unsigned int line;
 };
 
+/*
+ * The one word after a record's keyword (kind: "board", "profile") into
+ * *tok, once per board: *seen_line is the line of an earlier such record.
+ */
+static int board_one_word(struct board_parser *p, struct board_str rec,
+			  size_t pos, const char *kind, unsigned int seen_line,
+			  struct board_str *tok)
+{
+	struct board_str extra;
+	struct board_show show;
+	int ret;
+
+	if (seen_line)
+		return board_error(p->err, p->errlen, p->line,
+				   "duplicate %s record (first at line %u)",
+				   kind, seen_line);
+	ret = board_next_token(rec, &pos, tok);
+	if (ret < 0)
+		return board_error(p->err, p->errlen, p->line,
+				   "%s: unclosed ' quote", kind);
+	if (!ret)
+		return board_error(p->err, p->errlen, p->line,
+				   "%s: missing name", kind);
+	ret = board_next_token(rec, &pos, &extra);
+	if (ret < 0)
+		return board_error(p->err, p->errlen, p->line,
+				   "%s: unclosed ' quote", kind);
+	if (ret)
+		return board_error(p->err, p->errlen, p->line,
+				   "%s: unexpected '%s' after the name", kind,
+				   board_show(&show, extra));
+	return 0;
+}
+
 /* board <name> */
 static int board_parse_board(struct board_parser *p, struct board_str rec,
 			     size_t pos)
 {
 	struct ion_board *b = p->b;
 	struct board_str tok;
-	struct board_str extra;
 	struct board_show show;
 	const char *why;
 	int ret;
 
-	if (b->board_line)
-		return board_error(p->err, p->errlen, p->line,
-				   "duplicate board record (first at line %u)",
-				   b->board_line);
-	ret = board_next_token(rec, &pos, &tok);
-	if (ret < 0)
-		return board_error(p->err, p->errlen, p->line,
-				   "board: unclosed ' quote");
-	if (!ret)
-		return board_error(p->err, p->errlen, p->line,
-				   "board: missing name");
-	ret = board_next_token(rec, &pos, &extra);
-	if (ret < 0)
-		return board_error(p->err, p->errlen, p->line,
-				   "board: unclosed ' quote");
+	ret = board_one_word(p, rec, pos, "board", b->board_line, &tok);
 	if (ret)
-		return board_error(p->err, p->errlen, p->line,
-				   "board: unexpected '%s' after the name",
-				   board_show(&show, extra));
+		return ret;
 	why = board_parse_name(tok, b->name);
 	if (why)
 		return board_error(p->err, p->errlen, p->line,
 				   "board: name '%s' %s",
 				   board_show(&show, tok), why);
 	b->board_line = p->line;
+	return 0;
+}
+
+/* profile <name> (ion_profile.h) */
+static int board_parse_profile(struct board_parser *p, struct board_str rec,
+			       size_t pos)
+{
+	struct ion_board *b = p->b;
+	struct board_str tok;
+	struct board_show show;
+	char names[128];
+	int ret;
+
+	ret = board_one_word(p, rec, pos, "profile", b->profile_line, &tok);
+	if (ret)
+		return ret;
+	if (tok.n <= ION_PROFILE_NAME_MAX) {
+		memcpy(b->profile, tok.p, tok.n);
+		b->profile[tok.n] = '\0';
+	}
+	if (tok.n > ION_PROFILE_NAME_MAX || !ion_profile_find(b->profile)) {
+		b->profile[0] = '\0';
+		ion_profile_names(names, sizeof(names));
+		return board_error(p->err, p->errlen, p->line,
+				   "unknown profile '%s' (known: %s)",
+				   board_show(&show, tok), names);
+	}
+	b->profile_line = p->line;
 	return 0;
 }
 
@@ -869,6 +915,8 @@ static int board_parse_record(struct board_parser *p, struct board_str rec)
 		return board_parse_ram(p, rec, pos);
 	if (board_str_is(kind, "heap"))
 		return board_parse_heap(p, rec, pos);
+	if (board_str_is(kind, "profile"))
+		return board_parse_profile(p, rec, pos);
 	return board_error(p->err, p->errlen, p->line,
 			   "unknown record '%s'", board_show(&show, kind));
 }
@@ -1252,6 +1300,8 @@ int ion_board_render(const struct ion_board *board, char *buf, size_t len)
 	if (board->lowmem_size != board->ram_size)
 		board_put_size(&o, "lowmem", board->lowmem_size);
 	board_put(&o, " base=0x%llx\n", (unsigned long long)board->ram_base);
+	if (board->profile[0])
+		board_put(&o, "profile %s\n", board->profile);
 	for (i = 0; i < board_nr(board); i++) {
 		h = &board->heaps[i];
 		type = ion_board_heap_type_name(h->type);

@@ -15,6 +15,7 @@
  *   ram size=<size> [lowmem=<size>] [base=<addr>]
  *   heap <type> id=<n> name=<name> [base=<addr>|auto] [size=<size>]
  *        [align=<size>] [chunk=<size>] [adjacent=<id>]
+ *   profile <name>          (optional: an ION profile, ion_profile.h)
  *
  * Every function that can fail returns 0 or -EINVAL and writes a one-line
  * message ("board:<line>: ...") into err when err is not NULL.
@@ -82,6 +83,9 @@ struct ion_board_heap {
 
 struct ion_board {
 	char name[ION_BOARD_NAME_MAX + 1];
+	/* profile record: the ION profile (ion_profile.h); "" for the default */
+	char profile[ION_BOARD_NAME_MAX + 1];
+	unsigned int profile_line;
 	uint64_t ram_base;
 	uint64_t ram_size;
 	uint64_t lowmem_size;

@@ -271,9 +271,11 @@ static int ion_cma_mmap(struct ion_heap *mapper, struct ion_buffer *buffer,
 	if (off >= count || user_count > count - off)
 		return -ENXIO;
 
-	return remap_pfn_range(vma, vma->vm_start,
-			       PHYS_PFN(info->handle) + off,
-			       user_count << PAGE_SHIFT, vma->vm_page_prot);
+	/* Port: ion_remap_pfn_range() (ion_heap.c) for x86 PAT's sake. */
+	return ion_remap_pfn_range(vma, vma->vm_start,
+				   PHYS_PFN(info->handle) + off,
+				   user_count << PAGE_SHIFT,
+				   vma->vm_page_prot);
 }
 
 /*

@@ -12,6 +12,7 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/dma-mapping.h>
+#include <linux/pfn_t.h>
 #include <linux/sched.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
@@ -45,10 +46,11 @@ struct device *ion_heap_dma_device(struct device *dev)
  * The page protection of a buffer's kernel and user mappings.
  * Port: v4.4 maps uncached buffers write-combine. x86 PAT does not allow a
  * write-combine alias of RAM that the kernel's direct map holds write-back
- * (track_pfn_remap() turns such a user mapping back to write-back with a
- * warning), so buffers from the page allocator (the system heaps) are
- * mapped write-back; the reserved range has no direct mapping and keeps
- * v4.4's write-combine mappings for uncached buffers.
+ * (x86's memtype lookup turns such a user mapping back to write-back), so
+ * buffers from the page allocator (the system heaps) are mapped
+ * write-back; the reserved range has no direct mapping and keeps v4.4's
+ * write-combine kernel mappings for uncached buffers (for its user
+ * mappings see ion_remap_pfn_range()).
  */
 pgprot_t ion_buffer_pgprot(struct ion_buffer *buffer, pgprot_t prot)
 {
@@ -121,8 +123,62 @@ void ion_heap_unmap_kernel(struct ion_heap *heap,
 }
 
 /*
+ * remap_pfn_range() as v4.4 calls it, with the mapping it makes: a range
+ * inside the vma, which for a private writable (COW) mapping must be the
+ * whole vma and then sets vm_pgoff to the first pfn (-EINVAL otherwise); a
+ * VM_IO | VM_DONTEXPAND | VM_DONTDUMP vma of raw pfns whose page table
+ * entries hold no page reference.
+ * Port: the pfns are inserted one by one (vmf_insert_pfn_prot(), or
+ * vmf_insert_mixed_prot() in a COW vma, where 6.1 refuses VM_PFNMAP
+ * insertion, so that vma is VM_MIXEDMAP instead). x86 PAT makes a
+ * remap_pfn_range() that covers a whole vma over memory outside System RAM
+ * (the memmap= reservation the carveout, chunk and dma heaps live in)
+ * reserve one memtype record for the range, and frees it per vma at
+ * munmap: after a partial munmap or an mprotect split, each piece frees a
+ * range that matches no record ("freeing invalid memtype"), the record
+ * outlives the buffer and the module, and a later mapping of those pages
+ * in another cache mode fails ("conflicting memory types"). A pfn inserted
+ * alone only looks its memtype up and reserves nothing, so no record is
+ * ever made. Where none exists x86 maps reserved memory uncached-minus
+ * whatever protection ion_buffer_pgprot() asked for; System RAM keeps its
+ * write-back. The bytes a mapping shows are the same (x86 is coherent), and
+ * v4.4 on ARM tracked no memtypes at all. The model keeps v4.4's
+ * remap_pfn_range() (model/kernel/mm_user.cc), whose mapping this is.
+ */
+int ion_remap_pfn_range(struct vm_area_struct *vma, unsigned long addr,
+			unsigned long pfn, unsigned long size, pgprot_t prot)
+{
+	unsigned long end = addr + PAGE_ALIGN(size);
+	bool cow = is_cow_mapping(vma->vm_flags);
+	vm_fault_t ret;
+
+	if (addr < vma->vm_start || addr >= end || end > vma->vm_end)
+		return -EINVAL;
+	if (cow) {
+		if (addr != vma->vm_start || end != vma->vm_end)
+			return -EINVAL;
+		vma->vm_pgoff = pfn;
+	}
+	vma->vm_flags |= VM_IO | (cow ? VM_MIXEDMAP : VM_PFNMAP) |
+			 VM_DONTEXPAND | VM_DONTDUMP;
+	for (; addr < end; addr += PAGE_SIZE, pfn++) {
+		if (cow)
+			ret = vmf_insert_mixed_prot(vma, addr,
+						    pfn_to_pfn_t(pfn), prot);
+		else
+			ret = vmf_insert_pfn_prot(vma, addr, pfn, prot);
+		if (ret == VM_FAULT_OOM)
+			return -ENOMEM;
+		if (ret != VM_FAULT_NOPAGE)
+			return -EFAULT;
+	}
+	return 0;
+}
+
+/*
  * Mirrors ion_heap.c:ion_heap_map_user() @ v4.4: the sg entries from
- * vm_pgoff on are remapped by pfn until vm_end.
+ * vm_pgoff on are remapped by pfn until vm_end (through
+ * ion_remap_pfn_range(), the port of remap_pfn_range() above).
  */
 int ion_heap_map_user(struct ion_heap *heap, struct ion_buffer *buffer,
 		      struct vm_area_struct *vma)
@@ -148,8 +204,8 @@ int ion_heap_map_user(struct ion_heap *heap, struct ion_buffer *buffer,
 			offset = 0;
 		}
 		len = min(len, remainder);
-		ret = remap_pfn_range(vma, addr, page_to_pfn(page), len,
-				      vma->vm_page_prot);
+		ret = ion_remap_pfn_range(vma, addr, page_to_pfn(page), len,
+					  vma->vm_page_prot);
 		if (ret)
 			return ret;
 		addr += len;

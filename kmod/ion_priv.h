@@ -97,6 +97,7 @@
 #include <linux/wait.h>
 
 #include "ion.h"
+#include "ion_profile.h"
 
 /**
  * struct ion_buffer - metadata for a particular buffer
@@ -289,6 +290,11 @@ struct ion_device {
 	struct dentry *heaps_debug_root;
 	struct dentry *clients_debug_root;
 	int heap_cnt;
+	/*
+	 * Not in v4.4 (one kernel is one era): the profile chosen at
+	 * creation (ion_profile.h), read-only after.
+	 */
+	const struct ion_profile *profile;
 	unsigned long next_buffer_serial;
 	unsigned long next_client_serial;
 };
@@ -393,7 +399,10 @@ int ion_alloc_fd(struct ion_device *dev, size_t len, unsigned int heap_id_mask,
 struct ion_device *ion_device_create(long (*custom_ioctl)
 				     (struct ion_client *client,
 				      unsigned int cmd,
-				      unsigned long arg));
+				      unsigned long arg),
+				     const struct ion_profile *profile);
+void ion_free_unlocked_put(struct ion_client *client,
+			   struct ion_handle *handle);
 void ion_device_destroy(struct ion_device *dev);
 void ion_device_add_heap(struct ion_device *dev, struct ion_heap *heap);
 void ion_device_remove_heap(struct ion_device *dev, struct ion_heap *heap);
@@ -409,6 +418,8 @@ struct device *ion_heap_dma_device(struct device *dev);
 pgprot_t ion_buffer_pgprot(struct ion_buffer *buffer, pgprot_t prot);
 void *ion_heap_map_kernel(struct ion_heap *heap, struct ion_buffer *buffer);
 void ion_heap_unmap_kernel(struct ion_heap *heap, struct ion_buffer *buffer);
+int ion_remap_pfn_range(struct vm_area_struct *vma, unsigned long addr,
+			unsigned long pfn, unsigned long size, pgprot_t prot);
 int ion_heap_map_user(struct ion_heap *heap, struct ion_buffer *buffer,
 		      struct vm_area_struct *vma);
 int ion_heap_buffer_zero(struct ion_buffer *buffer);

@@ -2,7 +2,8 @@
 //
 // /dev/ion's ioctl handler. The legacy commands mirror ion.c:ion_ioctl() @ v4.4; ION_IOC_HEAP_QUERY mirrors
 // ion-ioctl.c @ v4.11, where it sat beside the legacy commands; the 4.12 ALLOC answers on its own command
-// number (ION_IOC_NEW_ALLOC) with ion.c:ion_alloc_fd() @ v4.14 semantics.
+// number (ION_IOC_NEW_ALLOC) with ion.c:ion_alloc_fd() @ v4.14 semantics. The device's profile
+// (kmod/ion_profile.h) says which of them exist and which form FREE takes.
 #include <cstring>
 
 #include "model/ion_priv.h"
@@ -69,9 +70,12 @@ long ion_ioctl(struct file* filp, unsigned int cmd, unsigned long arg) {
   if (dir & kIocWrite) {
     if (copy_from_user(&data, arg, ioc_size(cmd))) return -EFAULT;
   }
-  // v4.11 validates the query before dispatch and WARNs once (reference ion.md section 1.3).
-  ret = validate_ioctl_arg(cmd, data.query);
-  if (WARN_ON_ONCE(ret)) return ret;
+  // v4.11 validates the query before dispatch and WARNs once (reference ion.md section 1.3). Profile switch
+  // heap_query: v4.4 has no such check.
+  if (ion_profile_has(dev->profile, ION_SW_HEAP_QUERY)) {
+    ret = validate_ioctl_arg(cmd, data.query);
+    if (WARN_ON_ONCE(ret)) return ret;
+  }
 
   switch (cmd) {
     case ION_IOC_ALLOC: {
@@ -83,6 +87,15 @@ long ion_ioctl(struct file* filp, unsigned int cmd, unsigned long arg) {
       break;
     }
     case ION_IOC_FREE: {
+      if (!ion_profile_has(dev->profile, ION_SW_FREE_ONE_LOCK)) {
+        // Mirrors ion.c:ion_ioctl() ION_IOC_FREE @ v4.4.0 (profile 4.4.0): four client->lock sections.
+        ErrnoOr<struct ion_handle*> handle = ion_handle_get_by_id(client, data.handle.handle);
+        if (!handle.ok()) return handle.error().kernel_ret();
+        ion_free_unlocked_put(client, handle.value());
+        ion_handle_put(handle.value());
+        break;
+      }
+      // Mirrors ion.c:ion_ioctl() ION_IOC_FREE @ v4.4.121: one client->lock section (CVE-2016-9120 fix).
       mutex_lock(&client->lock);
       ErrnoOr<struct ion_handle*> handle = ion_handle_get_by_id_nolock(client, data.handle.handle);
       if (!handle.ok()) {
@@ -127,10 +140,14 @@ long ion_ioctl(struct file* filp, unsigned int cmd, unsigned long arg) {
       break;
     }
     case ION_IOC_HEAP_QUERY: {
+      // Profile switch heap_query: unknown to v4.4 (the default case's ENOTTY).
+      if (!ion_profile_has(dev->profile, ION_SW_HEAP_QUERY)) return -ENOTTY;
       ret = ion_query_heaps(client, &data.query);
       break;
     }
     case ION_IOC_NEW_ALLOC: {
+      // Profile switch new_alloc: unknown to v4.4 (the default case's ENOTTY).
+      if (!ion_profile_has(dev->profile, ION_SW_NEW_ALLOC)) return -ENOTTY;
       const int fd = ion_alloc_fd(dev, static_cast<size_t>(data.new_allocation.len),
                                   data.new_allocation.heap_id_mask, data.new_allocation.flags);
       if (fd < 0) return fd;

@@ -465,6 +465,21 @@ void ion_free(struct ion_client* client, struct ion_handle* handle) {
   mutex_unlock(&client->lock);
 }
 
+// Mirrors ion.c:ion_free() @ v4.4.0 (before 9590232bb4f4; profile 4.4.0, switch free_one_lock off): the handle is
+// validated under client->lock, which is dropped before the put takes it again.
+void ion_free_unlocked_put(struct ion_client* client, struct ion_handle* handle) {
+  BUG_ON(client != handle->client);
+  mutex_lock(&client->lock);
+  const bool valid_handle = ion_handle_validate(client, handle);
+  if (!valid_handle) {
+    WARN(1, "%s: invalid handle passed to free.\n", "ion_free");
+    mutex_unlock(&client->lock);
+    return;
+  }
+  mutex_unlock(&client->lock);
+  ion_handle_put(handle);
+}
+
 // Mirrors ion.c:ion_phys() @ v4.4.
 int ion_phys(struct ion_client* client, struct ion_handle* handle, ion_phys_addr_t* addr, size_t* len) {
   mutex_lock(&client->lock);
@@ -1232,9 +1247,11 @@ ION_MODULE_EXIT void ion_device_remove_heap(struct ion_device* dev, struct ion_h
 // Mirrors ion.c:ion_device_create() @ v4.4.
 ION_MODULE_INIT ErrnoOr<struct ion_device*> ion_device_create(struct phys_mem* mem,
                                               long (*custom_ioctl)(struct ion_client* client, unsigned int cmd,
-                                                                   unsigned long arg)) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                                                                   unsigned long arg),
+                                              const struct ion_profile* profile) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   struct ion_device* idev = kzalloc<struct ion_device>(GFP_KERNEL);
   if (!idev) return Errno(-ENOMEM);
+  idev->profile = profile != nullptr ? profile : ion_profile_default();
 
   idev->dev.minor = MISC_DYNAMIC_MINOR;
   idev->dev.name = "ion";

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <string>
 
+#include "kmod/ion_profile.h"
 #include "kmod/uapi/ion.h"
 #include "model/kernel/dma_buf.h"
 #include "model/kernel/err.h"
@@ -46,9 +47,12 @@ struct ion_platform_data {
 
 // Mirrors ion.c:ion_device_create() @ v4.4: registers the misc device /dev/ion and the debugfs tree
 // ion/{heaps,clients}. The error of misc_register (-EBUSY for a second device) or -ENOMEM.
+// Divergence: takes the profile the device runs (kmod/ion_profile.h; NULL: the default), which v4.4, being one
+// era, has no notion of.
 ErrnoOr<struct ion_device*> ion_device_create(struct phys_mem* mem,
                                               long (*custom_ioctl)(struct ion_client* client, unsigned int cmd,
-                                                                   unsigned long arg));
+                                                                   unsigned long arg),
+                                              const struct ion_profile* profile = nullptr);
 // Mirrors ion.c:ion_device_destroy() @ v4.4: deregisters /dev/ion and removes the debugfs tree. v4.4 frees
 // neither heaps nor clients ("XXX need to free the heaps and clients ?"): destroy every heap first with
 // ion_device_remove_heap() + ion_heap_destroy(); a device with heaps, clients or buffers left WARNs.

@@ -45,6 +45,9 @@ void ion_heap_unmap_kernel(struct ion_heap* /*heap*/, struct ion_buffer* buffer)
 }
 
 // Mirrors ion_heap.c:ion_heap_map_user() @ v4.4: remaps the sg entries from vm_pgoff on, stopping at vm_end.
+// kmod/ion_heap.c makes the same mapping through ion_remap_pfn_range(), which inserts the pages one by one so
+// that x86 PAT keeps no memtype record a partial munmap could strand; the pages, their bytes and refcounts, the
+// COW rule and the errnos are remap_pfn_range()'s, as here.
 int ion_heap_map_user(struct ion_heap* /*heap*/, struct ion_buffer* buffer, struct vm_area_struct* vma) {
   struct sg_table* table = buffer->sg_table;
   unsigned long addr = vma->vm_start;

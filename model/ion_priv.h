@@ -22,6 +22,7 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "kmod/ion_profile.h"
 #include "kmod/uapi/ion.h"
 #include "model/ion.h"
 #include "model/kernel/debugfs.h"
@@ -133,6 +134,8 @@ struct ion_device {
   struct dentry* heaps_debug_root;
   struct dentry* clients_debug_root;
   int heap_cnt ABSL_GUARDED_BY(lock);
+  // Not in v4.4 (one kernel is one era): the profile chosen at creation (kmod/ion_profile.h), read-only after.
+  const struct ion_profile* profile;
   // Model bookkeeping: the sources of ion_buffer::serial and ion_client::serial.
   unsigned long next_buffer_serial;
   unsigned long next_client_serial;
@@ -203,6 +206,8 @@ extern struct ion_injected_bugs ion_injected_bugs;
 
 // Mirrors ion.c:ion_free_nolock() @ v4.4: WARNs for a handle that is not the client's.
 void ion_free_nolock(struct ion_client* client, struct ion_handle* handle) ABSL_EXCLUSIVE_LOCKS_REQUIRED(client->lock);
+// Mirrors ion.c:ion_free() @ v4.4.0 (profile 4.4.0): validate under client->lock, unlock, then ion_handle_put().
+void ion_free_unlocked_put(struct ion_client* client, struct ion_handle* handle) ABSL_LOCKS_EXCLUDED(client->lock);
 // Mirrors ion.c:ion_share_dma_buf_fd() @ v4.4: a new O_CLOEXEC fd of get_current(), or the error.
 int ion_share_dma_buf_fd(struct ion_client* client, struct ion_handle* handle);
 // Mirrors ion.c:ion_sync_for_device() @ v4.4.

@@ -30,6 +30,7 @@ ErrnoOr<ModelConfig> ModelConfigFromBoard(const std::string& text_or_builtin_nam
   config.ram_base = board->ram_base;
   config.ram_size = board->ram_size;
   config.lowmem_size = board->lowmem_size;
+  config.profile = board->profile;
   for (unsigned int i = 0; i < board->nr_heaps; i++) {
     const ion_board_heap& h = board->heaps[i];
     ModelHeapConfig heap;

@@ -60,8 +60,12 @@ ErrnoOr<std::unique_ptr<ModelBackend>> ModelBackend::Create(const ModelConfig& c
   for (const ModelHeapConfig& h : config.heaps) {
     if (heap_has_range(h.type) && h.size != 0) mc.reserved.push_back(phys_mem_range{h.base, h.size});
   }
+  const ion_profile* profile = config.profile.empty() ? ion_profile_default() : ion_profile_find(config.profile.c_str());
+  if (profile == nullptr) return Errno(-EINVAL);
   backend->mem_ = phys_mem_create(mc);
   if (!backend->mem_) return Errno(-EINVAL);
+  // The machine's kernel is the profile's: dma-buf files have DMA_BUF_IOCTL_SYNC from v4.6 on.
+  backend->mem_->dma_buf_ioctl = ion_profile_has(profile, ION_SW_DMA_BUF_SYNC);
   // The CMA areas of the dma heaps belong to the machine, not to the module: the kernel declares them at boot
   // (dma_contiguous_reserve, or a board's "linux,cma" reserved-memory region) and they outlive every rmmod.
   for (const ModelHeapConfig& h : config.heaps) {
@@ -79,7 +83,9 @@ ErrnoOr<std::unique_ptr<ModelBackend>> ModelBackend::Create(const ModelConfig& c
 }
 
 Errno ModelBackend::LoadModule() {
-  ErrnoOr<ion_device*> dev = ion_device_create(mem_, nullptr);
+  const ion_profile* profile =
+      config_.profile.empty() ? ion_profile_default() : ion_profile_find(config_.profile.c_str());
+  ErrnoOr<ion_device*> dev = ion_device_create(mem_, nullptr, profile);
   if (!dev.ok()) return dev.error();
   dev_ = dev.value();
 

@@ -40,6 +40,8 @@ struct ModelConfig {
   uint64_t ram_size = 512ULL << 20;
   uint64_t lowmem_size = 448ULL << 20;
   std::vector<ModelHeapConfig> heaps;
+  // The ION profile (kmod/ion_profile.h, docs/profiles.md); "" for the default (4.4-compat).
+  std::string profile;
 };
 
 // A machine with the heap types of the ION core: system_contig (id 1) and a 4 MiB carveout (id 2) reserved at

@@ -5,6 +5,8 @@
 #include <cstdio>
 
 #include "model/kernel/bug.h"
+#include "model/kernel/mm.h"
+#include "model/kernel/sched.h"
 #include "model/kernel/slab.h"
 
 namespace ionsim::kernel {
@@ -102,8 +104,15 @@ loff_t dma_buf_llseek(struct file* file, loff_t offset, int whence) {
 }
 
 // Mirrors drivers/dma-buf/dma-buf.c:dma_buf_ioctl() @ v4.6: the flags are copied in before they are checked.
+// Divergence: the v4.6 handler is always in dma_buf_fops; on a machine whose kernel predates it
+// (phys_mem::dma_buf_ioctl false, an ION profile without the dma_buf_sync switch) it answers every command with
+// ENOTTY before touching the argument, as vfs_ioctl() does for v4.4's dma_buf_fops, which have no unlocked_ioctl.
 long dma_buf_ioctl(struct file* file, unsigned int cmd, unsigned long arg) {
   struct dma_buf* dmabuf = static_cast<struct dma_buf*>(file->private_data);
+  const struct task_struct* task = get_current();
+  if (task != nullptr && task->mm != nullptr && task->mm->mem != nullptr && !task->mm->mem->dma_buf_ioctl) {
+    return -ENOTTY;
+  }
 
   switch (cmd) {
     case DMA_BUF_IOCTL_SYNC: {

@@ -203,6 +203,10 @@ struct phys_mem {
   size_t mem_map_bytes = 0;
   struct zone zones[MAX_NR_ZONES];
 
+  // Whether the machine's kernel has dma_buf_ioctl() (DMA_BUF_IOCTL_SYNC, v4.6): false for an older kernel, whose
+  // dma-buf files answer every ioctl with ENOTTY. Set at boot, before any dma-buf exists.
+  bool dma_buf_ioctl = true;
+
   unsigned long totalram_pages = 0;   // managed pages of both zones
   unsigned long totalhigh_pages = 0;  // managed highmem pages
   unsigned long reserved_pages = 0;   // PG_reserved pages, in RAM or not

@@ -277,5 +277,128 @@ TEST_F(IonLifetimeConformanceTest, CarveoutSpaceComesBackAfterTheDrainAndIdsAndO
   EXPECT_THAT(Dump(), HasSubstr("buffer b2 heap=carveout size=4194304 offset=0x0 flags=0x0 ref=1 handles=1 kmap=0\n"));
 }
 
+// The partial-unmap sequences of the guest smoke test (tools/qemu/guest/ion_smoke.c, check_pat_sequences), on
+// every heap and in every cache mode: what is still mapped keeps its bytes, and once the buffer is gone the same
+// pages map again in the other cache mode. On the module this is where x86 PAT memtype records used to leak
+// (kmod/ion_heap.c: ion_remap_pfn_range()); on v4.4 and the model a valid buffer always maps.
+TEST_F(IonLifetimeConformanceTest, PiecewiseMunmapsKeepTheRestAndTheSamePagesMapAgainInTheOtherCacheMode) {
+  constexpr size_t kPages = 16;
+  constexpr size_t kLen = kPages * kPage;
+  constexpr size_t kQ = kPages / 4;
+  constexpr unsigned int kCachedSync = ION_FLAG_CACHED | ION_FLAG_CACHED_NEEDS_SYNC;
+  enum Cut { kHead, kTail, kMiddle, kOffset, kForkedHalf };
+  for (unsigned int mask : {kCarveoutMask, kChunkMask, kContigMask, kSystemMask}) {
+    for (unsigned int flags : {static_cast<unsigned int>(ION_FLAG_CACHED), kCachedSync, 0U}) {
+      for (Cut cut : {kHead, kTail, kMiddle, kOffset, kForkedHalf}) {
+        SCOPED_TRACE(::testing::Message() << "heap mask " << mask << " flags " << flags << " cut " << cut);
+        ErrnoOr<int> buf = ion_->AllocFd(fd_, kLen, mask, flags);
+        ASSERT_THAT(buf, IsOk());
+        ErrnoOr<uint64_t> m = backend_->mmap(proc_, 0, kLen, kProtRw, kMapShared, buf.value(), 0);
+        ASSERT_THAT(m, IsOk());
+        const std::vector<uint8_t> bytes = Pattern(kLen, static_cast<uint8_t>(mask + flags + cut));
+        ASSERT_THAT(backend_->poke(proc_, m.value(), bytes.data(), kLen), IsOk());
+        // Pages [first, first + n) still read what was written through the whole mapping at `base`.
+        const auto expect_pages = [&](ProcId proc, uint64_t base, size_t first, size_t n) {
+          std::vector<uint8_t> got(n * kPage);
+          ASSERT_THAT(backend_->peek(proc, base + first * kPage, got.data(), got.size()), IsOk());
+          EXPECT_TRUE(std::equal(got.begin(), got.end(), bytes.begin() + static_cast<long>(first * kPage)))
+              << "pages " << first << ".." << first + n - 1;
+        };
+        const uint64_t a = m.value();
+        switch (cut) {
+          case kHead:
+            ASSERT_THAT(backend_->munmap(proc_, a, kQ * kPage), IsOk());
+            expect_pages(proc_, a, kQ, kPages - kQ);
+            ASSERT_THAT(backend_->munmap(proc_, a + kQ * kPage, (kPages - kQ) * kPage), IsOk());
+            break;
+          case kTail:
+            ASSERT_THAT(backend_->munmap(proc_, a + (kPages - kQ) * kPage, kQ * kPage), IsOk());
+            expect_pages(proc_, a, 0, kPages - kQ);
+            ASSERT_THAT(backend_->munmap(proc_, a, (kPages - kQ) * kPage), IsOk());
+            break;
+          case kMiddle:
+            ASSERT_THAT(backend_->munmap(proc_, a + kQ * kPage, kQ * kPage), IsOk());
+            expect_pages(proc_, a, 0, kQ);
+            expect_pages(proc_, a, 2 * kQ, kPages - 2 * kQ);
+            uint8_t byte;
+            EXPECT_THAT(backend_->peek(proc_, a + kQ * kPage, &byte, 1), IsErrno(EFAULT));
+            ASSERT_THAT(backend_->munmap(proc_, a, kLen), IsOk());
+            break;
+          case kOffset: {
+            // A second mapping of the middle half (a nonzero vm_pgoff), cut in two.
+            ErrnoOr<uint64_t> o =
+                backend_->mmap(proc_, 0, kLen / 2, kProtRw, kMapShared, buf.value(), kQ * kPage);
+            ASSERT_THAT(o, IsOk());
+            ASSERT_THAT(backend_->munmap(proc_, o.value(), kQ * kPage), IsOk());
+            expect_pages(proc_, o.value() - kQ * kPage, 2 * kQ, kQ);
+            ASSERT_THAT(backend_->munmap(proc_, o.value() + kQ * kPage, kQ * kPage), IsOk());
+            ASSERT_THAT(backend_->munmap(proc_, a, kLen), IsOk());
+            break;
+          }
+          case kForkedHalf: {
+            // The child drops the head half of its inherited mapping and exits holding the tail half.
+            ErrnoOr<ProcId> child = backend_->fork(proc_);
+            ASSERT_THAT(child, IsOk());
+            ASSERT_THAT(backend_->munmap(child.value(), a, kLen / 2), IsOk());
+            expect_pages(child.value(), a, kPages / 2, kPages / 2);
+            ASSERT_THAT(backend_->exit(child.value()), IsOk());
+            ASSERT_THAT(backend_->munmap(proc_, a + kLen / 2, kLen / 2), IsOk());
+            expect_pages(proc_, a, 0, kPages / 2);
+            ASSERT_THAT(backend_->munmap(proc_, a, kLen / 2), IsOk());
+            break;
+          }
+        }
+        ASSERT_THAT(backend_->close(proc_, buf.value()), IsOk());
+        const std::string before = DrainedDump();
+        EXPECT_THAT(before, Not(HasSubstr("buffer ")));
+        // The same pages (carveout and chunk heaps hand out their lowest free range) in the other cache mode.
+        ErrnoOr<int> again = ion_->AllocFd(fd_, kLen, mask, flags != 0 ? 0U : kCachedSync);
+        ASSERT_THAT(again, IsOk());
+        if (mask == kCarveoutMask || mask == kChunkMask) {
+          EXPECT_THAT(Dump(), HasSubstr(" offset=0x0"));
+        }
+        ErrnoOr<uint64_t> m2 = backend_->mmap(proc_, 0, kLen, kProtRw, kMapShared, again.value(), 0);
+        ASSERT_THAT(m2, IsOk());
+        std::vector<uint8_t> fresh(kLen, 0xaa);
+        ASSERT_THAT(backend_->peek(proc_, m2.value(), fresh.data(), kLen), IsOk());
+        EXPECT_EQ(std::count(fresh.begin(), fresh.end(), 0), static_cast<long>(kLen)) << "zeroed again";
+        ASSERT_THAT(backend_->poke(proc_, m2.value(), bytes.data(), kLen), IsOk());
+        expect_pages(proc_, m2.value(), 0, kPages);
+        ASSERT_THAT(backend_->munmap(proc_, m2.value(), kLen), IsOk());
+        ASSERT_THAT(backend_->close(proc_, again.value()), IsOk());
+        ASSERT_THAT(backend_->run_deferred_free(), IsOk());
+      }
+    }
+  }
+}
+
+// A private writable mapping (a COW mapping) of a buffer of one sg entry maps (v4.4's remap_pfn_range() takes a
+// COW range that covers the whole vma), and a store through it lands in a private copy of the page, never in the
+// buffer. A buffer of several sg entries fails with EINVAL: tests/model/ion_userspace_test.cc (the module logs
+// "ion_mmap: failure mapping buffer to userspace" for it, which ionsim-qemu judges a failed run).
+TEST_F(IonLifetimeConformanceTest, PrivateWritableMappingWorksForOneSgEntryAndIsCopiedOnWrite) {
+  constexpr size_t kLen = 4 * kPage;
+  ErrnoOr<int> buf = ion_->AllocFd(fd_, kLen, kCarveoutMask, 0);
+  ASSERT_THAT(buf, IsOk());
+  ErrnoOr<uint64_t> shared = backend_->mmap(proc_, 0, kLen, kProtRw, kMapShared, buf.value(), 0);
+  ErrnoOr<uint64_t> priv = backend_->mmap(proc_, 0, kLen, kProtRw, kMapPrivate, buf.value(), 0);
+  ASSERT_THAT(shared, IsOk());
+  ASSERT_THAT(priv, IsOk());
+  const std::vector<uint8_t> bytes = Pattern(kLen, 0x3c);
+  ASSERT_THAT(backend_->poke(proc_, shared.value(), bytes.data(), kLen), IsOk());
+  std::vector<uint8_t> seen(kLen);
+  ASSERT_THAT(backend_->peek(proc_, priv.value(), seen.data(), kLen), IsOk());
+  EXPECT_EQ(seen, bytes) << "an untouched private page shows the buffer";
+  const uint8_t mark = 0x99;
+  ASSERT_THAT(backend_->poke(proc_, priv.value() + kPage + 3, &mark, 1), IsOk());
+  uint8_t in_buffer = 0;
+  ASSERT_THAT(backend_->peek(proc_, shared.value() + kPage + 3, &in_buffer, 1), IsOk());
+  EXPECT_EQ(in_buffer, bytes[kPage + 3]) << "the private store went to a copy";
+  ASSERT_THAT(backend_->munmap(proc_, priv.value() + kPage, kPage), IsOk());
+  ASSERT_THAT(backend_->munmap(proc_, priv.value(), kLen), IsOk());
+  ASSERT_THAT(backend_->munmap(proc_, shared.value(), kLen), IsOk());
+  ASSERT_THAT(backend_->close(proc_, buf.value()), IsOk());
+}
+
 }  // namespace
 }  // namespace ionsim::conformance

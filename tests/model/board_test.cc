@@ -1069,5 +1069,32 @@ TEST(BoardFuzzTest, RandomMutationsOfTheEmbeddedBoardsGiveAValidBoardOrAnError) 
   EXPECT_GT(invalid, 500);
 }
 
+TEST(BoardTest, ProfileRecordNamesAKnownProfileOnceAndIsRenderedBack) {
+  Board ok = Parse("board b\nram size=64M\nprofile 4.4\n");
+  ASSERT_EQ(ok.ret, 0) << ok.err;
+  EXPECT_STREQ(ok.b->profile, "4.4");
+  EXPECT_EQ(ok.b->profile_line, 3u);
+  std::vector<char> text(static_cast<size_t>(ion_board_render(ok.b.get(), nullptr, 0)) + 1);
+  ion_board_render(ok.b.get(), text.data(), text.size());
+  EXPECT_THAT(text.data(), HasSubstr("\nprofile 4.4\n"));
+
+  Board none = Parse("board b\nram size=64M\n");
+  ASSERT_EQ(none.ret, 0);
+  EXPECT_STREQ(none.b->profile, "");
+
+  Board unknown = Parse("board b\nram size=64M\nprofile 3.18\n");
+  EXPECT_EQ(unknown.ret, -EINVAL);
+  EXPECT_EQ(unknown.err, "board:3: unknown profile '3.18' (known: 4.4-compat, 4.4, 4.4.0)");
+  Board twice = Parse("board b\nprofile 4.4\nram size=64M\nprofile 4.4.0\n");
+  EXPECT_EQ(twice.ret, -EINVAL);
+  EXPECT_EQ(twice.err, "board:4: duplicate profile record (first at line 2)");
+  Board extra = Parse("board b\nram size=64M\nprofile 4.4 4.4.0\n");
+  EXPECT_EQ(extra.ret, -EINVAL);
+  EXPECT_EQ(extra.err, "board:3: profile: unexpected '4.4.0' after the name");
+  Board empty = Parse("board b\nram size=64M\nprofile\n");
+  EXPECT_EQ(empty.err, "board:3: profile: missing name");
+}
+
+
 }  // namespace
 }  // namespace ionsim::testing

@@ -33,12 +33,14 @@ namespace {
 
 using ::testing::HasSubstr;
 
+constexpr unsigned int kSystemMask = 1U << 0;
 constexpr unsigned int kContigMask = 1U << 1;
 constexpr unsigned int kCarveoutMask = 1U << 2;
 constexpr size_t kPage = 4096;
 constexpr int kProtRw = static_cast<int>(kernel::PROT_READ | kernel::PROT_WRITE);
 constexpr int kProtRead = static_cast<int>(kernel::PROT_READ);
 constexpr int kMapShared = static_cast<int>(kernel::MAP_SHARED);
+constexpr int kMapPrivate = static_cast<int>(kernel::MAP_PRIVATE);
 constexpr unsigned int kCachedNeedsSync = ION_FLAG_CACHED | ION_FLAG_CACHED_NEEDS_SYNC;
 
 std::string Dump(IonBackend* backend) {
@@ -593,6 +595,27 @@ TEST_F(IonUserspaceTest, AllocWhoseResultCannotBeCopiedOutFailsWithEfaultAndFree
   EXPECT_EQ(Buffer(b(), 3), "ref=1 handles=1 kmap=0");
   ASSERT_THAT(backend_->munmap(proc_, rw.value(), kPage), IsOk());
   ASSERT_THAT(backend_->munmap(proc_, ro.value(), kPage), IsOk());
+}
+
+// On a board with every heap type (the system heap as id 0).
+class IonAllHeapsUserspaceTest : public IonTest {
+ protected:
+  IonAllHeapsUserspaceTest() : IonTest(AllHeapsModelConfig()) {}
+};
+
+// remap_pfn_range() takes a COW (private writable) range only when it covers the whole vma: a carveout buffer is
+// one sg entry and maps, five pages of the system heap are five order-0 entries and fail with EINVAL.
+TEST_F(IonAllHeapsUserspaceTest, PrivateWritableMappingOfABufferOfSeveralSgEntriesFailsWithEinval) {
+  ErrnoOr<int> one = ion_->AllocFd(fd_, 4 * kPage, kCarveoutMask, 0);
+  ErrnoOr<int> five = ion_->AllocFd(fd_, 5 * kPage, kSystemMask, 0);
+  ASSERT_THAT(one, IsOk());
+  ASSERT_THAT(five, IsOk());
+  ErrnoOr<uint64_t> whole = backend_->mmap(proc_, 0, 4 * kPage, kProtRw, kMapPrivate, one.value(), 0);
+  ASSERT_THAT(whole, IsOk());
+  EXPECT_THAT(backend_->mmap(proc_, 0, 5 * kPage, kProtRw, kMapPrivate, five.value(), 0), IsErrno(EINVAL));
+  ASSERT_THAT(backend_->munmap(proc_, whole.value(), 4 * kPage), IsOk());
+  ASSERT_THAT(backend_->close(proc_, one.value()), IsOk());
+  ASSERT_THAT(backend_->close(proc_, five.value()), IsOk());
 }
 
 }  // namespace

@@ -64,7 +64,7 @@ TEST(CliTest, EveryCommandHasGeneratedHelpNamingItsFlags) {
 TEST(CliTest, AFlagOfAnotherCommandIsRejected) {
   const Outcome o = RunIonsim({"replay", "--ops=3", "x.trace"});
   EXPECT_EQ(o.code, 2);
-  EXPECT_THAT(o.err, HasSubstr("unknown flag --ops (replay accepts --board, --json)"));
+  EXPECT_THAT(o.err, HasSubstr("unknown flag --ops (replay accepts --board, --profile, --json)"));
 }
 
 TEST(CliTest, BothFlagSyntaxesMeanTheSame) {

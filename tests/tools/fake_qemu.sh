@@ -9,7 +9,7 @@ data=
 out=
 while [ $# -gt 0 ]; do
   case "$1" in
-    --board | --data | --out | --timeout | --bin | --append)
+    --board | --data | --out | --timeout | --bin | --append | --profile)
       case "$1" in
         --board) board=$2 ;;
         --data) data=$2 ;;

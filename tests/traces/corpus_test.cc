@@ -20,7 +20,8 @@
 namespace ionsim::trace {
 namespace {
 
-// The corpus files in the test's runfiles, sorted.
+// The corpus files in the test's runfiles, sorted: tests/traces/*.trace and the profiles' own
+// tests/traces/<profile>/*.trace (each pins its profile with a `profile` line).
 std::vector<std::string> CorpusPaths() {
   const char* srcdir = std::getenv("TEST_SRCDIR");
   const char* workspace = std::getenv("TEST_WORKSPACE");
@@ -28,7 +29,7 @@ std::vector<std::string> CorpusPaths() {
   if (!srcdir || !workspace) return paths;
   const std::filesystem::path dir = std::filesystem::path(srcdir) / workspace / "tests" / "traces";
   std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir, ec)) {
     if (entry.path().extension() == ".trace") paths.push_back(entry.path().string());
   }
   std::sort(paths.begin(), paths.end());
@@ -55,6 +56,12 @@ TEST(CorpusTest, EveryTraceMeetsItsExpectedResultsAndTheInvariants) {
     ASSERT_TRUE(ResolveBoard(t.board, &board, &error)) << error;
     std::unique_ptr<ModelRunner> runner = ModelRunner::Create(board, false, &error);
     ASSERT_NE(runner, nullptr) << error;
+    ASSERT_TRUE(runner->SetProfile(t.profile, &error)) << error;
+    // A trace in tests/traces/<profile>/ names that profile.
+    const std::string dir = std::filesystem::path(path).parent_path().filename().string();
+    if (dir != "traces") {
+      EXPECT_EQ(t.profile, dir);
+    }
     ExecReport report;
     EXPECT_TRUE(runner->Run(t, true, true, &report)) << report.error;
     for (const std::string& f : report.failures) ADD_FAILURE() << f;
@@ -76,6 +83,7 @@ TEST(CorpusTest, ReplayIsDeterministic) {
     ASSERT_TRUE(ParseTrace(Read(path), &t, &error)) << error;
     std::unique_ptr<ModelRunner> runner = ModelRunner::Create(t.board.empty() ? "dummy" : t.board, false, &error);
     ASSERT_NE(runner, nullptr) << error;
+    ASSERT_TRUE(runner->SetProfile(t.profile, &error)) << error;
     ExecReport a;
     ExecReport b;
     runner->Run(t, true, true, &a);

@@ -73,6 +73,7 @@ struct Options {
   uint64_t seed = 1;
   uint64_t ops = 32;
   std::string board;
+  std::string profile;  // "" : the board's profile record, else the default
   std::string out_dir = "crosscheck-out";
   std::string guest_bin;  // default: GuestBinDefault()
   std::string qemu = "tools/qemu/ionsim-qemu";
@@ -305,6 +306,7 @@ class Crosscheck {
     Json doc = Json::Object();
     doc.Set("command", "crosscheck")
         .Set("board", o_.board.empty() ? "dummy" : o_.board)
+        .Set("profile", runner_ ? runner_->profile() : o_.profile)
         .Set("files", o_.files)
         .Set("random", o_.random)
         .Set("seed", o_.seed)
@@ -372,6 +374,7 @@ class Crosscheck {
     runner_ = trace::ModelRunner::Create(board_text_, /*all_lowmem=*/true, &error,
                                          o_.fresh_machines ? trace::MachineMode::kFresh : trace::MachineMode::kReload);
     if (!runner_) return Fail("board: " + error);
+    if (!runner_->SetProfile(o_.profile, &error)) return Fail(error);
     mkdir(o_.out_dir.c_str(), 0755);
     for (const std::string& f : o_.files) {
       Item it;
@@ -381,6 +384,10 @@ class Crosscheck {
       it.text = text;
       if (!it.trace.board.empty() && it.trace.board != (o_.board.empty() ? "dummy" : o_.board)) {
         return Fail(f + ": the trace is for board '" + it.trace.board + "'; run it with --board " + it.trace.board);
+      }
+      if (!it.trace.profile.empty() && it.trace.profile != runner_->profile()) {
+        return Fail(f + ": the trace is for profile '" + it.trace.profile + "'; run it with --profile " +
+                    it.trace.profile);
       }
       it.name = Basename(f);
       it.source = f;
@@ -471,10 +478,10 @@ class Crosscheck {
     guest_rate_ = guest_rate;
     guest_s_ = guest_s;
     boot_s_ = boot_s;
-    Say("crosscheck: %zu traces (%zu files, %llu random of %llu operations from seed %llu), board %s\n",
-                items.size(), o_.files.size(), static_cast<unsigned long long>(o_.random),
-                static_cast<unsigned long long>(o_.ops), static_cast<unsigned long long>(o_.seed),
-                o_.board.empty() ? "dummy" : o_.board.c_str());
+    Say("crosscheck: %zu traces (%zu files, %llu random of %llu operations from seed %llu), board %s, profile %s\n",
+        items.size(), o_.files.size(), static_cast<unsigned long long>(o_.random),
+        static_cast<unsigned long long>(o_.ops), static_cast<unsigned long long>(o_.seed),
+        o_.board.empty() ? "dummy" : o_.board.c_str(), runner_->profile().c_str());
     Say("model: %.0f traces/s (%.3f s; %s per trace, canonical output)\n", model_rate, model_s,
                 o_.fresh_machines ? "a fresh machine" : "one machine, a module reload");
     Say("guest: %.1f traces/s (%.3f s in the guest, of which %.3f s module reloads; %.1f s boot to "
@@ -537,7 +544,9 @@ class Crosscheck {
     // The first boot builds the module (make is incremental); the minimisation rounds reuse it.
     const std::string build = built_ ? " --no-build" : "";
     built_ = true;
-    const std::string cmd = o_.qemu + " run" + build + append + " --board '" + board_arg + "' --timeout " +
+    // The module's profile= parameter overrides the board's profile record, as --profile does on the model.
+    const std::string profile = o_.profile.empty() ? "" : " --profile '" + o_.profile + "'";
+    const std::string cmd = o_.qemu + " run" + build + append + profile + " --board '" + board_arg + "' --timeout " +
                             std::to_string(timeout) + " --bin '" + o_.guest_bin + "' --data '" + data_dir +
                             "' --out '" + out_file + "' -- 'ionsim-guest-replay /ionsim/data/bundle' >'" +
                             log_file + "' 2>&1";
@@ -777,6 +786,7 @@ int CrosscheckMain(const std::vector<std::string>& args) {
     return cli::UsageError("crosscheck", absl::StrFormat("bad value '%d' for --ops (K: 1 to 99999)", o.ops));
   }
   o.board = absl::GetFlag(FLAGS_board);
+  o.profile = absl::GetFlag(FLAGS_profile);
   if (!absl::GetFlag(FLAGS_out_dir).empty()) o.out_dir = absl::GetFlag(FLAGS_out_dir);
   o.guest_bin = absl::GetFlag(FLAGS_guest_bin);
   o.qemu = absl::GetFlag(FLAGS_qemu);

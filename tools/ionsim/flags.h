@@ -17,6 +17,9 @@
 // An embedded board's name or a board file (docs/boards.md); "" is the command's default (dummy; for replay
 // the trace's `board` line).
 ABSL_DECLARE_FLAG(std::string, board);
+// An ION profile (era, kmod/ion_profile.h, docs/profiles.md); "" is the trace's profile line, else the board's
+// profile record.
+ABSL_DECLARE_FLAG(std::string, profile);
 // The seed of the command's random choices.
 ABSL_DECLARE_FLAG(uint64_t, seed);
 // Where the command writes its files; "" is the command's default.

@@ -38,6 +38,7 @@
 #include "tools/ionsim/fuzz.h"
 #include "tools/ionsim/gen.h"
 #include "tools/ionsim/inputs.h"
+#include "tools/ionsim/profiles.h"
 #include "tools/ionsim/progress.h"
 #include "tools/ionsim/replay.h"
 #include "tools/ionsim/workload.h"
@@ -300,7 +301,7 @@ const std::vector<cli::Command>& Commands() {
       {.name = "replay",
        .args = "TRACE",
        .summary = "runs a trace (a file, or - for stdin) on the model and prints its canonical output",
-       .flags = {"board", "json"},
+       .flags = {"board", "profile", "json"},
        .min_args = 1,
        .max_args = 1,
        .main = ReplayMain},
@@ -315,7 +316,7 @@ const std::vector<cli::Command>& Commands() {
        .details = "The model boots one machine (all of RAM lowmem, as the 64-bit guest) and reloads the ION module "
                   "between traces,\nunless --fresh-machines; the guest runs every trace in one boot. Divergences, "
                   "their outputs and minimised\ntraces go to --out-dir (default crosscheck-out).\n",
-       .flags = {"board", "seed", "ops", "out_dir", "random", "guest_bin", "qemu", "max_rounds", "no_minimise",
+       .flags = {"board", "profile", "seed", "ops", "out_dir", "random", "guest_bin", "qemu", "max_rounds", "no_minimise",
                  "fresh_machines", "json", "junit"},
        .max_args = -1,
        .main = CrosscheckMain},
@@ -333,6 +334,9 @@ const std::vector<cli::Command>& Commands() {
                   "fuzz/corpus/HARNESS)\nand merges the new inputs back into WORKDIR/corpus.\n",
        .flags = {"seconds", "jobs", "harness", "workdir", "binary", "json"},
        .main = FuzzMain},
+      {.name = "profiles",
+       .summary = "lists the ION profiles (eras) and the behaviour each switch changes, with its upstream source",
+       .main = ProfilesMain},
   };
   return *commands;
 }

@@ -61,6 +61,12 @@ int ReplayMain(const std::vector<std::string>& args) {
     absl::FPrintF(stderr, "ionsim replay: %s\n", message);
     return json ? JsonError(path, message, cli::kExitError) : cli::kExitError;
   }
+  // --profile, else the trace's profile line, else the board's profile record.
+  const std::string profile = absl::GetFlag(FLAGS_profile);
+  if (std::string error; !(*runner)->SetProfile(profile.empty() ? t->profile : profile, &error)) {
+    absl::FPrintF(stderr, "ionsim replay: %s\n", error);
+    return json ? JsonError(path, error, cli::kExitError) : cli::kExitError;
+  }
   trace::ExecReport report;
   {
     Progress progress("replay", "operations", t->ops.size());

@@ -11,6 +11,7 @@ Trace SubTrace(const Trace& t, const std::vector<int>& keep, std::vector<int>* k
   auto ok = [&bound](const SymRef& r) { return r.sym < 0 || (bound[r.sym] && (r.at < 0 || bound[r.at])); };
   Trace out;
   out.board = t.board;
+  out.profile = t.profile;
   std::vector<int32_t> remap(t.symbols.size(), -1);
   std::vector<int32_t> heap_remap(t.heap_names.size(), -1);
   auto map_ref = [&remap](const SymRef& r) {
@@ -20,7 +21,7 @@ Trace SubTrace(const Trace& t, const std::vector<int>& keep, std::vector<int>* k
     return m;
   };
   if (kept) kept->clear();
-  int line = t.board.empty() ? 0 : 1;
+  int line = (t.board.empty() ? 0 : 1) + (t.profile.empty() ? 0 : 1);
   for (int i : keep) {
     const Op& op = t.ops[i];
     const bool uses_b = !op.raw_id && op.b.sym >= 0;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "kmod/ion_board.h"
+#include "kmod/ion_profile.h"
 #include "kmod/uapi/ion.h"
 #include "model/backend/board_config.h"
 #include "model/kernel/bug.h"
@@ -69,6 +70,21 @@ std::unique_ptr<ModelRunner> ModelRunner::Create(const std::string& board_text, 
   runner->heaps_ = HeapTable(runner->config_);
   return runner;
 }
+
+bool ModelRunner::SetProfile(const std::string& name, std::string* error) {
+  if (name.empty()) return true;
+  if (ion_profile_find(name.c_str()) == nullptr) {
+    char names[128];
+    ion_profile_names(names, sizeof(names));
+    *error = "unknown profile '" + name + "' (known: " + names + ")";
+    return false;
+  }
+  if (config_.profile != name) machine_.reset();
+  config_.profile = name;
+  return true;
+}
+
+std::string ModelRunner::profile() const { return config_.profile.empty() ? ION_PROFILE_DEFAULT : config_.profile; }
 
 bool ModelRunner::Run(const Trace& trace, bool build_output, bool check, ExecReport* report) {
   const size_t events_before = kernel::bug_event_count();

@@ -44,6 +44,11 @@ class ModelRunner {
   // 64-bit guest (no highmem zone), so the system heap's pool counts compare with the kernel's.
   static std::unique_ptr<ModelRunner> Create(const std::string& board_text, bool all_lowmem, std::string* error,
                                              MachineMode mode = MachineMode::kFresh);
+  // Runs the machines with ION profile `name` (kmod/ion_profile.h) instead of the board's; false with the known
+  // names in *error when there is no such profile. "" keeps the board's.
+  bool SetProfile(const std::string& name, std::string* error);
+  // The profile the machines run.
+  std::string profile() const;
 
   const ModelConfig& config() const { return config_; }
 

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <utility>
 
+#include "kmod/ion_profile.h"
+
 namespace ionsim::trace {
 namespace {
 
@@ -578,10 +580,26 @@ bool ParseTrace(const std::string& text, Trace* out, std::string* error) {
       return false;
     };
     if (tokens[0] == "board") {
-      if (!out->ops.empty() || !out->board.empty()) return fail("'board' must be the first operation");
+      if (!out->ops.empty() || !out->board.empty() || !out->profile.empty()) {
+        return fail("'board' must be the first operation");
+      }
       if (tokens.size() != 2) return fail("board takes one name or file");
       out->board = tokens[1];
       if (!comment.empty()) return fail("'board' has no result");
+      continue;
+    }
+    if (tokens[0] == "profile") {
+      if (!out->ops.empty() || !out->profile.empty()) {
+        return fail("'profile' must come before every operation (after an optional board line)");
+      }
+      if (tokens.size() != 2) return fail("profile takes one name");
+      if (ion_profile_find(tokens[1].c_str()) == nullptr) {
+        char names[128];
+        ion_profile_names(names, sizeof(names));
+        return fail("unknown profile '" + tokens[1] + "' (known: " + names + ")");
+      }
+      out->profile = tokens[1];
+      if (!comment.empty()) return fail("'profile' has no result");
       continue;
     }
     std::string bind;
@@ -753,6 +771,7 @@ std::string FormatOp(const Trace& t, const Op& op) {
 std::string PrintTrace(const Trace& t) {
   std::string out;
   if (!t.board.empty()) out += "board " + t.board + "\n";
+  if (!t.profile.empty()) out += "profile " + t.profile + "\n";
   for (const Op& op : t.ops) {
     out += FormatOp(t, op);
     if (!op.expect.empty()) out += "  # " + op.expect + (op.expect_warn ? " warn" : "");

@@ -109,7 +109,8 @@ struct Op {
 };
 
 struct Trace {
-  std::string board;  // `board` line, "" when absent (the default board)
+  std::string board;    // `board` line, "" when absent (the default board)
+  std::string profile;  // `profile` line, "" when absent (the board's or the default profile)
   std::vector<Symbol> symbols;
   std::vector<std::string> heap_names;  // distinct heap=NAME names in order of first use
   std::vector<Op> ops;
@@ -125,7 +126,8 @@ bool ParseTrace(const std::string& text, Trace* out, std::string* error);
 
 // The canonical text of one operation, without line number or expectation ("H1 = alloc C1 len=4K heap=system").
 std::string FormatOp(const Trace& trace, const Op& op);
-// The whole trace, one operation per line (board line first when set), expectations as trailing `# <result>`.
+// The whole trace, one operation per line (board and profile lines first when set), expectations as trailing
+// `# <result>`.
 // ParseTrace of the result gives a trace SameAs() this one.
 std::string PrintTrace(const Trace& trace);
 

@@ -98,6 +98,12 @@ TEST(TraceTest, ErrorsNameTheLine) {
       {"P = spawn a\nC = open P # EINVAL because\n", "line 2: an expected errno is one word (explain after ' -- ')"},
       {"P = spawn a\nC = open P\nioctl C cmd=1 size=5000\n", "line 3: size is at most 4096"},
       {"P = spawn a\nQ = fork P@P\n", "line 2: 'P@P': a process takes no @process"},
+      {"P = spawn a\nprofile 4.4\n", "line 2: 'profile' must come before every operation (after an optional board line)"},
+      {"profile 4.4\nboard dummy\n", "line 2: 'board' must be the first operation"},
+      {"profile 4.4\nprofile 4.4\n", "line 2: 'profile' must come before every operation (after an optional board line)"},
+      {"profile 2.6\n", "line 1: unknown profile '2.6' (known: 4.4-compat, 4.4, 4.4.0)"},
+      {"profile\n", "line 1: profile takes one name"},
+      {"profile 4.4   # ok\n", "line 1: 'profile' has no result"},
   };
   for (const BadCase& c : cases) {
     Trace t;
@@ -105,6 +111,19 @@ TEST(TraceTest, ErrorsNameTheLine) {
     EXPECT_FALSE(ParseTrace(c.text, &t, &error)) << c.text;
     EXPECT_EQ(error, c.error) << c.text;
   }
+}
+
+TEST(TraceTest, ProfileLineFollowsTheBoardLineAndIsPrintedBack) {
+  Trace t;
+  std::string error;
+  ASSERT_TRUE(ParseTrace("board msm8x25\nprofile 4.4.0\nP = spawn a\n", &t, &error)) << error;
+  EXPECT_EQ(t.board, "msm8x25");
+  EXPECT_EQ(t.profile, "4.4.0");
+  EXPECT_EQ(PrintTrace(t), "board msm8x25\nprofile 4.4.0\nP = spawn a\n");
+  Trace alone;
+  ASSERT_TRUE(ParseTrace("profile 4.4\n", &alone, &error)) << error;
+  EXPECT_EQ(alone.profile, "4.4");
+  EXPECT_TRUE(alone.board.empty());
 }
 
 TEST(TraceTest, NumbersTakeHexAndSuffixes) {

@@ -2,7 +2,8 @@
 //
 // ion_smoke: the guest smoke test of the ION module, run by `tools/qemu/ionsim-qemu smoke` inside QEMU.
 // It drives /dev/ion through every ioctl of kmod/uapi/ion.h, the dma-buf fds it hands out, fork, fd passing and
-// debugfs, and prints one line per check:
+// debugfs, takes mappings of every heap apart in every cache mode (checking x86 PAT's memtype records), reloads
+// the module (ionsim-reload) and maps the same pages again, and prints one line per check:
 //   SMOKE ok <name>
 //   SMOKE FAIL <name>: <detail>
 //   SMOKE info <text>                  (heaps found, and so on; not a check)
@@ -1378,6 +1379,230 @@ static void check_debugfs(int fd, const struct heap *h)
 }
 
 // After every fd is closed and ion/drain written: no buffers, no clients, empty free lists.
+// --- partial unmaps and the x86 PAT memtype records ---------------------------------------------------------
+//
+// A dma-buf mapping of a carveout, chunk or dma heap covers pages outside System RAM (the memmap= reservation),
+// for which x86 PAT keeps a memtype record per mapped range. Each sequence below maps a buffer, takes the mapping
+// apart piece by piece (head, tail or middle munmap, an mprotect that splits it, a fork whose child unmaps one
+// half), checks every byte that is still mapped, frees the buffer, and then maps the same pages again with the
+// other cache mode. Nothing may fail, and the number of records in x86/pat_memtype_list must be what it was
+// before the sequence.
+
+#define PAT_LIST "/sys/kernel/debug/x86/pat_memtype_list"
+#define PAT_PAGES 16
+
+// The number of records x86 PAT lists, or -1 when the kernel has no such file.
+static int pat_records(void)
+{
+	const char *text = slurp(PAT_LIST);
+
+	return text ? count_lines(text, "PAT: ") : -1;
+}
+
+enum pat_seq { PAT_HEAD, PAT_TAIL, PAT_MIDDLE, PAT_MPROTECT, PAT_FORK, PAT_OFFSET, PAT_NSEQ };
+static const char *const pat_seq_name[PAT_NSEQ] = { "head", "tail", "middle", "mprotect", "fork", "offset" };
+
+// Fills each page of the mapping with a pattern seeded by its page index, so a page at the wrong place shows.
+static int pat_fill(char *m, size_t first, size_t n, uint32_t seed)
+{
+	for (size_t i = first; i < first + n; i++)
+		if (fill(m + i * PAGE, PAGE, (seed ^ (uint32_t)i) ? (seed ^ (uint32_t)i) : 1))
+			return 0;
+	return 1;
+}
+
+static int pat_check_pages(const char *m, size_t first, size_t n, uint32_t seed, char *msg, size_t msglen)
+{
+	for (size_t i = first; i < first + n; i++) {
+		uint32_t s = (seed ^ (uint32_t)i) ? (seed ^ (uint32_t)i) : 1;
+		int sig;
+		long off = verify(m + i * PAGE, PAGE, s, &sig);
+
+		if (sig || off >= 0) {
+			snprintf(msg, msglen, "page %zu: %s", i, sig ? "signal reading the mapping" : "wrong data");
+			return 0;
+		}
+	}
+	return 1;
+}
+
+// One sequence on a mapping m of the whole PAT_PAGES-page buffer behind dfd. Leaves nothing mapped. Returns 1
+// when every still-mapped byte was right.
+static int pat_take_apart(enum pat_seq seq, int dfd, char *m, uint32_t seed, char *msg, size_t msglen)
+{
+	const size_t n = PAT_PAGES, q = PAT_PAGES / 4;
+	int ok_ = 1;
+
+	switch (seq) {
+	case PAT_HEAD:
+		munmap(m, q * PAGE);
+		ok_ = pat_check_pages(m, q, n - q, seed, msg, msglen);
+		munmap(m + q * PAGE, (n - q) * PAGE);
+		break;
+	case PAT_TAIL:
+		munmap(m + (n - q) * PAGE, q * PAGE);
+		ok_ = pat_check_pages(m, 0, n - q, seed, msg, msglen);
+		munmap(m, (n - q) * PAGE);
+		break;
+	case PAT_MIDDLE:
+		munmap(m + q * PAGE, q * PAGE);
+		ok_ = pat_check_pages(m, 0, q, seed, msg, msglen) &&
+		      pat_check_pages(m, 2 * q, n - 2 * q, seed, msg, msglen);
+		munmap(m, q * PAGE);
+		munmap(m + 2 * q * PAGE, (n - 2 * q) * PAGE);
+		break;
+	case PAT_MPROTECT:
+		if (mprotect(m + q * PAGE, q * PAGE, PROT_READ)) {
+			snprintf(msg, msglen, "mprotect: %s", strerrorname_np(errno));
+			ok_ = 0;
+		} else {
+			ok_ = pat_check_pages(m, 0, n, seed, msg, msglen);
+		}
+		munmap(m + 2 * q * PAGE, q * PAGE);
+		munmap(m, n * PAGE);
+		break;
+	case PAT_FORK: {
+		pid_t pid;
+		int st;
+
+		fflush(stdout);
+		pid = fork();
+		if (pid == 0) {
+			// The child drops the head half, checks the tail half and exits with the tail still mapped.
+			munmap(m, n / 2 * PAGE);
+			_exit(pat_check_pages(m, n / 2, n / 2, seed, msg, msglen) ? 0 : 1);
+		}
+		st = pid < 0 ? -1 : wait_child(pid);
+		if (st != 0) {
+			snprintf(msg, msglen, "the forked child's check of its inherited half failed (exit %d)", st);
+			ok_ = 0;
+		}
+		munmap(m + n / 2 * PAGE, n / 2 * PAGE);
+		if (ok_)
+			ok_ = pat_check_pages(m, 0, n / 2, seed, msg, msglen);
+		munmap(m, n / 2 * PAGE);
+		break;
+	}
+	case PAT_OFFSET: {
+		// A second mapping of the buffer's middle half (vm_pgoff != 0), then cut in two.
+		char *o = mmap(NULL, n / 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, dfd, (off_t)(q * PAGE));
+
+		if (o == MAP_FAILED) {
+			snprintf(msg, msglen, "mmap at offset %zu: %s", q * PAGE, strerrorname_np(errno));
+			ok_ = 0;
+		} else {
+			munmap(o, q * PAGE);
+			ok_ = pat_check_pages(o - q * PAGE, 2 * q, q, seed, msg, msglen);
+			munmap(o + q * PAGE, q * PAGE);
+		}
+		munmap(m + q * PAGE, PAGE);
+		munmap(m, n * PAGE);
+		break;
+	}
+	case PAT_NSEQ:
+		break;
+	}
+	return ok_;
+}
+
+// Allocates a PAT_PAGES-page buffer on h with flags through the 4.12 ALLOC and maps it whole; 0 or -errno.
+static int pat_alloc_map(int fd, const struct heap *h, unsigned int flags, int *dfd, char **m)
+{
+	int r = ion_new_alloc(fd, PAT_PAGES * PAGE, 1U << h->id, flags, dfd);
+
+	if (r)
+		return r;
+	*m = map_dmabuf(*dfd, PAT_PAGES * PAGE);
+	if (*m == MAP_FAILED) {
+		r = -errno;
+		close(*dfd);
+		return r;
+	}
+	return 0;
+}
+
+// Every sequence, cached and uncached, on heap h; then the same pages in the other cache mode. With reload set,
+// the module was just reloaded and only the remap in both cache modes runs (the check after a reload).
+static void check_pat_sequences(int fd, const struct heap *h, int reload)
+{
+	// Cached buffers map page by page from the fault handler; cached buffers that ask for explicit syncs and
+	// uncached ones map at mmap time, through the heap's map_user.
+	static const struct {
+		unsigned int flags;
+		const char *name;
+	} modes[3] = {
+		{ ION_FLAG_CACHED, "cached" },
+		{ ION_FLAG_CACHED | ION_FLAG_CACHED_NEEDS_SYNC, "cached_needs_sync" },
+		{ 0, "uncached" },
+	};
+	char name[160], msg[200];
+	int before = pat_records();
+
+	for (int mi = 0; mi < 3; mi++) {
+		const unsigned int flags = modes[mi].flags;
+		const int dma = h->type == ION_HEAP_TYPE_DMA;
+		// The dma heap refuses cached buffers (EINVAL): its pages map again uncached.
+		const unsigned int other = flags || dma ? 0 : ION_FLAG_CACHED | ION_FLAG_CACHED_NEEDS_SYNC;
+		const char *mode = modes[mi].name;
+
+		if (dma && flags)
+			continue;
+		for (int s = 0; s < (reload ? 1 : PAT_NSEQ); s++) {
+			uint32_t seed = 0x5a000000u | (uint32_t)(h->id << 8) | (uint32_t)(mi << 4) | (uint32_t)s;
+			int dfd, r, pass = 1, after;
+			char *m;
+
+			snprintf(name, sizeof(name), "%s",
+				 heap_check(h, reload ? "pat_remap_after_reload" : "pat_partial_unmap"));
+			snprintf(name + strlen(name), sizeof(name) - strlen(name), "_%s_%s", mode,
+				 reload ? "then_other_mode" : pat_seq_name[s]);
+			r = pat_alloc_map(fd, h, flags, &dfd, &m);
+			if (r) {
+				fail(name, "ALLOC+mmap: %s", errname(r));
+				continue;
+			}
+			if (!pat_fill(m, 0, PAT_PAGES, seed)) {
+				fail(name, "fault writing the mapping");
+				pass = 0;
+			}
+			if (pass && !reload && !pat_take_apart((enum pat_seq)s, dfd, m, seed, msg, sizeof(msg))) {
+				fail(name, "%s", msg);
+				pass = 0;
+			}
+			if (reload)
+				munmap(m, PAT_PAGES * PAGE);
+			close(dfd);
+			drain();
+			// The same pages (a carveout, chunk or dma heap hands out its lowest free range first), now in the
+			// other cache mode.
+			r = pat_alloc_map(fd, h, other, &dfd, &m);
+			if (r) {
+				if (pass)
+					fail(name, "%s ALLOC+mmap of the freed pages: %s",
+					     other ? "cached_needs_sync" : "uncached", errname(r));
+				pass = 0;
+				continue;
+			}
+			if (pass && (!pat_fill(m, 0, PAT_PAGES, ~seed) ||
+				     !pat_check_pages(m, 0, PAT_PAGES, ~seed, msg, sizeof(msg)))) {
+				fail(name, "the pages mapped %s: %s", other ? "cached_needs_sync" : "uncached", msg);
+				pass = 0;
+			}
+			munmap(m, PAT_PAGES * PAGE);
+			close(dfd);
+			drain();
+			after = pat_records();
+			if (pass && after != before) {
+				fail(name, "x86/pat_memtype_list has %d records, %d before the sequence", after, before);
+				pass = 0;
+			}
+			before = after;
+			if (pass)
+				ok(name);
+		}
+	}
+}
+
 static void check_final_state(void)
 {
 	const char *text;
@@ -1399,6 +1624,30 @@ static void check_final_state(void)
 		ok("final_state_empty");
 	}
 	printf("%s", text);
+}
+
+// Reloads the module (ionsim-reload, on PATH under ionsim-qemu) and maps the pages the sequences used once more
+// in each cache mode: a memtype record left behind by the unloaded module would make one of them fail.
+static void check_after_reload(void)
+{
+	int fd, r;
+
+	fflush(stdout);
+	r = system("ionsim-reload");
+	if (r != 0) {
+		fail("reload_module", "ionsim-reload exited with status %d", r);
+		return;
+	}
+	ok("reload_module");
+	fd = ion_open();
+	if (fd < 0) {
+		fail("reload_open_dev_ion", "%s: %s", ION_DEV, strerrorname_np(errno));
+		return;
+	}
+	for (int i = 0; i < n_heaps; i++)
+		check_pat_sequences(fd, &heaps[i], 1);
+	close(fd);
+	drain();
 }
 
 int main(void)
@@ -1448,8 +1697,11 @@ int main(void)
 	check_scm_rights(fd, any);
 	check_client_close_with_live_dmabuf(any);
 	check_debugfs(fd, any);
+	for (int i = 0; i < n_heaps; i++)
+		check_pat_sequences(fd, &heaps[i], 0);
 	close(fd);
 	check_final_state();
+	check_after_reload();
 done:
 	printf("SMOKE_RESULT %s %d %d\n", n_fail == 0 && n_ok > 0 ? "PASS" : "FAIL", n_ok, n_fail);
 	return n_fail == 0 && n_ok > 0 ? 0 : 1;

@@ -1,0 +1,198 @@
+// Copyright 2026 The ionsim Authors. SPDX-License-Identifier: Apache-2.0
+//
+// ION profiles (kmod/ion_profile.h, docs/profiles.md): the switch table and what each switch changes on the
+// model (the board's profile record: board_test.cc). 4.4-compat is v4.4.121 with HEAP_QUERY (v4.11), the 4.12 ALLOC and
+// DMA_BUF_IOCTL_SYNC (v4.6); 4.4 is strict v4.4.121; 4.4.0 is v4.4 before the CVE-2016-9120 fix.
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "kmod/ion_profile.h"
+#include "kmod/uapi/ion.h"
+#include "model/backend/libion.h"
+#include "model/backend/model_backend.h"
+#include "model/kernel/bug.h"
+#include "model/kernel/lock.h"
+#include "tests/testing/errno_matchers.h"
+
+namespace ionsim {
+namespace {
+
+namespace k = ::ionsim::kernel;
+using ::ionsim::testing::IsErrno;
+using ::ionsim::testing::IsOk;
+using ::ionsim::testing::IsOkAndHolds;
+using ::testing::HasSubstr;
+
+constexpr unsigned int kCarveoutMask = 1U << 2;
+constexpr unsigned long kDmaBufIoctlSync = 0x40086200;  // _IOW('b', 0, struct dma_buf_sync)
+constexpr uint64_t kDmaBufSyncStartRw = 3;
+
+TEST(IonProfileTableTest, DefaultIsTheCompatMixAndEveryProfileIsFoundByItsName) {
+  ASSERT_NE(ion_profile_default(), nullptr);
+  EXPECT_STREQ(ion_profile_default()->name, "4.4-compat");
+  std::vector<std::string> names;
+  for (unsigned int i = 0; ion_profile_at(i) != nullptr; i++) {
+    const ion_profile* p = ion_profile_at(i);
+    names.push_back(p->name);
+    EXPECT_EQ(ion_profile_find(p->name), p);
+    EXPECT_GT(std::strlen(p->upstream), 0u);
+    EXPECT_LE(std::strlen(p->name), static_cast<size_t>(ION_PROFILE_NAME_MAX));
+  }
+  EXPECT_THAT(names, ::testing::ElementsAre("4.4-compat", "4.4", "4.4.0"));
+  EXPECT_EQ(ion_profile_find("4.14"), nullptr);
+  EXPECT_EQ(ion_profile_find(nullptr), nullptr);
+  char list[128];
+  ion_profile_names(list, sizeof(list));
+  EXPECT_STREQ(list, "4.4-compat, 4.4, 4.4.0");
+}
+
+TEST(IonProfileTableTest, EverySwitchNamesItsUpstreamSourceAndTheCompatProfileHasThemAll) {
+  for (int sw = 0; sw < ION_SW_COUNT; sw++) {
+    const struct ion_profile_switch_info* info = ion_profile_switch_info(static_cast<ion_profile_switch>(sw));
+    ASSERT_NE(info, nullptr);
+    EXPECT_THAT(info->provenance, HasSubstr(" @ ")) << info->name;
+    EXPECT_THAT(info->provenance, HasSubstr("()")) << info->name;
+    EXPECT_GT(std::strlen(info->without), 0u) << info->name;
+    EXPECT_TRUE(ion_profile_has(ion_profile_default(), static_cast<ion_profile_switch>(sw))) << info->name;
+  }
+  EXPECT_EQ(ion_profile_switch_info(ION_SW_COUNT), nullptr);
+  EXPECT_FALSE(ion_profile_has(nullptr, ION_SW_HEAP_QUERY));
+  const ion_profile* strict = ion_profile_find("4.4");
+  EXPECT_FALSE(ion_profile_has(strict, ION_SW_HEAP_QUERY));
+  EXPECT_FALSE(ion_profile_has(strict, ION_SW_NEW_ALLOC));
+  EXPECT_FALSE(ion_profile_has(strict, ION_SW_DMA_BUF_SYNC));
+  EXPECT_TRUE(ion_profile_has(strict, ION_SW_FREE_ONE_LOCK));
+  EXPECT_FALSE(ion_profile_has(ion_profile_find("4.4.0"), ION_SW_FREE_ONE_LOCK));
+}
+
+// A model machine of the core heaps running `profile`, with one process "app" holding /dev/ion.
+class IonProfileTest : public ::testing::Test {
+ protected:
+  void Boot(const std::string& profile) {
+    ModelConfig config = CoreModelConfig();
+    config.profile = profile;
+    ErrnoOr<std::unique_ptr<ModelBackend>> b = ModelBackend::Create(config);
+    ASSERT_THAT(b, IsOk());
+    backend_ = std::move(b).value();
+    ErrnoOr<ProcId> p = backend_->spawn("app");
+    ASSERT_THAT(p, IsOk());
+    proc_ = p.value();
+    ion_ = std::make_unique<LibIon>(backend_.get(), proc_);
+    ErrnoOr<int> fd = ion_->Open();
+    ASSERT_THAT(fd, IsOk());
+    fd_ = fd.value();
+  }
+  void TearDown() override {
+    if (backend_) {
+      EXPECT_EQ(backend_->Shutdown(), "");
+    }
+  }
+
+  ErrnoOr<long> Query(uint32_t cnt, uint64_t heaps, uint32_t reserved0) {
+    ion_heap_query q = {};
+    q.cnt = cnt;
+    q.heaps = heaps;
+    q.reserved0 = reserved0;
+    return ion_->Ioctl(fd_, ION_IOC_HEAP_QUERY, &q, sizeof(q));
+  }
+
+  std::unique_ptr<ModelBackend> backend_;
+  ProcId proc_ = 0;
+  std::unique_ptr<LibIon> ion_;
+  int fd_ = -1;
+};
+
+TEST_F(IonProfileTest, UnknownProfileDoesNotBoot) {
+  ModelConfig config = CoreModelConfig();
+  config.profile = "2.6.32";
+  EXPECT_THAT(ModelBackend::Create(config), IsErrno(EINVAL));
+}
+
+TEST_F(IonProfileTest, CompatAnswersHeapQueryNewAllocAndDmaBufSync) {
+  Boot("");
+  EXPECT_THAT(ion_->HeapCount(fd_), IsOkAndHolds(2));
+  ErrnoOr<int> buf = ion_->AllocFd(fd_, 4096, kCarveoutMask, 0);
+  ASSERT_THAT(buf, IsOk());
+  uint64_t flags = kDmaBufSyncStartRw;
+  EXPECT_THAT(ion_->Ioctl(buf.value(), kDmaBufIoctlSync, &flags, sizeof(flags)), IsOkAndHolds(0));
+  flags |= 4;  // DMA_BUF_SYNC_END
+  EXPECT_THAT(ion_->Ioctl(buf.value(), kDmaBufIoctlSync, &flags, sizeof(flags)), IsOkAndHolds(0));
+  EXPECT_THAT(backend_->close(proc_, buf.value()), IsOk());
+}
+
+TEST_F(IonProfileTest, StrictV44AnswersHeapQueryNewAllocAndDmaBufSyncWithEnotty) {
+  Boot("4.4");
+  EXPECT_THAT(ion_->HeapCount(fd_), IsErrno(ENOTTY));
+  EXPECT_THAT(ion_->AllocFd(fd_, 4096, kCarveoutMask, 0), IsErrno(ENOTTY));
+  EXPECT_THAT(ion_->Alloc(fd_, 4096, 0, kCarveoutMask, 0), IsOkAndHolds(1));
+  ErrnoOr<int> shared = ion_->Share(fd_, 1);
+  ASSERT_THAT(shared, IsOk());
+  uint64_t flags = kDmaBufSyncStartRw;
+  EXPECT_THAT(ion_->Ioctl(shared.value(), kDmaBufIoctlSync, &flags, sizeof(flags)), IsErrno(ENOTTY));
+  flags = ~0ULL;  // flags v4.6 would refuse with EINVAL: a v4.4 dma-buf file has no ioctl at all
+  EXPECT_THAT(ion_->Ioctl(shared.value(), kDmaBufIoctlSync, &flags, sizeof(flags)), IsErrno(ENOTTY));
+  EXPECT_THAT(backend_->close(proc_, shared.value()), IsOk());
+  EXPECT_THAT(ion_->Free(fd_, 1), IsOk());
+}
+
+TEST_F(IonProfileTest, StrictV44CopiesTheArgumentInBeforeItsEnottyAndHasNoReservedFieldCheck) {
+  Boot("4.4");
+  // ion_ioctl() @ v4.4 copies _IOC_SIZE bytes in for a write-direction command before its switch.
+  EXPECT_THAT(backend_->ioctl(proc_, fd_, ION_IOC_HEAP_QUERY, 8), IsErrno(EFAULT));
+  // No validate_ioctl_arg() (v4.11): a nonzero reserved field is ENOTTY without a WARN.
+  EXPECT_THAT(Query(0, 0, 1), IsErrno(ENOTTY));
+  EXPECT_EQ(k::bug_event_count(k::BugKind::kWarn), 0u);
+}
+
+TEST_F(IonProfileTest, CompatRefusesANonzeroReservedFieldWithEinvalAndAWarn) {
+  Boot("4.4-compat");
+  EXPECT_THAT(Query(0, 0, 1), IsErrno(EINVAL));
+  ASSERT_EQ(k::bug_event_count(k::BugKind::kWarn), 1u);
+  k::clear_bug_events();
+}
+
+// The client->lock acquisitions of one FREE, by a lock hook.
+int g_client_locks = 0;
+void CountClientLocks(k::LockEvent event, k::LockKind, const void*, const char* name) {
+  if (event == k::LockEvent::kAcquired && std::strcmp(name, "ion_client.lock") == 0) g_client_locks++;
+}
+
+int ClientLocksOfOneFree(LibIon* ion, int fd, int id) {
+  g_client_locks = 0;
+  k::set_lock_hook(CountClientLocks);
+  const Errno freed = ion->Free(fd, id);
+  k::set_lock_hook(nullptr);
+  EXPECT_THAT(freed, IsOk());
+  return g_client_locks;
+}
+
+TEST_F(IonProfileTest, FixedFreeTakesTheClientLockOnce) {
+  Boot("4.4");
+  ASSERT_THAT(ion_->Alloc(fd_, 4096, 0, kCarveoutMask, 0), IsOkAndHolds(1));
+  EXPECT_EQ(ClientLocksOfOneFree(ion_.get(), fd_, 1), 1);
+  EXPECT_THAT(ion_->Free(fd_, 1), IsErrno(EINVAL));
+}
+
+TEST_F(IonProfileTest, PreFixFreeTakesTheClientLockFourTimesWithTheSameResult) {
+  Boot("4.4.0");
+  ASSERT_THAT(ion_->Alloc(fd_, 4096, 0, kCarveoutMask, 0), IsOkAndHolds(1));
+  // ion_handle_get_by_id(), ion_free()'s validate, ion_free()'s ion_handle_put(), the final ion_handle_put().
+  EXPECT_EQ(ClientLocksOfOneFree(ion_.get(), fd_, 1), 4);
+  EXPECT_THAT(ion_->Free(fd_, 1), IsErrno(EINVAL));
+  // A handle held by a second import: the pre-fix FREE drops one reference, the id stays valid.
+  ASSERT_THAT(ion_->Alloc(fd_, 4096, 0, kCarveoutMask, 0), IsOkAndHolds(1));
+  ErrnoOr<int> shared = ion_->Share(fd_, 1);
+  ASSERT_THAT(shared, IsOk());
+  EXPECT_THAT(ion_->Import(fd_, shared.value()), IsOkAndHolds(1));
+  EXPECT_THAT(ion_->Free(fd_, 1), IsOk());
+  EXPECT_THAT(ion_->Free(fd_, 1), IsOk());
+  EXPECT_THAT(ion_->Free(fd_, 1), IsErrno(EINVAL));
+  EXPECT_THAT(backend_->close(proc_, shared.value()), IsOk());
+}
+
+}  // namespace
+}  // namespace ionsim
