@@ -11,27 +11,56 @@
 #include "tools/ionsim/crosscheck.h"
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/flags/flag.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "kmod/uapi/ion.h"
 #include "model/backend/model_backend.h"
+#include "tools/ionsim/cli.h"
+#include "tools/ionsim/flags.h"
+#include "tools/ionsim/inputs.h"
+#include "tools/ionsim/json.h"
+#include "tools/ionsim/progress.h"
 #include "tools/trace/bundle.h"
 #include "tools/trace/executor.h"
 #include "tools/trace/generator.h"
 #include "tools/trace/minimize.h"
 #include "tools/trace/model_runner.h"
 #include "tools/trace/trace.h"
+
+ABSL_FLAG(uint64_t, random, 0, "<N> random traces to add, from seeds --seed to --seed+N-1");
+ABSL_FLAG(std::string, guest_bin, "",
+          "<PATH> the guest replayer (default: ionsim-guest-replay of this binary's build, else bazel-bin's)");
+ABSL_FLAG(std::string, qemu, "tools/qemu/ionsim-qemu", "<PATH> the QEMU harness");
+ABSL_FLAG(uint64_t, max_rounds, 40, "<R> minimisation rounds at most (each round is one boot)");
+ABSL_FLAG(bool, no_minimise, false, "report divergences without minimising them");
+ABSL_FLAG(std::string, junit, "", "<FILE> also write the results as JUnit XML, one test case per trace");
+ABSL_FLAG(bool, fresh_machines, false,
+          "the model boots a machine per trace (default: one machine, the ION module reloaded between traces, as "
+          "in the guest)");
 
 namespace ionsim {
 namespace {
@@ -51,16 +80,26 @@ struct Options {
   uint64_t max_rounds = 40;
   bool minimise = true;
   bool fresh_machines = false;  // the model boots a machine per trace instead of reloading the module
+  bool json = false;            // the report as one JSON document on stdout; the text goes to stderr
+  std::string junit;            // where the JUnit XML goes, "" for none
   std::vector<std::string> files;
 };
 
 struct Item {
   std::string name;
+  std::string source;  // the file, or "random trace of seed N"
   Trace trace;
   std::string text;  // as the guest gets it (a file's own text, so line numbers agree)
   std::string model_out;
   std::string guest_out;
   std::string guest_status;
+  uint64_t guest_us = 0;                    // the guest's time for the trace
+  std::vector<std::string> model_failures;  // the checker's findings on the model
+  bool diverged = false;
+  std::string difference;                   // "output line N ..." or "guest error: ..."
+  std::string min_path;                     // the minimised trace, "" when not minimised
+  size_t min_ops = 0;
+  bool min_complete = false;                // false: the round limit stopped the minimiser
 };
 
 // ionsim-guest-replay of the same build as this binary (bazel-out/<config>/bin/tools/ionsim/ionsim ->
@@ -95,12 +134,6 @@ bool ReadFile(const std::string& path, std::string* out) {
   return true;
 }
 
-bool WriteFile(const std::string& path, const std::string& data) {
-  std::ofstream out(path, std::ios::binary);
-  out << data;
-  return static_cast<bool>(out);
-}
-
 std::string Basename(const std::string& path) {
   std::string b = path.substr(path.rfind('/') + 1);
   const size_t dot = b.rfind(".trace");
@@ -109,6 +142,10 @@ std::string Basename(const std::string& path) {
     if (c == ' ') c = '_';
   }
   return b;
+}
+
+std::string XmlEscape(absl::string_view s) {
+  return absl::StrReplaceAll(s, {{"&", "&amp;"}, {"<", "&lt;"}, {">", "&gt;"}, {"\"", "&quot;"}, {"'", "&apos;"}});
 }
 
 // The first line where a and b differ: "line <n> model: <..> / kernel: <..>".
@@ -131,11 +168,207 @@ std::string FirstDifference(const std::string& a, const std::string& b) {
   return "";
 }
 
+// Follows a guest run as it goes, for the progress line: finds the harness's live serial log in its output
+// (`ionsim-qemu: run: live serial log PATH`), then reads the console as it grows: IONSIM_BOOTED, and each trace's
+// IONSIM_TRACE ... IONSIM_TRACE_END block, whose output is compared with the model's at once. That comparison is
+// provisional (kernel messages may cut into the console); the verdict comes from the --out file afterwards.
+class GuestWatch {
+ public:
+  GuestWatch(std::string harness_log, const std::vector<std::string>& names,
+             const std::vector<std::string>& model_outs)
+      : harness_log_(std::move(harness_log)) {
+    for (size_t i = 0; i < names.size() && i < model_outs.size(); ++i) expected_[names[i]] = &model_outs[i];
+  }
+
+  // Reads what came since the last call.
+  void Poll() {
+    if (serial_.empty()) {
+      std::string log;
+      ReadFile(harness_log_, &log);
+      const std::string kMarker = "ionsim-qemu: run: live serial log ";
+      const size_t at = log.find(kMarker);
+      if (at == std::string::npos) return;
+      const size_t end = log.find('\n', at);
+      if (end == std::string::npos) return;
+      serial_ = log.substr(at + kMarker.size(), end - at - kMarker.size());
+    }
+    std::ifstream in(serial_, std::ios::binary);
+    if (!in) return;
+    in.seekg(static_cast<std::streamoff>(offset_));
+    std::string chunk((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    offset_ += chunk.size();
+    pending_ += chunk;
+    size_t nl;
+    while ((nl = pending_.find('\n')) != std::string::npos) {
+      std::string line = pending_.substr(0, nl);
+      pending_.erase(0, nl + 1);
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      Line(line);
+    }
+  }
+
+  bool booted() const { return booted_; }
+  size_t done() const { return done_; }
+  size_t diverging() const { return diverging_; }
+
+ private:
+  void Line(const std::string& line) {
+    if (absl::StartsWith(line, "IONSIM_BOOTED ")) {
+      booted_ = true;
+    } else if (absl::StartsWith(line, "IONSIM_TRACE_END ")) {
+      ++done_;
+      const auto it = expected_.find(current_);
+      if (!current_ok_ || it == expected_.end() ||
+          trace::NormaliseAddressOrder(*it->second) != trace::NormaliseAddressOrder(output_)) {
+        ++diverging_;
+      }
+      current_.clear();
+    } else if (absl::StartsWith(line, "IONSIM_TRACE ")) {
+      const std::vector<std::string> words = absl::StrSplit(line, ' ');
+      current_ = words.size() > 1 ? words[1] : "";
+      current_ok_ = words.size() > 2 && words[2] == "ok";
+      output_.clear();
+    } else if (!current_.empty()) {
+      absl::StrAppend(&output_, line, "\n");
+    }
+  }
+
+  std::string harness_log_;
+  std::map<std::string, const std::string*> expected_;
+  std::string serial_;
+  size_t offset_ = 0;
+  std::string pending_;
+  bool booted_ = false;
+  size_t done_ = 0;
+  size_t diverging_ = 0;
+  std::string current_;
+  bool current_ok_ = false;
+  std::string output_;
+};
+
 class Crosscheck {
  public:
   explicit Crosscheck(Options o) : o_(std::move(o)) {}
 
   int Run() {
+    std::vector<Item> items;
+    const int code = Check(&items);
+    if (!o_.junit.empty()) {
+      const absl::Status written = WriteFile(o_.junit, Junit(items));
+      if (!written.ok()) {
+        absl::FPrintF(stderr, "ionsim crosscheck: %s\n", written.message());
+        if (code == cli::kExitOk) return cli::kExitError;
+      }
+    }
+    if (o_.json) std::fputs(JsonReport(items, code).Print().c_str(), stdout);
+    return code;
+  }
+
+ private:
+  template <typename... Args>
+  void Say(const absl::FormatSpec<Args...>& format, const Args&... args) {
+    absl::FPrintF(o_.json ? stderr : stdout, format, args...);
+  }
+
+  // "agree", "diverge", "model failure", or "not run" (the guest run stopped before the trace).
+  static const char* Verdict(const Item& it) {
+    if (it.diverged) return "diverge";
+    if (!it.model_failures.empty()) return "model failure";
+    return it.guest_status.empty() ? "not run" : "agree";
+  }
+
+  // The JSON document (docs/json.md).
+  Json JsonReport(const std::vector<Item>& items, int code) const {
+    Json traces = Json::Array();
+    for (const Item& it : items) {
+      Json t = Json::Object();
+      t.Set("name", it.name)
+          .Set("operations", static_cast<uint64_t>(it.trace.ops.size()))
+          .Set("verdict", Verdict(it))
+          .Set("guest_status", it.guest_status)
+          .Set("guest_seconds", static_cast<double>(it.guest_us) * 1e-6)
+          .Set("model_failures", it.model_failures);
+      if (it.diverged) {
+        t.Set("difference", it.difference)
+            .Set("files", Json::Object()
+                              .Set("trace", o_.out_dir + "/" + it.name + ".trace")
+                              .Set("model_output", o_.out_dir + "/" + it.name + ".model.out")
+                              .Set("kernel_output", o_.out_dir + "/" + it.name + ".kernel.out"));
+        if (!it.min_path.empty()) {
+          t.Set("minimised", Json::Object()
+                                 .Set("path", it.min_path)
+                                 .Set("operations", static_cast<uint64_t>(it.min_ops))
+                                 .Set("complete", it.min_complete));
+        }
+      }
+      traces.Push(std::move(t));
+    }
+    Json doc = Json::Object();
+    doc.Set("command", "crosscheck")
+        .Set("board", o_.board.empty() ? "dummy" : o_.board)
+        .Set("profile", runner_ ? runner_->profile() : o_.profile)
+        .Set("files", o_.files)
+        .Set("random", o_.random)
+        .Set("seed", o_.seed)
+        .Set("ops", o_.ops)
+        .Set("traces", std::move(traces))
+        .Set("divergences", divergent_)
+        .Set("model_failures", model_failures_)
+        .Set("model", Json::Object().Set("seconds", model_s_).Set("traces_per_second", model_rate_))
+        .Set("guest", Json::Object()
+                          .Set("seconds", guest_s_)
+                          .Set("reload_seconds", reload_s_)
+                          .Set("boot_to_verdict_seconds", boot_s_)
+                          .Set("traces_per_second", guest_rate_));
+    if (!error_.empty()) doc.Set("error", error_);
+    doc.Set("ok", code == cli::kExitOk).Set("exit_code", code);
+    return doc;
+  }
+
+  // JUnit XML: one test case per trace, a failure for a divergence or a model failure, an error for a trace the
+  // guest could not run; a run that stopped early is one failing case.
+  std::string Junit(const std::vector<Item>& items) const {
+    std::string cases;
+    int failures = 0;
+    int errors = 0;
+    int skipped = 0;
+    const std::string suite = absl::StrCat("crosscheck.", o_.board.empty() ? "dummy" : o_.board);
+    for (const Item& it : items) {
+      absl::StrAppendFormat(&cases, "    <testcase classname=\"%s\" name=\"%s\" time=\"%.3f\"", XmlEscape(suite),
+                            XmlEscape(it.name), static_cast<double>(it.guest_us) * 1e-6);
+      if (it.diverged && absl::StartsWith(it.difference, "guest ")) {
+        ++errors;
+        absl::StrAppendFormat(&cases, ">\n      <error message=\"%s\"/>\n    </testcase>\n", XmlEscape(it.difference));
+      } else if (it.diverged || !it.model_failures.empty()) {
+        ++failures;
+        const std::string what = it.diverged ? "the model and the module diverge" : "model failure";
+        std::string body = it.diverged ? it.difference : absl::StrJoin(it.model_failures, "\n");
+        if (!it.min_path.empty()) absl::StrAppend(&body, "\nminimised: ", it.min_path);
+        absl::StrAppendFormat(&cases, ">\n      <failure message=\"%s\">%s</failure>\n    </testcase>\n",
+                              XmlEscape(what), XmlEscape(body));
+      } else if (it.guest_status.empty()) {
+        ++skipped;
+        absl::StrAppend(&cases, ">\n      <skipped/>\n    </testcase>\n");
+      } else {
+        absl::StrAppend(&cases, "/>\n");
+      }
+    }
+    size_t tests = items.size();
+    if (!error_.empty()) {
+      ++tests;
+      ++errors;
+      absl::StrAppendFormat(&cases, "    <testcase classname=\"%s\" name=\"run\">\n      <error message=\"%s\"/>\n"
+                            "    </testcase>\n", XmlEscape(suite), XmlEscape(error_));
+    }
+    return absl::StrFormat(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        "<testsuites>\n  <testsuite name=\"%s\" tests=\"%d\" failures=\"%d\" errors=\"%d\" skipped=\"%d\" "
+        "time=\"%.3f\">\n%s  </testsuite>\n</testsuites>\n",
+        XmlEscape(suite), tests, failures, errors, skipped, guest_s_, cases);
+  }
+
+  int Check(std::vector<Item>* all) {
+    std::vector<Item>& items = *all;
     std::string error;
     if (!trace::ResolveBoard(o_.board, &board_text_, &error)) return Fail(error);
     runner_ = trace::ModelRunner::Create(board_text_, /*all_lowmem=*/true, &error,
@@ -143,7 +376,6 @@ class Crosscheck {
     if (!runner_) return Fail("board: " + error);
     if (!runner_->SetProfile(o_.profile, &error)) return Fail(error);
     mkdir(o_.out_dir.c_str(), 0755);
-    std::vector<Item> items;
     for (const std::string& f : o_.files) {
       Item it;
       std::string text;
@@ -158,34 +390,17 @@ class Crosscheck {
                     it.trace.profile);
       }
       it.name = Basename(f);
+      it.source = f;
       items.push_back(std::move(it));
     }
-    // The generator uses the board's heaps: every heap by name, the deferred-free ones (system, carveout,
-    // chunk) for shrink, and the chunk heap's id and chunk size.
-    trace::GeneratorOptions gen;
-    gen.heaps.clear();
-    gen.shrinkable.clear();
-    gen.chunk_heap.clear();
-    gen.chunk_mask = 0;
+    // The generator uses the board's heaps, without partial shrinks (generator.h).
+    trace::GeneratorOptions gen = trace::GeneratorOptionsFor(runner_->config());
     gen.partial_shrink = false;
-    for (const ModelHeapConfig& h : runner_->config().heaps) {
-      std::string name = h.name;
-      std::replace(name.begin(), name.end(), ' ', '_');
-      gen.heaps.push_back(name);
-      if (h.type == ION_HEAP_TYPE_SYSTEM || h.type == ION_HEAP_TYPE_CARVEOUT || h.type == ION_HEAP_TYPE_CHUNK) {
-        gen.shrinkable.push_back(name);
-      }
-      if (h.type == ION_HEAP_TYPE_CHUNK) {
-        gen.chunk_heap = name;
-        gen.chunk_mask |= 1ULL << h.id;
-        gen.chunk_size = std::max<uint64_t>(gen.chunk_size, h.chunk_size);
-      }
-    }
     if (gen.heaps.empty() && o_.random > 0) return Fail("the board has no heaps to generate traces for");
-    if (gen.shrinkable.empty() && !gen.heaps.empty()) gen.shrinkable.push_back(gen.heaps.front());
     for (uint64_t i = 0; i < o_.random; ++i) {
       Item it;
       it.name = "random-" + std::to_string(o_.seed + i);
+      it.source = absl::StrCat("random trace of seed ", o_.seed + i, ", ", o_.ops, " operations");
       it.trace = trace::GenerateTrace(o_.seed + i, static_cast<int>(o_.ops), gen);
       it.text = trace::PrintTrace(it.trace);
       items.push_back(std::move(it));
@@ -195,22 +410,30 @@ class Crosscheck {
     // The model: first with the invariant checker (a violation is a model failure by itself), then timed as the
     // guest runs: a module reload and the canonical output per trace.
     int model_failures = 0;
+    progress_ = std::make_unique<Progress>("crosscheck model", "traces", items.size());
+    size_t model_done = 0;
     for (Item& it : items) {
+      progress_->Update(model_done++);
       ExecReport report;
       if (!runner_->Run(it.trace, true, true, &report)) {
         ++model_failures;
-        std::printf("model failure in %s:\n", it.name.c_str());
-        if (!report.error.empty()) std::printf("  %s\n", report.error.c_str());
-        for (const std::string& f : report.failures) std::printf("  %s\n", f.c_str());
+        Say("model failure in %s:\n", it.name.c_str());
+        if (!report.error.empty()) Say("  %s\n", report.error.c_str());
+        for (const std::string& f : report.failures) Say("  %s\n", f.c_str());
+        if (!report.error.empty()) it.model_failures.push_back(report.error);
+        for (const std::string& f : report.failures) it.model_failures.push_back(f);
       }
       it.model_out = report.output;
     }
+    progress_->Finish();
     const double m0 = Now();
     for (Item& it : items) {
       ExecReport report;
       runner_->Run(it.trace, true, false, &report);
     }
     const double model_s = Now() - m0;
+    model_s_ = model_s;
+    model_failures_ = model_failures;
 
     // The guest: one boot for all.
     std::vector<const Trace*> traces;
@@ -225,7 +448,12 @@ class Crosscheck {
     std::vector<std::string> statuses;
     double guest_s = 0;
     double boot_s = 0;
-    if (!RunGuest("main", traces, names, texts, &outs, &statuses, &guest_s, &boot_s)) return 1;
+    std::vector<std::string> model_outs;
+    for (const Item& it : items) model_outs.push_back(it.model_out);
+    if (!RunGuest("main", traces, names, texts, model_outs, "crosscheck guest", &outs, &statuses, &guest_s,
+                  &boot_s)) {
+      return cli::kExitError;
+    }
     int divergent = 0;
     std::vector<size_t> diverged;
     for (size_t i = 0; i < items.size(); ++i) {
@@ -234,49 +462,62 @@ class Crosscheck {
       if (items[i].guest_status != "ok" || trace::NormaliseAddressOrder(items[i].model_out) != trace::NormaliseAddressOrder(items[i].guest_out)) {
         ++divergent;
         diverged.push_back(i);
+        items[i].diverged = true;
+        items[i].difference = items[i].guest_status != "ok"
+                                  ? "guest " + items[i].guest_status
+                                  : FirstDifference(trace::NormaliseAddressOrder(items[i].model_out),
+                                                    trace::NormaliseAddressOrder(items[i].guest_out));
       }
+      const auto us = guest_us_.find(items[i].name);
+      if (us != guest_us_.end()) items[i].guest_us = us->second;
     }
+    divergent_ = divergent;
     const double model_rate = static_cast<double>(items.size()) / std::max(model_s, 1e-9);
     const double guest_rate = static_cast<double>(items.size()) / std::max(guest_s, 1e-9);
-    std::printf(
-        "crosscheck: %zu traces (%zu files, %llu random of %llu operations from seed %llu), board %s, profile %s\n",
+    model_rate_ = model_rate;
+    guest_rate_ = guest_rate;
+    guest_s_ = guest_s;
+    boot_s_ = boot_s;
+    Say("crosscheck: %zu traces (%zu files, %llu random of %llu operations from seed %llu), board %s, profile %s\n",
         items.size(), o_.files.size(), static_cast<unsigned long long>(o_.random),
         static_cast<unsigned long long>(o_.ops), static_cast<unsigned long long>(o_.seed),
         o_.board.empty() ? "dummy" : o_.board.c_str(), runner_->profile().c_str());
-    std::printf("model: %.0f traces/s (%.3f s; %s per trace, canonical output)\n", model_rate, model_s,
+    Say("model: %.0f traces/s (%.3f s; %s per trace, canonical output)\n", model_rate, model_s,
                 o_.fresh_machines ? "a fresh machine" : "one machine, a module reload");
-    std::printf("guest: %.1f traces/s (%.3f s in the guest, of which %.3f s module reloads; %.1f s boot to "
+    Say("guest: %.1f traces/s (%.3f s in the guest, of which %.3f s module reloads; %.1f s boot to "
                 "verdict)\n",
                 guest_rate, guest_s, reload_s_, boot_s);
-    std::printf("model/guest: %.0fx\n", model_rate / std::max(guest_rate, 1e-9));
+    Say("model/guest: %.0fx\n", model_rate / std::max(guest_rate, 1e-9));
 
     for (size_t i : diverged) {
       Item& it = items[i];
-      WriteFile(o_.out_dir + "/" + it.name + ".trace", it.text);
-      WriteFile(o_.out_dir + "/" + it.name + ".model.out", it.model_out);
-      WriteFile(o_.out_dir + "/" + it.name + ".kernel.out", it.guest_out);
-      std::printf("DIVERGENCE %s: %s\n", it.name.c_str(),
-                  it.guest_status != "ok" ? ("guest " + it.guest_status).c_str()
-                                          : FirstDifference(trace::NormaliseAddressOrder(it.model_out),
-                                                            trace::NormaliseAddressOrder(it.guest_out)).c_str());
+      Written(WriteFile(o_.out_dir + "/" + it.name + ".trace", it.text));
+      Written(WriteFile(o_.out_dir + "/" + it.name + ".model.out", it.model_out));
+      Written(WriteFile(o_.out_dir + "/" + it.name + ".kernel.out", it.guest_out));
+      Say("DIVERGENCE %s: %s\n", it.name, it.difference);
     }
     if (!diverged.empty() && o_.minimise) Minimise(items, diverged);
-    std::printf("crosscheck: %d of %zu traces diverge; %d model failures\n", divergent, items.size(),
+    Say("crosscheck: %d of %zu traces diverge; %d model failures\n", divergent, items.size(),
                 model_failures);
-    return divergent == 0 && model_failures == 0 ? 0 : 1;
+    return divergent == 0 && model_failures == 0 ? cli::kExitOk : cli::kExitFinding;
   }
 
- private:
+  // Reports a file that could not be written (the run goes on).
+  void Written(const absl::Status& status) {
+    if (!status.ok()) Say("crosscheck: %s\n", status.message());
+  }
+
   int Fail(const std::string& what) {
     std::fprintf(stderr, "ionsim crosscheck: %s\n", what.c_str());
-    return 2;
+    error_ = what;
+    return cli::kExitError;
   }
 
   // Runs the traces in one boot. outs/statuses are filled per trace ("" and "error: missing" for a trace the
   // guest did not report).
   bool RunGuest(const std::string& tag, const std::vector<const Trace*>& traces,
                 const std::vector<std::string>& names, const std::vector<std::string>& texts,
-                std::vector<std::string>* outs,
+                const std::vector<std::string>& model_outs, const std::string& what, std::vector<std::string>* outs,
                 std::vector<std::string>* statuses, double* guest_s, double* boot_s) {
     const std::string data_dir = o_.out_dir + "/guest-" + tag;
     mkdir(data_dir.c_str(), 0755);
@@ -288,8 +529,9 @@ class Crosscheck {
       for (const trace::Op& op : traces[i]->ops) warns |= op.expect_warn;
       warn_traces += warns;
     }
-    if (!WriteFile(data_dir + "/bundle", trace::WriteBundle(board_text_, entries))) {
-      std::printf("crosscheck: cannot write %s/bundle\n", data_dir.c_str());
+    if (!WriteFile(data_dir + "/bundle", trace::WriteBundle(board_text_, entries)).ok()) {
+      Say("crosscheck: cannot write %s/bundle\n", data_dir.c_str());
+      error_ = absl::StrCat("cannot write ", data_dir, "/bundle");
       return false;
     }
     const std::string out_file = o_.out_dir + "/guest-" + tag + ".out";
@@ -309,13 +551,14 @@ class Crosscheck {
                             "' --out '" + out_file + "' -- 'ionsim-guest-replay /ionsim/data/bundle' >'" +
                             log_file + "' 2>&1";
     const double t0 = Now();
-    const int rc = std::system(cmd.c_str());
+    const int rc = RunShowingProgress(cmd, log_file, names, model_outs, what);
     *boot_s = Now() - t0;
     std::string log;
     ReadFile(log_file, &log);
     std::string data;
     if (!ReadFile(out_file, &data)) {
-      std::printf("crosscheck: the guest run gave no output (rc %d); see %s\n", rc, log_file.c_str());
+      Say("crosscheck: the guest run gave no output (rc %d); see %s\n", rc, log_file.c_str());
+      error_ = absl::StrFormat("the guest run gave no output (rc %d); see %s", rc, log_file);
       return false;
     }
     if (rc != 0) {
@@ -342,18 +585,20 @@ class Crosscheck {
       }
       const size_t warnings = warning_lines.size();
       if (!only_warns || warnings != static_cast<size_t>(warn_traces)) {
-        std::printf("crosscheck: the guest run failed (rc %d, %zu WARNING lines for %d traces that expect one); "
+        Say("crosscheck: the guest run failed (rc %d, %zu WARNING lines for %d traces that expect one); "
                     "see %s\n",
                     rc, warnings, warn_traces, log_file.c_str());
+        error_ = absl::StrFormat("the guest run failed (rc %d); see %s", rc, log_file);
         return false;
       }
-      std::printf("crosscheck: the guest log has the %d WARNs the traces expect\n", warn_traces);
+      Say("crosscheck: the guest log has the %d WARNs the traces expect\n", warn_traces);
     }
     std::vector<trace::GuestResult> results;
     uint64_t total_us = 0;
     std::string error;
     if (!trace::ReadGuestResults(data, &results, &total_us, &error)) {
-      std::printf("crosscheck: %s (%s)\n", error.c_str(), out_file.c_str());
+      Say("crosscheck: %s (%s)\n", error.c_str(), out_file.c_str());
+      error_ = absl::StrCat(error, " (", out_file, ")");
       return false;
     }
     *guest_s = static_cast<double>(total_us) * 1e-6;
@@ -365,15 +610,92 @@ class Crosscheck {
     for (size_t i = 0, r = 0; i < traces.size() && r < results.size(); ++i) {
       if (results[r].name != names[i]) continue;
       (*outs)[i] = results[r].output;
+      guest_us_[names[i]] = results[r].us;
       (*statuses)[i] = results[r].status;
       ++r;
     }
     return true;
   }
 
+  // Runs the harness command, following the guest on the progress line until it exits; returns its exit code
+  // (128 + the signal when a signal ended it, -1 when it could not start).
+  int RunShowingProgress(const std::string& cmd, const std::string& log_file, const std::vector<std::string>& names,
+                         const std::vector<std::string>& model_outs, const std::string& what) {
+    std::fflush(stdout);
+    const pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+      execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    GuestWatch watch(log_file, names, model_outs);
+    progress_->Stage(what, "traces", names.size());
+    bool booted = false;
+    int status = 0;
+    for (;;) {
+      const pid_t r = waitpid(pid, &status, WNOHANG);
+      if (r == pid || (r < 0 && errno != EINTR)) break;
+      watch.Poll();
+      if (watch.booted() && !booted) {
+        booted = true;
+        progress_->Stage(what, "traces", names.size());  // the rate counts from the boot
+      }
+      std::string note = booted ? absl::StrCat(watch.diverging(), " diverging so far") : "booting";
+      if (watch.done() == names.size()) absl::StrAppend(&note, ", the guest shutting down");
+      progress_->Update(watch.done(), note);
+      usleep(200 * 1000);
+    }
+    watch.Poll();
+    progress_->Update(watch.done(), absl::StrCat(watch.diverging(), " diverging so far"));
+    progress_->Finish();
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
+  }
+
+  // The minimised trace as written: a header naming the original trace, the first differing output line and
+  // both outputs of it, then the trace whose expected results are the kernel's (the reference) when its output
+  // for this trace is known; otherwise the original expectations that do not hold on the model are dropped.
+  static std::string MinimisedText(const Item& it, Trace t, const std::string& model_out,
+                                   const std::string& kernel_out) {
+    std::string header = absl::StrFormat("# Minimised by ionsim crosscheck from %s (%s): %d of %d operations.\n",
+                                         it.name, it.source, t.ops.size(), it.trace.ops.size());
+    const std::vector<std::string> kernel = trace::ResultsOfOutput(kernel_out);
+    if (!kernel_out.empty()) {
+      const std::string difference =
+          FirstDifference(trace::NormaliseAddressOrder(model_out), trace::NormaliseAddressOrder(kernel_out));
+      bool first = true;
+      for (absl::string_view line : absl::StrSplit(difference, '\n')) {
+        absl::StrAppend(&header, first ? "# The first difference: " : "# ", absl::StripLeadingAsciiWhitespace(line),
+                        "\n");
+        first = false;
+      }
+    }
+    if (!kernel_out.empty() && kernel.size() == t.ops.size()) {
+      for (size_t i = 0; i < t.ops.size(); ++i) t.ops[i].expect = kernel[i];
+      absl::StrAppend(&header,
+                      "# Expected results: the kernel's for this trace; replayed on the model, the divergence shows "
+                      "as a mismatch.\n");
+    } else {
+      const std::vector<std::string> model = trace::ResultsOfOutput(model_out);
+      int dropped = 0;
+      for (size_t i = 0; i < t.ops.size(); ++i) {
+        if (!t.ops[i].expect.empty() && (i >= model.size() || model[i] != t.ops[i].expect)) {
+          t.ops[i].expect.clear();
+          ++dropped;
+        }
+      }
+      absl::StrAppendFormat(&header,
+                            "# Expected results: the original trace's that hold on the model; %d that do not were "
+                            "dropped (no kernel output for this trace).\n",
+                            dropped);
+    }
+    return header + trace::PrintTrace(t);
+  }
+
   void Minimise(std::vector<Item>& items, const std::vector<size_t>& diverged) {
     std::vector<std::unique_ptr<trace::Minimizer>> mins;
     for (size_t i : diverged) mins.push_back(std::make_unique<trace::Minimizer>(items[i].trace));
+    std::map<std::string, std::string> kernel_out_of;  // a diverging candidate's text -> the guest's output
     for (uint64_t round = 1; round <= o_.max_rounds; ++round) {
       std::vector<const Trace*> batch;
       std::vector<std::string> names;
@@ -394,14 +716,15 @@ class Crosscheck {
         }
       }
       if (batch.empty()) break;
-      std::printf("minimising: round %llu, %zu candidates in one boot\n", static_cast<unsigned long long>(round),
+      Say("minimising: round %llu, %zu candidates in one boot\n", static_cast<unsigned long long>(round),
                   batch.size());
       std::fflush(stdout);
       std::vector<std::string> outs;
       std::vector<std::string> statuses;
       double guest_s = 0;
       double boot_s = 0;
-      if (!RunGuest("min" + std::to_string(round), batch, names, texts, &outs, &statuses, &guest_s, &boot_s)) {
+      if (!RunGuest("min" + std::to_string(round), batch, names, texts, model_outs,
+                    absl::StrCat("minimising round ", round), &outs, &statuses, &guest_s, &boot_s)) {
         break;
       }
       std::vector<std::vector<bool>> verdicts(mins.size());
@@ -409,83 +732,70 @@ class Crosscheck {
       for (size_t k = 0; k < batch.size(); ++k) {
         verdicts[owner[k].first][owner[k].second] =
             statuses[k] == "ok" && trace::NormaliseAddressOrder(outs[k]) != trace::NormaliseAddressOrder(model_outs[k]);
+        if (verdicts[owner[k].first][owner[k].second]) kernel_out_of[texts[k]] = outs[k];
       }
       for (size_t m = 0; m < mins.size(); ++m) {
         if (!mins[m]->done()) mins[m]->Feed(verdicts[m]);
       }
     }
     for (size_t m = 0; m < mins.size(); ++m) {
-      const Item& it = items[diverged[m]];
+      Item& it = items[diverged[m]];
       const std::string path = o_.out_dir + "/" + it.name + ".min.trace";
       const Trace& t = mins[m]->result();
-      WriteFile(path, trace::PrintTrace(t));
       ExecReport report;
       runner_->Run(t, true, false, &report);
-      std::printf("MINIMISED %s: %zu of %zu operations%s, written to %s\n", it.name.c_str(), t.ops.size(),
+      const auto kernel = kernel_out_of.find(trace::PrintTrace(t));
+      const bool original = t.SameAs(it.trace) && it.guest_status == "ok";
+      Written(WriteFile(path, MinimisedText(it, t, report.output,
+                                            kernel != kernel_out_of.end() ? kernel->second
+                                            : original                    ? it.guest_out
+                                                                          : "")));
+      it.min_path = path;
+      it.min_ops = t.ops.size();
+      it.min_complete = mins[m]->done();
+      Say("MINIMISED %s: %zu of %zu operations%s, written to %s\n", it.name.c_str(), t.ops.size(),
                   it.trace.ops.size(), mins[m]->done() ? "" : " (round limit reached)", path.c_str());
     }
   }
 
   Options o_;
+  std::string error_;  // why the run stopped early, "" when it did not
+  int divergent_ = 0;
+  int model_failures_ = 0;
+  double model_s_ = 0;
+  double model_rate_ = 0;
+  double guest_s_ = 0;
+  double guest_rate_ = 0;
+  double boot_s_ = 0;
+  std::map<std::string, uint64_t> guest_us_;  // the last guest run's time per trace
   bool built_ = false;
   double reload_s_ = 0;  // module reloads in the last guest run
   std::string board_text_;
   std::unique_ptr<trace::ModelRunner> runner_;
+  std::unique_ptr<Progress> progress_;
 };
-
-int Usage() {
-  std::fprintf(stderr,
-               "usage: ionsim crosscheck [--random N] [--seed S] [--ops K] [--board NAME|FILE] [--profile NAME]\n"
-               "                         [--out-dir DIR]"
-               "                         [--guest-bin PATH] [--qemu PATH] [--max-rounds R] [--no-minimise] "
-               "[--fresh-machines] [TRACE...]\n"
-               "  --fresh-machines: the model boots a machine per trace (default: one machine, the ION module\n"
-               "                    reloaded between traces, as in the guest)\n");
-  return 2;
-}
 
 }  // namespace
 
-int CrosscheckMain(int argc, char** argv) {
+int CrosscheckMain(const std::vector<std::string>& args) {
   Options o;
-  for (int i = 0; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto num = [&](uint64_t* v) { return i + 1 < argc && trace::ParseNumber(argv[++i], v); };
-    auto str = [&](std::string* v) {
-      if (i + 1 >= argc) return false;
-      *v = argv[++i];
-      return true;
-    };
-    bool ok = true;
-    if (a == "--random") {
-      ok = num(&o.random);
-    } else if (a == "--seed") {
-      ok = num(&o.seed);
-    } else if (a == "--ops") {
-      ok = num(&o.ops) && o.ops > 0 && o.ops < 100000;
-    } else if (a == "--max-rounds") {
-      ok = num(&o.max_rounds);
-    } else if (a == "--board") {
-      ok = str(&o.board);
-    } else if (a == "--profile") {
-      ok = str(&o.profile);
-    } else if (a == "--out-dir") {
-      ok = str(&o.out_dir);
-    } else if (a == "--guest-bin") {
-      ok = str(&o.guest_bin);
-    } else if (a == "--qemu") {
-      ok = str(&o.qemu);
-    } else if (a == "--no-minimise") {
-      o.minimise = false;
-    } else if (a == "--fresh-machines") {
-      o.fresh_machines = true;
-    } else if (!a.empty() && a[0] == '-') {
-      ok = false;
-    } else {
-      o.files.push_back(a);
-    }
-    if (!ok) return Usage();
+  o.random = absl::GetFlag(FLAGS_random);
+  o.seed = absl::GetFlag(FLAGS_seed);
+  o.ops = absl::GetFlag(FLAGS_ops);
+  if (o.ops == 0 || o.ops >= 100000) {
+    return cli::UsageError("crosscheck", absl::StrFormat("bad value '%d' for --ops (K: 1 to 99999)", o.ops));
   }
+  o.board = absl::GetFlag(FLAGS_board);
+  o.profile = absl::GetFlag(FLAGS_profile);
+  if (!absl::GetFlag(FLAGS_out_dir).empty()) o.out_dir = absl::GetFlag(FLAGS_out_dir);
+  o.guest_bin = absl::GetFlag(FLAGS_guest_bin);
+  o.qemu = absl::GetFlag(FLAGS_qemu);
+  o.max_rounds = absl::GetFlag(FLAGS_max_rounds);
+  o.minimise = !absl::GetFlag(FLAGS_no_minimise);
+  o.fresh_machines = absl::GetFlag(FLAGS_fresh_machines);
+  o.json = absl::GetFlag(FLAGS_json);
+  o.junit = absl::GetFlag(FLAGS_junit);
+  o.files = args;
   if (o.guest_bin.empty()) o.guest_bin = GuestBinDefault();
   return Crosscheck(std::move(o)).Run();
 }

@@ -5,11 +5,14 @@
 #ifndef TOOLS_IONSIM_CROSSCHECK_H_
 #define TOOLS_IONSIM_CROSSCHECK_H_
 
+#include <string>
+#include <vector>
+
 namespace ionsim {
 
-// args: the words after "crosscheck". 0 when every trace agrees; 1 on a divergence or a failed run; 2 for usage
-// errors.
-int CrosscheckMain(int argc, char** argv);
+// args: the trace files. 0 when every trace agrees; 1 on a divergence or a model failure; 2 for usage and input
+// errors and a guest run that could not finish.
+int CrosscheckMain(const std::vector<std::string>& args);
 
 }  // namespace ionsim
 

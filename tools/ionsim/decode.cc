@@ -2,17 +2,22 @@
 #include "tools/ionsim/decode.h"
 
 #include <cstdio>
-#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <string>
 #include <vector>
 
+#include "absl/flags/flag.h"
 #include "fuzz/fuzz_machine.h"
 #include "fuzz/ion_program.h"
 #include "model/kernel/bug.h"
+#include "tools/ionsim/cli.h"
 #include "tools/trace/executor.h"
 #include "tools/trace/trace.h"
+
+ABSL_FLAG(bool, run, false,
+          "also run each program on the fuzz machine with every oracle on and write each line's result as its "
+          "expected result");
 
 namespace ionsim {
 
@@ -41,42 +46,22 @@ void AddExpectations(trace::Trace* t) {
   if (!report.error.empty()) machine.Fail("the trace", "the executor stopped: " + report.error);
   machine.Teardown();
   // The canonical output has one unindented line per operation: "<line> <op> => <result>".
-  size_t i = 0, start = 0;
-  const std::string& out = report.output;
-  while (start < out.size() && i < t->ops.size()) {
-    size_t end = out.find('\n', start);
-    if (end == std::string::npos) end = out.size();
-    const std::string line = out.substr(start, end - start);
-    start = end + 1;
-    if (line.empty() || line[0] == ' ') continue;
-    const size_t arrow = line.find(" => ");
-    t->ops[i].expect = arrow == std::string::npos ? "" : line.substr(arrow + 4);
+  const std::vector<std::string> results = trace::ResultsOfOutput(report.output);
+  for (size_t i = 0; i < results.size() && i < t->ops.size(); ++i) {
+    t->ops[i].expect = results[i];
     t->ops[i].expect_warn = i < warned.size() && warned[i];
-    ++i;
   }
 }
 
 }  // namespace
 
-int DecodeMain(int argc, char** argv) {
-  bool run = false;
-  std::vector<std::string> inputs;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--run") == 0) {
-      run = true;
-    } else {
-      inputs.push_back(argv[i]);
-    }
-  }
-  if (inputs.empty()) {
-    std::fprintf(stderr, "usage: ionsim decode [--run] INPUT...\n");
-    return 2;
-  }
+int DecodeMain(const std::vector<std::string>& inputs) {
+  const bool run = absl::GetFlag(FLAGS_run);
   for (const std::string& path : inputs) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
       std::fprintf(stderr, "ionsim decode: cannot read %s\n", path.c_str());
-      return 1;
+      return cli::kExitError;
     }
     const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     trace::Trace t = fuzz::DecodeProgram(bytes.data(), bytes.size());

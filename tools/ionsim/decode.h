@@ -6,10 +6,13 @@
 #ifndef TOOLS_IONSIM_DECODE_H_
 #define TOOLS_IONSIM_DECODE_H_
 
+#include <string>
+#include <vector>
+
 namespace ionsim {
 
-// argv[0] is "decode". Returns the process exit status.
-int DecodeMain(int argc, char** argv);
+// inputs: the files to decode. Returns 0, or 2 when an input cannot be read.
+int DecodeMain(const std::vector<std::string>& inputs);
 
 }  // namespace ionsim
 

@@ -18,8 +18,22 @@
 #include <string>
 #include <vector>
 
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "fuzz/ion_program.h"
+#include "tools/ionsim/cli.h"
+#include "tools/ionsim/flags.h"
+#include "tools/ionsim/json.h"
+#include "tools/ionsim/progress.h"
 #include "tools/trace/trace.h"
+
+ABSL_FLAG(int, seconds, 60, "<N> how long the campaign runs, in seconds");
+ABSL_FLAG(int, jobs, 2, "<J> libFuzzer fork-mode jobs");
+ABSL_FLAG(std::string, harness, "ion_ops", "<NAME> the harness: ion_ops, ion_ioctl or genalloc");
+ABSL_FLAG(std::string, workdir, "", "<DIR> the working corpus and findings (default fuzz-work/HARNESS)");
+ABSL_FLAG(std::string, binary, "", "<PATH> a harness already built with --config=fuzz (default: build it)");
 
 namespace ionsim {
 
@@ -34,16 +48,6 @@ struct Options {
   std::string workdir;
   std::string binary;
 };
-
-int Usage() {
-  std::fprintf(stderr,
-               "usage: ionsim fuzz --seconds N --jobs J [--harness ion_ops|ion_ioctl|genalloc] [--workdir DIR]\n"
-               "                   [--binary PATH]\n"
-               "  Runs the harness built with --config=fuzz (built here with bazel unless --binary is given) in\n"
-               "  libFuzzer fork mode for N seconds with J jobs, from DIR/corpus (default fuzz-work/<harness>,\n"
-               "  seeded from fuzz/corpus/<harness>), and merges the new inputs back into DIR/corpus.\n");
-  return 2;
-}
 
 std::string Quote(const std::string& s) {
   std::string out = "'";
@@ -103,27 +107,24 @@ std::string DecodeFinding(const fs::path& input) {
 
 }  // namespace
 
-int FuzzMain(int argc, char** argv) {
+int FuzzMain(const std::vector<std::string>&) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (a == "--seconds") {
-      o.seconds = std::atoi(value().c_str());
-    } else if (a == "--jobs") {
-      o.jobs = std::atoi(value().c_str());
-    } else if (a == "--harness") {
-      o.harness = value();
-    } else if (a == "--workdir") {
-      o.workdir = value();
-    } else if (a == "--binary") {
-      o.binary = value();
-    } else {
-      return Usage();
-    }
+  const bool json = absl::GetFlag(FLAGS_json);
+  FILE* const text = json ? stderr : stdout;  // with --json, stdout carries the JSON document only
+  o.seconds = absl::GetFlag(FLAGS_seconds);
+  o.jobs = absl::GetFlag(FLAGS_jobs);
+  o.harness = absl::GetFlag(FLAGS_harness);
+  o.workdir = absl::GetFlag(FLAGS_workdir);
+  o.binary = absl::GetFlag(FLAGS_binary);
+  if (o.seconds <= 0) {
+    return cli::UsageError("fuzz", absl::StrFormat("bad value '%d' for --seconds (N > 0)", o.seconds));
   }
+  if (o.jobs <= 0) return cli::UsageError("fuzz", absl::StrFormat("bad value '%d' for --jobs (J > 0)", o.jobs));
   static const std::set<std::string> kHarnesses = {"ion_ops", "ion_ioctl", "genalloc"};
-  if (o.seconds <= 0 || o.jobs <= 0 || kHarnesses.count(o.harness) == 0) return Usage();
+  if (kHarnesses.count(o.harness) == 0) {
+    return cli::UsageError("fuzz", absl::StrFormat("bad value '%s' for --harness (one of %s)", o.harness,
+                                                   absl::StrJoin(kHarnesses, ", ")));
+  }
 
   // The workspace: where `bazel run` was started, or the current directory.
   const char* ws = std::getenv("BUILD_WORKSPACE_DIRECTORY");
@@ -131,22 +132,22 @@ int FuzzMain(int argc, char** argv) {
   const std::string target = o.harness + "_fuzzer";
   int status = 0;
   if (o.binary.empty()) {
-    std::printf("building //fuzz:%s with --config=fuzz...\n", target.c_str());
-    std::fflush(stdout);
+    absl::FPrintF(text, "building //fuzz:%s with --config=fuzz...\n", target.c_str());
+    std::fflush(text);
     // --symlink_prefix=/ leaves bazel-bin and friends pointing at the user's last build.
     Capture("cd " + Quote(root) + " && bazel build --config=fuzz --symlink_prefix=/ //fuzz:" + target + " 2>&1",
             &status);
     if (status != 0) {
       std::fprintf(stderr, "ionsim fuzz: bazel build --config=fuzz //fuzz:%s failed (run it to see why)\n",
                    target.c_str());
-      return 1;
+      return cli::kExitError;
     }
     const std::string bin = Capture("cd " + Quote(root) + " && bazel info --config=fuzz bazel-bin 2>/dev/null", &status);
     o.binary = bin + "/fuzz/" + target;
   }
   if (!fs::exists(o.binary)) {
     std::fprintf(stderr, "ionsim fuzz: no harness at %s\n", o.binary.c_str());
-    return 1;
+    return cli::kExitError;
   }
   const fs::path work = o.workdir.empty() ? root / "fuzz-work" / o.harness : fs::path(o.workdir);
   const fs::path corpus = work / "corpus";
@@ -167,9 +168,9 @@ int FuzzMain(int argc, char** argv) {
   const fs::path dict = root / "fuzz" / "ion.dict";
   const std::string max_len = o.harness == "ion_ops" ? " -max_len=256" : "";
 
-  std::printf("campaign: %s, %d s, %d job(s); working corpus %s (%zu inputs); findings in %s\n", target.c_str(),
+  absl::FPrintF(text, "campaign: %s, %d s, %d job(s); working corpus %s (%zu inputs); findings in %s\n", target.c_str(),
               o.seconds, o.jobs, corpus.c_str(), corpus_before, findings.c_str());
-  std::fflush(stdout);
+  std::fflush(text);
   const std::string cmd = Quote(o.binary) + " -fork=" + std::to_string(o.jobs) + " -ignore_crashes=1" +
                           " -max_total_time=" + std::to_string(o.seconds) + max_len +
                           (fs::exists(dict) ? " -dict=" + Quote(dict) : "") + " -artifact_prefix=" +
@@ -178,23 +179,24 @@ int FuzzMain(int argc, char** argv) {
   FILE* p = popen(cmd.c_str(), "r");
   if (p == nullptr) {
     std::perror("popen");
-    return 1;
+    return cli::kExitError;
   }
   const auto start = std::chrono::steady_clock::now();
-  auto last_print = start - std::chrono::seconds(10);
+  Progress::Options progress_options;
+  progress_options.rate = false;  // done counts seconds
+  Progress progress(absl::StrCat("fuzz ", target), "s", static_cast<uint64_t>(o.seconds), progress_options);
   long long execs = 0, cov = 0, ft = 0, corp = 0, crashes = 0, eps = 0;
   std::string tail;
   std::string pending;
   auto report = [&](std::chrono::steady_clock::time_point now) {
-    last_print = now;
     const long long t = std::chrono::duration_cast<std::chrono::seconds>(now - start).count();
     // Saved crash inputs (libFuzzer's own count restarts with each fork-mode report).
     long long saved = -static_cast<long long>(known_findings.size());
     for (const auto& e : fs::directory_iterator(findings, ec)) saved += e.path().extension() == ".trace" ? 0 : 1;
     crashes = std::max(crashes, saved);
-    std::printf("[%4llds] execs %lld  exec/s %lld  cov %lld  ft %lld  corpus %lld  findings %lld\n", t, execs, eps,
-                cov, ft, corp, crashes);
-    std::fflush(stdout);
+    progress.Update(static_cast<uint64_t>(std::min<long long>(t, o.seconds)),
+                    absl::StrFormat("execs %d, exec/s %d, cov %d, ft %d, corpus %d, findings %d", execs, eps, cov, ft,
+                                    corp, crashes));
   };
   // Read libFuzzer's output as it comes, and report every 5 s whether or not it printed anything.
   const int fd = fileno(p);
@@ -230,13 +232,13 @@ int FuzzMain(int argc, char** argv) {
     } else if (ready < 0 && errno != EINTR) {
       break;
     }
-    const auto now = std::chrono::steady_clock::now();
-    if (now - last_print >= std::chrono::seconds(5)) report(now);
+    report(std::chrono::steady_clock::now());  // Progress prints at its own interval
   }
+  progress.Finish();
   const int st = pclose(p);
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (!WIFEXITED(st)) std::printf("libFuzzer ended abnormally; last line: %s", tail.c_str());
+  if (!WIFEXITED(st)) absl::FPrintF(text, "libFuzzer ended abnormally; last line: %s", tail.c_str());
 
   // Merge the inputs of this run into the working corpus (libFuzzer keeps only those adding coverage).
   Capture(Quote(o.binary) + " -merge=1" + max_len + " " + Quote(corpus) + " " + Quote(run_corpus) + " 2>&1", &status);
@@ -249,22 +251,50 @@ int FuzzMain(int argc, char** argv) {
     if (known_findings.count(name) || e.path().extension() == ".trace") continue;
     new_findings.push_back(e.path());
   }
-  std::printf("\n== summary: %s, %.0f s, %d job(s)\n", target.c_str(), elapsed, o.jobs);
-  std::printf("   executions %lld (%.0f/s overall), coverage %lld edges, %lld features\n", execs,
+  absl::FPrintF(text, "\n== summary: %s, %.0f s, %d job(s)\n", target.c_str(), elapsed, o.jobs);
+  absl::FPrintF(text, "   executions %lld (%.0f/s overall), coverage %lld edges, %lld features\n", execs,
               elapsed > 0 ? static_cast<double>(execs) / elapsed : 0.0, cov, ft);
-  std::printf("   working corpus %s: %zu -> %zu inputs (merge %s)\n", corpus.c_str(), corpus_before, corpus_after,
+  absl::FPrintF(text, "   working corpus %s: %zu -> %zu inputs (merge %s)\n", corpus.c_str(), corpus_before, corpus_after,
               status == 0 ? "ok" : "failed");
-  std::printf("   findings: %zu new\n", new_findings.size());
+  absl::FPrintF(text, "   findings: %zu new\n", new_findings.size());
+  Json findings_json = Json::Array();
   for (const fs::path& f : new_findings) {
-    std::printf("   - %s\n", f.c_str());
+    absl::FPrintF(text, "   - %s\n", f.c_str());
+    Json finding = Json::Object();
+    finding.Set("path", f.string());
     if (o.harness == "ion_ops") {
       const std::string tr = DecodeFinding(f);
-      if (!tr.empty()) std::printf("     decoded: %s\n", tr.c_str());
+      if (!tr.empty()) absl::FPrintF(text, "     decoded: %s\n", tr.c_str());
+      finding.Set("trace", tr);
     } else {
-      std::printf("     replay: %s %s\n", o.binary.c_str(), f.c_str());
+      absl::FPrintF(text, "     replay: %s %s\n", o.binary.c_str(), f.c_str());
+      finding.Set("replay", absl::StrCat(o.binary, " ", f.string()));
     }
+    findings_json.Push(std::move(finding));
   }
-  return new_findings.empty() ? 0 : 1;
+  const int code = new_findings.empty() ? cli::kExitOk : cli::kExitFinding;
+  if (json) {
+    Json doc = Json::Object();
+    doc.Set("command", "fuzz")
+        .Set("harness", o.harness)
+        .Set("binary", o.binary)
+        .Set("seconds", elapsed)
+        .Set("jobs", o.jobs)
+        .Set("executions", static_cast<int64_t>(execs))
+        .Set("executions_per_second", elapsed > 0 ? static_cast<double>(execs) / elapsed : 0.0)
+        .Set("coverage", static_cast<int64_t>(cov))
+        .Set("features", static_cast<int64_t>(ft))
+        .Set("corpus", Json::Object()
+                           .Set("path", corpus.string())
+                           .Set("before", static_cast<uint64_t>(corpus_before))
+                           .Set("after", static_cast<uint64_t>(corpus_after))
+                           .Set("merged", status == 0))
+        .Set("findings", std::move(findings_json))
+        .Set("ok", code == cli::kExitOk)
+        .Set("exit_code", code);
+    std::fputs(doc.Print().c_str(), stdout);
+  }
+  return code;
 }
 
 }  // namespace ionsim

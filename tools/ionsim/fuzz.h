@@ -6,10 +6,14 @@
 #ifndef TOOLS_IONSIM_FUZZ_H_
 #define TOOLS_IONSIM_FUZZ_H_
 
+#include <string>
+#include <vector>
+
 namespace ionsim {
 
-// argv[0] is "fuzz". Returns 0 when the campaign found nothing, 1 when it found something, 2 on usage errors.
-int FuzzMain(int argc, char** argv);
+// args: none (the flags say what to run). Returns 0 when the campaign found nothing, 1 when it found something,
+// 2 on usage errors and when the harness cannot be built or run.
+int FuzzMain(const std::vector<std::string>& args);
 
 }  // namespace ionsim
 

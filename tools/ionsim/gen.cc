@@ -1,30 +1,41 @@
 // Copyright 2026 The ionsim Authors. SPDX-License-Identifier: Apache-2.0
 #include "tools/ionsim/gen.h"
 
+#include <cstdint>
 #include <cstdio>
-#include <cstring>
+#include <memory>
 #include <string>
+#include <vector>
 
+#include "absl/flags/flag.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_format.h"
+#include "tools/ionsim/cli.h"
+#include "tools/ionsim/flags.h"
+#include "tools/ionsim/inputs.h"
 #include "tools/trace/generator.h"
+#include "tools/trace/model_runner.h"
 #include "tools/trace/trace.h"
 
 namespace ionsim {
 
-int GenMain(int argc, char** argv) {
-  uint64_t seed = 1;
-  uint64_t ops = 32;
-  for (int i = 0; i < argc; i += 2) {
-    uint64_t* dest = nullptr;
-    if (std::strcmp(argv[i], "--seed") == 0) dest = &seed;
-    if (std::strcmp(argv[i], "--ops") == 0) dest = &ops;
-    if (!dest || i + 1 >= argc || !trace::ParseNumber(argv[i + 1], dest) || ops > 1000000) {
-      std::fprintf(stderr, "usage: ionsim gen [--seed N] [--ops K]\n");
-      return 2;
-    }
+int GenMain(const std::vector<std::string>&) {
+  const uint64_t ops = absl::GetFlag(FLAGS_ops);
+  if (ops > 1000000) return cli::UsageError("gen", absl::StrFormat("bad value '%d' for --ops (K: 0 to 1000000)", ops));
+  const std::string board = absl::GetFlag(FLAGS_board);
+  trace::GeneratorOptions options;
+  if (!board.empty()) {
+    // The board's heap names, and a `board` line so that replay and crosscheck boot the same board.
+    absl::StatusOr<std::unique_ptr<trace::ModelRunner>> runner = BoardRunner(board);
+    if (!runner.ok()) return cli::UsageError("gen", runner.status().message());
+    options = trace::GeneratorOptionsFor((*runner)->config());
+    if (options.heaps.empty()) return cli::UsageError("gen", "the board has no heaps to generate traces for");
   }
-  const std::string text = trace::PrintTrace(trace::GenerateTrace(seed, static_cast<int>(ops)));
+  trace::Trace t = trace::GenerateTrace(absl::GetFlag(FLAGS_seed), static_cast<int>(ops), options);
+  if (!board.empty() && board != "dummy") t.board = board;
+  const std::string text = trace::PrintTrace(t);
   std::fwrite(text.data(), 1, text.size(), stdout);
-  return 0;
+  return cli::kExitOk;
 }
 
 }  // namespace ionsim

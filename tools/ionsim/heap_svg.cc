@@ -3,13 +3,13 @@
 
 #include <algorithm>
 #include <cinttypes>
-#include <cstdarg>
 #include <cstdio>
 #include <map>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "model/ion_priv.h"
 #include "model/kernel/bitmap.h"
 #include "model/kernel/genalloc.h"
@@ -19,19 +19,9 @@ namespace {
 
 namespace k = ::ionsim::kernel;
 
-std::string Format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
-std::string Format(const char* fmt, ...) {
-  char buf[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  std::vsnprintf(buf, sizeof(buf), fmt, ap);
-  va_end(ap);
-  return buf;
-}
-
 // A coordinate with at most two decimals and no trailing zeros ("12", "12.5", "12.25").
 std::string Num(double v) {
-  std::string s = Format("%.2f", v);
+  std::string s = absl::StrFormat("%.2f", v);
   while (!s.empty() && s.back() == '0') s.pop_back();
   if (!s.empty() && s.back() == '.') s.pop_back();
   return s == "-0" ? "0" : s;
@@ -130,10 +120,10 @@ std::vector<Run> UnaccountedRuns(const HeapPicture& p) {
 }  // namespace
 
 std::string FormatBytes(uint64_t bytes) {
-  if (bytes && bytes % (1ULL << 30) == 0) return Format("%" PRIu64 " GiB", bytes >> 30);
-  if (bytes && bytes % (1ULL << 20) == 0) return Format("%" PRIu64 " MiB", bytes >> 20);
-  if (bytes && bytes % (1ULL << 10) == 0) return Format("%" PRIu64 " KiB", bytes >> 10);
-  return Format("%" PRIu64 " B", bytes);
+  if (bytes && bytes % (1ULL << 30) == 0) return absl::StrFormat("%" PRIu64 " GiB", bytes >> 30);
+  if (bytes && bytes % (1ULL << 20) == 0) return absl::StrFormat("%" PRIu64 " MiB", bytes >> 20);
+  if (bytes && bytes % (1ULL << 10) == 0) return absl::StrFormat("%" PRIu64 " KiB", bytes >> 10);
+  return absl::StrFormat("%" PRIu64 " B", bytes);
 }
 
 std::vector<FreeRun> FreeRuns(const HeapPicture& picture) {
@@ -195,13 +185,13 @@ std::string RenderHeapSvg(const std::vector<HeapPicture>& heaps, const std::stri
     for (bool b : p.bits) used += b;
     const uint64_t largest = LargestFreeExtent(p);
     const size_t free_runs = FreeRuns(p).size();
-    body += Format("<g class=\"heap\" data-name=\"%s\">\n", Escape(p.name).c_str());
-    body += Format("<text x=\"%s\" y=\"%s\" class=\"heading\">%s <tspan class=\"sub\">%s heap, 0x%" PRIx64
+    body += absl::StrFormat("<g class=\"heap\" data-name=\"%s\">\n", Escape(p.name).c_str());
+    body += absl::StrFormat("<text x=\"%s\" y=\"%s\" class=\"heading\">%s <tspan class=\"sub\">%s heap, 0x%" PRIx64
                    "-0x%" PRIx64 ", %s in %" PRIu64 " granules of %s</tspan></text>\n",
                    Num(kLeft).c_str(), Num(y).c_str(), Escape(p.name).c_str(), Escape(p.type).c_str(), p.base,
                    p.base + size - (size ? 1 : 0), FormatBytes(size).c_str(), granules,
                    FormatBytes(p.granule).c_str());
-    body += Format("<text x=\"%s\" y=\"%s\" class=\"sub\">%s allocated, %s free in %zu extent%s, largest free "
+    body += absl::StrFormat("<text x=\"%s\" y=\"%s\" class=\"sub\">%s allocated, %s free in %zu extent%s, largest free "
                    "extent %s</text>\n",
                    Num(kLeft).c_str(), Num(y + 16).c_str(), FormatBytes(used * p.granule).c_str(),
                    FormatBytes(size - used * p.granule).c_str(), free_runs, free_runs == 1 ? "" : "s",
@@ -211,7 +201,7 @@ std::string RenderHeapSvg(const std::vector<HeapPicture>& heaps, const std::stri
     auto x_of = [&](uint64_t g) { return kLeft + static_cast<double>(g) * scale; };
     // Free runs.
     for (const FreeRun& run : FreeRuns(p)) {
-      body += Format(
+      body += absl::StrFormat(
           "<rect class=\"free\" data-first=\"%" PRIu64 "\" data-count=\"%" PRIu64
           "\" x=\"%s\" y=\"%s\" width=\"%s\" height=\"%s\" fill=\"%s\"><title>free: 0x%" PRIx64 "-0x%" PRIx64
           " (%s)</title></rect>\n",
@@ -221,7 +211,7 @@ std::string RenderHeapSvg(const std::vector<HeapPicture>& heaps, const std::stri
       // Its size, where there is room: the holes are what fragmentation is about.
       const std::string text = "free " + FormatBytes(run.count * p.granule);
       if (run.count * scale >= TextWidth(text, 10) + 8) {
-        body += Format("<text x=\"%s\" y=\"%s\" class=\"free-label\">%s</text>\n",
+        body += absl::StrFormat("<text x=\"%s\" y=\"%s\" class=\"free-label\">%s</text>\n",
                        Num(x_of(run.first) + run.count * scale / 2).c_str(), Num(top + kBarHeight / 2 + 4).c_str(),
                        text.c_str());
       }
@@ -249,7 +239,7 @@ std::string RenderHeapSvg(const std::vector<HeapPicture>& heaps, const std::stri
         return s.empty() ? std::string("no process") : s;
       }();
       const char* state = unknown ? "unknown" : StateName(e.state);
-      std::string title = Format("%s: 0x%" PRIx64 "-0x%" PRIx64 " (%s), ", e.buffer.c_str(),
+      std::string title = absl::StrFormat("%s: 0x%" PRIx64 "-0x%" PRIx64 " (%s), ", e.buffer.c_str(),
                                  p.base + e.first * p.granule, p.base + (e.first + e.count) * p.granule - 1,
                                  FormatBytes(e.count * p.granule).c_str());
       switch (e.state) {
@@ -263,18 +253,18 @@ std::string RenderHeapSvg(const std::vector<HeapPicture>& heaps, const std::stri
           title += "on the deferred-free list, last known client " + who;
           break;
       }
-      if (unknown) title = Format("0x%" PRIx64 "-0x%" PRIx64 " (%s)", p.base + e.first * p.granule,
+      if (unknown) title = absl::StrFormat("0x%" PRIx64 "-0x%" PRIx64 " (%s)", p.base + e.first * p.granule,
                                   p.base + (e.first + e.count) * p.granule - 1, FormatBytes(e.count * p.granule).c_str());
       if (!e.detail.empty()) title += "; " + e.detail;
-      body += Format("<g class=\"extent\" data-first=\"%" PRIu64 "\" data-count=\"%" PRIu64
+      body += absl::StrFormat("<g class=\"extent\" data-first=\"%" PRIu64 "\" data-count=\"%" PRIu64
                      "\" data-state=\"%s\" data-buffer=\"%s\"><title>%s</title>",
                      e.first, e.count, state, Escape(e.buffer).c_str(), Escape(title).c_str());
       if (unknown) {
-        body += Format("<rect x=\"%s\" y=\"%s\" width=\"%s\" height=\"%s\" fill=\"%s\"/>", Num(x).c_str(),
+        body += absl::StrFormat("<rect x=\"%s\" y=\"%s\" width=\"%s\" height=\"%s\" fill=\"%s\"/>", Num(x).c_str(),
                        Num(top).c_str(), Num(w).c_str(), Num(kBarHeight).c_str(), kUnknownColour);
       } else if (e.state == HeapExtent::State::kDeferredFree) {
         any_deferred = true;
-        body += Format("<rect x=\"%s\" y=\"%s\" width=\"%s\" height=\"%s\" fill=\"url(#deferred)\"/>",
+        body += absl::StrFormat("<rect x=\"%s\" y=\"%s\" width=\"%s\" height=\"%s\" fill=\"url(#deferred)\"/>",
                        Num(x).c_str(), Num(top).c_str(), Num(w).c_str(), Num(kBarHeight).c_str());
       } else {
         const size_t bands = std::max<size_t>(1, e.holders.size());
@@ -288,35 +278,35 @@ std::string RenderHeapSvg(const std::vector<HeapPicture>& heaps, const std::stri
         for (size_t i = 0; i < bands; ++i) {
           const std::string fill = e.holders.empty() ? kUnknownColour : colour[e.holders[i]];
           const double bh = kBarHeight / static_cast<double>(bands);
-          body += Format("<rect x=\"%s\" y=\"%s\" width=\"%s\" height=\"%s\" fill=\"%s\"%s/>", Num(x).c_str(),
+          body += absl::StrFormat("<rect x=\"%s\" y=\"%s\" width=\"%s\" height=\"%s\" fill=\"%s\"%s/>", Num(x).c_str(),
                          Num(top + bh * static_cast<double>(i)).c_str(), Num(w).c_str(), Num(bh).c_str(),
                          fill.c_str(), e.state == HeapExtent::State::kOrphaned ? " fill-opacity=\"0.55\"" : "");
         }
         if (e.state == HeapExtent::State::kOrphaned) {
           any_orphan = true;
-          body += Format("<rect x=\"%s\" y=\"%s\" width=\"%s\" height=\"%s\" fill=\"url(#orphan)\"/>",
+          body += absl::StrFormat("<rect x=\"%s\" y=\"%s\" width=\"%s\" height=\"%s\" fill=\"url(#orphan)\"/>",
                          Num(x).c_str(), Num(top).c_str(), Num(w).c_str(), Num(kBarHeight).c_str());
         }
       }
       // The outline separates neighbouring buffers.
-      body += Format("<rect x=\"%s\" y=\"%s\" width=\"%s\" height=\"%s\" class=\"%s\"/>", Num(x).c_str(),
+      body += absl::StrFormat("<rect x=\"%s\" y=\"%s\" width=\"%s\" height=\"%s\" class=\"%s\"/>", Num(x).c_str(),
                      Num(top).c_str(), Num(w).c_str(), Num(kBarHeight).c_str(),
                      e.state == HeapExtent::State::kOrphaned && !unknown ? "edge orphan-edge" : "edge");
       // The buffer's name when there is room for it, and its extent's size under it when there is room for that.
       const std::string size_text = FormatBytes(e.count * p.granule);
       if (!unknown && w >= std::max(TextWidth(e.buffer, 10), TextWidth(size_text, 9)) + 6) {
-        body += Format("<text x=\"%s\" y=\"%s\" class=\"label\">%s</text><text x=\"%s\" y=\"%s\" "
+        body += absl::StrFormat("<text x=\"%s\" y=\"%s\" class=\"label\">%s</text><text x=\"%s\" y=\"%s\" "
                        "class=\"label size\">%s</text>",
                        Num(x + w / 2).c_str(), Num(top + kBarHeight / 2 - 2).c_str(), Escape(e.buffer).c_str(),
                        Num(x + w / 2).c_str(), Num(top + kBarHeight / 2 + 11).c_str(), size_text.c_str());
       } else if (!unknown && w >= TextWidth(e.buffer, 10) + 6) {
-        body += Format("<text x=\"%s\" y=\"%s\" class=\"label\">%s</text>", Num(x + w / 2).c_str(),
+        body += absl::StrFormat("<text x=\"%s\" y=\"%s\" class=\"label\">%s</text>", Num(x + w / 2).c_str(),
                        Num(top + kBarHeight / 2 + 4).c_str(), Escape(e.buffer).c_str());
       }
       body += "</g>\n";
     }
     // Frame and address axis.
-    body += Format("<rect x=\"%s\" y=\"%s\" width=\"%s\" height=\"%s\" class=\"frame\"/>\n", Num(kLeft).c_str(),
+    body += absl::StrFormat("<rect x=\"%s\" y=\"%s\" width=\"%s\" height=\"%s\" class=\"frame\"/>\n", Num(kLeft).c_str(),
                    Num(top).c_str(), Num(kBarWidth).c_str(), Num(kBarHeight).c_str());
     const double axis = top + kBarHeight;
     body += "<g class=\"axis\">";
@@ -324,18 +314,18 @@ std::string RenderHeapSvg(const std::vector<HeapPicture>& heaps, const std::stri
     for (uint64_t off = 0; size && off <= size; off += step) {
       const double x = kLeft + kBarWidth * static_cast<double>(off) / static_cast<double>(size);
       const char* anchor = off == 0 ? "start" : off == size ? "end" : "middle";
-      body += Format("<line x1=\"%s\" y1=\"%s\" x2=\"%s\" y2=\"%s\"/>", Num(x).c_str(), Num(axis).c_str(),
+      body += absl::StrFormat("<line x1=\"%s\" y1=\"%s\" x2=\"%s\" y2=\"%s\"/>", Num(x).c_str(), Num(axis).c_str(),
                      Num(x).c_str(), Num(axis + 5).c_str());
-      body += Format("<text x=\"%s\" y=\"%s\" text-anchor=\"%s\">0x%" PRIx64 "</text>", Num(x).c_str(),
+      body += absl::StrFormat("<text x=\"%s\" y=\"%s\" text-anchor=\"%s\">0x%" PRIx64 "</text>", Num(x).c_str(),
                      Num(axis + 16).c_str(), anchor, p.base + off);
-      body += Format("<text x=\"%s\" y=\"%s\" text-anchor=\"%s\" class=\"offset\">+%s</text>", Num(x).c_str(),
+      body += absl::StrFormat("<text x=\"%s\" y=\"%s\" text-anchor=\"%s\" class=\"offset\">+%s</text>", Num(x).c_str(),
                      Num(axis + 27).c_str(), anchor, off == 0 ? "0" : FormatBytes(off).c_str());
     }
     body += "</g>\n</g>\n";
     y = axis + kAxisHeight + kHeapGap;
   }
   if (heaps.empty()) {
-    body += Format("<text x=\"%s\" y=\"%s\" class=\"sub\">no carveout or chunk heap on this board</text>\n",
+    body += absl::StrFormat("<text x=\"%s\" y=\"%s\" class=\"sub\">no carveout or chunk heap on this board</text>\n",
                    Num(kLeft).c_str(), Num(y).c_str());
     y += kHeapGap;
   }
@@ -350,24 +340,24 @@ std::string RenderHeapSvg(const std::vector<HeapPicture>& heaps, const std::stri
       lx = kLeft;
       ly += 22;
     }
-    legend += Format("<g transform=\"translate(%s,%s)\">%s<text x=\"22\" y=\"12\">%s</text></g>\n", Num(lx).c_str(),
+    legend += absl::StrFormat("<g transform=\"translate(%s,%s)\">%s<text x=\"22\" y=\"12\">%s</text></g>\n", Num(lx).c_str(),
                      Num(ly).c_str(), swatch.c_str(), Escape(text).c_str());
     lx += width + 14;
   };
   auto box = [](const std::string& fill, const std::string& extra) {
-    return Format("<rect width=\"16\" height=\"16\" fill=\"%s\"%s/><rect width=\"16\" height=\"16\" class=\"edge\"/>",
+    return absl::StrFormat("<rect width=\"16\" height=\"16\" fill=\"%s\"%s/><rect width=\"16\" height=\"16\" class=\"edge\"/>",
                   fill.c_str(), extra.c_str());
   };
   for (const std::string& h : processes) item(box(colour[h], ""), h);
   item(box(kFreeColour, ""), "free");
   if (any_shared) {
-    item(Format("<rect width=\"16\" height=\"8\" fill=\"%s\"/><rect y=\"8\" width=\"16\" height=\"8\" "
+    item(absl::StrFormat("<rect width=\"16\" height=\"8\" fill=\"%s\"/><rect y=\"8\" width=\"16\" height=\"8\" "
                 "fill=\"%s\"/><rect width=\"16\" height=\"16\" class=\"edge\"/>",
                 shared_colours[0].c_str(), shared_colours[1].c_str()),
          "shared: one band per process holding a handle");
   }
   if (any_orphan) {
-    item(Format("<rect width=\"16\" height=\"16\" fill=\"%s\" fill-opacity=\"0.55\"/><rect width=\"16\" "
+    item(absl::StrFormat("<rect width=\"16\" height=\"16\" fill=\"%s\" fill-opacity=\"0.55\"/><rect width=\"16\" "
                 "height=\"16\" fill=\"url(#orphan)\"/><rect width=\"16\" height=\"16\" class=\"edge orphan-edge\"/>",
                 orphan_colour.empty() ? kUnknownColour : orphan_colour.c_str()),
          "orphaned: no handle left, kept by a dma-buf (last client's colour)");
@@ -381,13 +371,13 @@ std::string RenderHeapSvg(const std::vector<HeapPicture>& heaps, const std::stri
 
   std::string svg;
   svg += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  svg += Format(
+  svg += absl::StrFormat(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%s\" height=\"%s\" viewBox=\"0 0 %s %s\" "
       "font-family=\"DejaVu Sans, Verdana, sans-serif\" font-size=\"11\">\n",
       Num(kWidth).c_str(), Num(height).c_str(), Num(kWidth).c_str(), Num(height).c_str());
-  svg += Format("<title>%s</title>\n", Escape(caption).c_str());
+  svg += absl::StrFormat("<title>%s</title>\n", Escape(caption).c_str());
   svg += "<defs>\n";
-  svg += Format(
+  svg += absl::StrFormat(
       "<pattern id=\"deferred\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" "
       "patternTransform=\"rotate(45)\"><rect width=\"6\" height=\"6\" fill=\"#D9D9D9\"/>"
       "<rect width=\"3\" height=\"6\" fill=\"%s\"/></pattern>\n",
@@ -411,8 +401,8 @@ std::string RenderHeapSvg(const std::vector<HeapPicture>& heaps, const std::stri
          ".legend text{font-size:11px;fill:#222}\n"
          "</style>\n";
   svg += "</defs>\n";
-  svg += Format("<rect width=\"%s\" height=\"%s\" fill=\"#FFFFFF\"/>\n", Num(kWidth).c_str(), Num(height).c_str());
-  svg += Format("<text x=\"%s\" y=\"26\" class=\"heading\">%s</text>\n", Num(kLeft).c_str(),
+  svg += absl::StrFormat("<rect width=\"%s\" height=\"%s\" fill=\"#FFFFFF\"/>\n", Num(kWidth).c_str(), Num(height).c_str());
+  svg += absl::StrFormat("<text x=\"%s\" y=\"26\" class=\"heading\">%s</text>\n", Num(kLeft).c_str(),
                 Escape(caption).c_str());
   svg += body;
   svg += legend;
@@ -428,7 +418,7 @@ std::string ClientLabel(const k::ion_client* client) {
   if (client->task) {
     char comm[k::TASK_COMM_LEN];
     k::get_task_comm(comm, client->task);
-    return Format("%s %d", comm, client->pid);
+    return absl::StrFormat("%s %d", comm, client->pid);
   }
   return client->name ? client->name : "kernel";
 }
@@ -437,13 +427,13 @@ std::string ClientLabel(const k::ion_client* client) {
 // handle went ("unknown" for a buffer that never had one, as a 4.12-style ALLOC gives).
 std::string LastClient(const k::ion_buffer* buffer) {
   if (!buffer->task_comm[0]) return "unknown";
-  return Format("%s %d", buffer->task_comm, buffer->pid);
+  return absl::StrFormat("%s %d", buffer->task_comm, buffer->pid);
 }
 
 // The tooltip detail of a buffer. Read while the capture holds dev->lock and the tree's lock; handle_count is read
 // without buffer->lock, as the debugfs heap file reads it.
 std::string BufferDetail(const k::ion_buffer* buffer) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-  return Format("buffer size %zu, ref %d, handles %d", buffer->size, k::kref_read(&buffer->ref),
+  return absl::StrFormat("buffer size %zu, ref %d, handles %d", buffer->size, k::kref_read(&buffer->ref),
                 buffer->handle_count);
 }
 
@@ -508,7 +498,7 @@ ErrnoOr<HeapPicture> CaptureHeapPicture(ModelBackend* backend, unsigned int heap
       HeapExtent e;
       e.first = r.first;
       e.count = r.count;
-      e.buffer = Format("b%lu", buffer->serial);
+      e.buffer = absl::StrFormat("b%lu", buffer->serial);
       e.holders = holders;
       e.state = state;
       e.detail = BufferDetail(buffer);

@@ -10,11 +10,15 @@
 //                 style allocation from simulated RAM (buddy allocator); then the fragmentation walk-through again
 //                 on the ION model through /dev/ion, with its debugfs file and canonical state. Every figure
 //                 printed is computed.
+// and the trace and fuzzing commands (replay, gen, crosscheck, decode, fuzz) of the files beside this one.
+// Commands() below is the one table of subcommands (tools/ionsim/cli.h); flags.h holds the shared flags.
+#include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <string>
 #include <vector>
 
+#include "absl/flags/flag.h"
+#include "absl/strings/str_format.h"
 #include "kmod/uapi/ion.h"
 #include "model/backend/libion.h"
 #include "model/backend/model_backend.h"
@@ -27,13 +31,22 @@
 #include "model/kernel/mm.h"
 #include "model/kernel/plist.h"
 #include "model/kernel/slab.h"
+#include "tools/ionsim/cli.h"
 #include "tools/ionsim/crosscheck.h"
 #include "tools/ionsim/decode.h"
+#include "tools/ionsim/flags.h"
 #include "tools/ionsim/fuzz.h"
 #include "tools/ionsim/gen.h"
+#include "tools/ionsim/inputs.h"
 #include "tools/ionsim/profiles.h"
+#include "tools/ionsim/progress.h"
 #include "tools/ionsim/replay.h"
 #include "tools/ionsim/workload.h"
+
+ABSL_FLAG(uint64_t, frames, 12, "<N> frames to run, at least 12");
+ABSL_FLAG(std::string, svg, "ionsim-heaps.svg",
+          "<PATH> where the heap picture goes (relative paths are taken from $BUILD_WORKING_DIRECTORY under bazel "
+          "run)");
 
 namespace ionsim {
 namespace {
@@ -247,32 +260,88 @@ int Demo() {
   return ion_ok == 0 && leaked == 0 && pages == 0 && k::bug_event_count() == 0 ? 0 : 1;
 }
 
-int Usage() {
-  std::fprintf(stderr,
-               "usage: ionsim run|demo|replay|gen|crosscheck|decode|fuzz|profiles\n"
-               "  run         the main job: a camera, video and display workload on the dummy board (ionsim run --help)\n"
-               "  demo        run the kernel primitives on scenarios from ION's history and print what they compute\n"
-               "  replay TRACE [--board NAME|FILE] [--profile NAME]   run a trace on the model, print its canonical\n"
-               "              output\n"
-               "  gen [--seed N] [--ops K]           print a random trace\n"
-               "  crosscheck [--random N --seed S] [--profile NAME] [TRACE...]   model vs the module in QEMU\n"
-               "  decode [--run] INPUT...            print an ion_ops_fuzzer input as a trace\n"
-               "  fuzz --seconds N --jobs J [--harness NAME]   a libFuzzer fork-mode campaign\n"
-               "  profiles    list the ION profiles (eras) and the behaviour each switch changes\n");
-  return 2;
+// `ionsim run`: the workload with the flags' options.
+int RunMain(const std::vector<std::string>&) {
+  WorkloadOptions options;
+  options.seed = absl::GetFlag(FLAGS_seed);
+  if (!absl::GetFlag(FLAGS_board).empty()) options.board = absl::GetFlag(FLAGS_board);
+  if (const absl::Status board = BoardRunner(options.board).status(); !board.ok()) {
+    return cli::UsageError("run", board.message());
+  }
+  const uint64_t frames = absl::GetFlag(FLAGS_frames);
+  if (frames < WorkloadOptions::kMinFrames || frames > 10000) {
+    return cli::UsageError("run", absl::StrFormat("bad value '%d' for --frames (N: %d to 10000)", frames,
+                                                  WorkloadOptions::kMinFrames));
+  }
+  options.frames = static_cast<int>(frames);
+  const std::string svg = absl::GetFlag(FLAGS_svg);
+  if (svg.empty()) return cli::UsageError("run", "bad value '' for --svg (PATH: a file name)");
+  Progress progress("run", "frames", frames);
+  options.after_frame = [&progress, frames](int done) {
+    progress.Update(static_cast<uint64_t>(done));
+    if (static_cast<uint64_t>(done) == frames) progress.Finish();  // before the report goes out
+  };
+  return RunWorkloadCommand(options, svg, absl::GetFlag(FLAGS_json));
+}
+
+int DemoMain(const std::vector<std::string>&) { return Demo(); }
+
+// Every subcommand: `ionsim help`, each command's --help and README's command table come from these entries.
+const std::vector<cli::Command>& Commands() {
+  static const std::vector<cli::Command>* const commands = new std::vector<cli::Command>{
+      {.name = "run",
+       .summary = "the main job: a camera, video and display workload on a board, with results, debugfs views, an "
+                  "SVG of the carveout and chunk heaps and the invariant checker's verdict",
+       .flags = {"board", "seed", "frames", "svg", "json"},
+       .main = RunMain},
+      {.name = "demo",
+       .summary = "runs the kernel primitives ION is built from on scenarios from ION's history and prints what "
+                  "they compute",
+       .main = DemoMain},
+      {.name = "replay",
+       .args = "TRACE",
+       .summary = "runs a trace (a file, or - for stdin) on the model and prints its canonical output",
+       .flags = {"board", "profile", "json"},
+       .min_args = 1,
+       .max_args = 1,
+       .main = ReplayMain},
+      {.name = "gen",
+       .summary = "prints a random trace for a board",
+       .flags = {"board", "seed", "ops"},
+       .main = GenMain},
+      {.name = "crosscheck",
+       .args = "[TRACE...]",
+       .summary = "replays traces on the model and on the kernel module in QEMU, compares the outputs and "
+                  "minimises every divergence",
+       .details = "The model boots one machine (all of RAM lowmem, as the 64-bit guest) and reloads the ION module "
+                  "between traces,\nunless --fresh-machines; the guest runs every trace in one boot. Divergences, "
+                  "their outputs and minimised\ntraces go to --out-dir (default crosscheck-out).\n",
+       .flags = {"board", "profile", "seed", "ops", "out_dir", "random", "guest_bin", "qemu", "max_rounds", "no_minimise",
+                 "fresh_machines", "json", "junit"},
+       .max_args = -1,
+       .main = CrosscheckMain},
+      {.name = "decode",
+       .args = "INPUT...",
+       .summary = "prints ion_ops_fuzzer inputs as traces",
+       .flags = {"run"},
+       .min_args = 1,
+       .max_args = -1,
+       .main = DecodeMain},
+      {.name = "fuzz",
+       .summary = "a libFuzzer fork-mode campaign on a --config=fuzz harness, with progress, a summary and every "
+                  "finding decoded",
+       .details = "Builds the harness with bazel unless --binary is given, runs it from WORKDIR/corpus (seeded from "
+                  "fuzz/corpus/HARNESS)\nand merges the new inputs back into WORKDIR/corpus.\n",
+       .flags = {"seconds", "jobs", "harness", "workdir", "binary", "json"},
+       .main = FuzzMain},
+      {.name = "profiles",
+       .summary = "lists the ION profiles (eras) and the behaviour each switch changes, with its upstream source",
+       .main = ProfilesMain},
+  };
+  return *commands;
 }
 
 }  // namespace
 }  // namespace ionsim
 
-int main(int argc, char** argv) {
-  if (argc == 2 && std::strcmp(argv[1], "demo") == 0) return ionsim::Demo();
-  if (argc >= 2 && std::strcmp(argv[1], "run") == 0) return ionsim::RunWorkloadCommand(argc - 2, argv + 2);
-  if (argc >= 2 && std::strcmp(argv[1], "replay") == 0) return ionsim::ReplayMain(argc - 2, argv + 2);
-  if (argc >= 2 && std::strcmp(argv[1], "gen") == 0) return ionsim::GenMain(argc - 2, argv + 2);
-  if (argc >= 2 && std::strcmp(argv[1], "crosscheck") == 0) return ionsim::CrosscheckMain(argc - 2, argv + 2);
-  if (argc >= 2 && std::strcmp(argv[1], "decode") == 0) return ionsim::DecodeMain(argc - 1, argv + 1);
-  if (argc >= 2 && std::strcmp(argv[1], "fuzz") == 0) return ionsim::FuzzMain(argc - 1, argv + 1);
-  if (argc >= 2 && std::strcmp(argv[1], "profiles") == 0) return ionsim::ProfilesMain(argc - 2, argv + 2);
-  return ionsim::Usage();
-}
+int main(int argc, char** argv) { return ionsim::cli::Dispatch(ionsim::Commands(), argc, argv); }

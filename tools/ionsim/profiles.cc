@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "kmod/ion_profile.h"
 
@@ -30,11 +31,7 @@ std::string ProfilesText() {
   return out;
 }
 
-int ProfilesMain(int argc, char** /*argv*/) {
-  if (argc != 0) {
-    std::fprintf(stderr, "usage: ionsim profiles\n");
-    return 2;
-  }
+int ProfilesMain(const std::vector<std::string>& /*args*/) {
   const std::string text = ProfilesText();
   std::fwrite(text.data(), 1, text.size(), stdout);
   return 0;

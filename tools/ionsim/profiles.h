@@ -6,14 +6,15 @@
 #define TOOLS_IONSIM_PROFILES_H_
 
 #include <string>
+#include <vector>
 
 namespace ionsim {
 
 // The listing `ionsim profiles` prints.
 std::string ProfilesText();
 
-// args: the words after "profiles" (none are accepted). 0, or 2 for usage errors.
-int ProfilesMain(int argc, char** argv);
+// args: none (the dispatcher refuses arguments). Prints ProfilesText(); 0.
+int ProfilesMain(const std::vector<std::string>& args);
 
 }  // namespace ionsim
 

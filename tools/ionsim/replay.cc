@@ -2,13 +2,20 @@
 #include "tools/ionsim/replay.h"
 
 #include <cstdio>
-#include <cstring>
-#include <fstream>
 #include <memory>
-#include <iostream>
-#include <sstream>
 #include <string>
+#include <vector>
 
+#include "absl/flags/flag.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "tools/ionsim/cli.h"
+#include "tools/ionsim/flags.h"
+#include "tools/ionsim/inputs.h"
+#include "tools/ionsim/json.h"
+#include "tools/ionsim/progress.h"
 #include "tools/trace/executor.h"
 #include "tools/trace/model_runner.h"
 #include "tools/trace/trace.h"
@@ -18,74 +25,91 @@ namespace {
 
 // "line 3: what" -> "PATH:3: what", as compilers name places.
 std::string Where(const std::string& path, const std::string& message) {
-  if (message.rfind("line ", 0) == 0) return path + ":" + message.substr(5);
-  return path + ": " + message;
+  if (absl::StartsWith(message, "line ")) return absl::StrCat(path, ":", message.substr(5));
+  return absl::StrCat(path, ": ", message);
+}
+
+// The --json document of a replay that could not run.
+int JsonError(const std::string& path, const std::string& message, int code) {
+  std::fputs(Json::Object()
+                 .Set("command", "replay")
+                 .Set("trace", path)
+                 .Set("error", message)
+                 .Set("ok", false)
+                 .Set("exit_code", code)
+                 .Print()
+                 .c_str(),
+             stdout);
+  return code;
 }
 
 }  // namespace
 
-int ReplayMain(int argc, char** argv) {
-  std::string path;
-  std::string board;
-  std::string profile;
-  for (int i = 0; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--board") == 0 && i + 1 < argc) {
-      board = argv[++i];
-    } else if (std::strcmp(argv[i], "--profile") == 0 && i + 1 < argc) {
-      profile = argv[++i];
-    } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-      std::fprintf(stderr, "ionsim replay: unknown option %s\n", argv[i]);
-      return 2;
-    } else if (path.empty()) {
-      path = argv[i];
-    } else {
-      std::fprintf(stderr, "usage: ionsim replay TRACE [--board NAME|FILE] [--profile NAME]\n");
-      return 2;
-    }
+int ReplayMain(const std::vector<std::string>& args) {
+  const std::string& path = args.at(0);
+  const std::string board = absl::GetFlag(FLAGS_board);
+  const bool json = absl::GetFlag(FLAGS_json);
+  absl::StatusOr<trace::Trace> t = LoadTrace(path);
+  if (!t.ok()) {
+    const std::string message(t.status().message());
+    absl::FPrintF(stderr, "ionsim replay: %s\n", message);
+    return json ? JsonError(path, message, cli::kExitError) : cli::kExitError;
   }
-  if (path.empty()) {
-    std::fprintf(stderr, "usage: ionsim replay TRACE [--board NAME|FILE] [--profile NAME]\n");
-    return 2;
-  }
-  std::stringstream text;
-  if (path == "-") {
-    text << std::cin.rdbuf();
-  } else {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-      std::fprintf(stderr, "ionsim replay: cannot read %s\n", path.c_str());
-      return 2;
-    }
-    text << in.rdbuf();
-  }
-  trace::Trace t;
-  std::string error;
-  if (!trace::ParseTrace(text.str(), &t, &error)) {
-    std::fprintf(stderr, "%s\n", Where(path, error).c_str());
-    return 1;
-  }
-  std::string board_text;
-  if (!trace::ResolveBoard(board.empty() ? t.board : board, &board_text, &error)) {
-    std::fprintf(stderr, "ionsim replay: %s\n", error.c_str());
-    return 2;
-  }
-  std::unique_ptr<trace::ModelRunner> runner = trace::ModelRunner::Create(board_text, false, &error);
-  if (!runner) {
-    std::fprintf(stderr, "ionsim replay: board: %s\n", error.c_str());
-    return 2;
+  absl::StatusOr<std::unique_ptr<trace::ModelRunner>> runner = BoardRunner(board.empty() ? t->board : board);
+  if (!runner.ok()) {
+    const std::string message(runner.status().message());
+    absl::FPrintF(stderr, "ionsim replay: %s\n", message);
+    return json ? JsonError(path, message, cli::kExitError) : cli::kExitError;
   }
   // --profile, else the trace's profile line, else the board's profile record.
-  if (!runner->SetProfile(profile.empty() ? t.profile : profile, &error)) {
-    std::fprintf(stderr, "ionsim replay: %s\n", error.c_str());
-    return 2;
+  const std::string profile = absl::GetFlag(FLAGS_profile);
+  if (std::string error; !(*runner)->SetProfile(profile.empty() ? t->profile : profile, &error)) {
+    absl::FPrintF(stderr, "ionsim replay: %s\n", error);
+    return json ? JsonError(path, error, cli::kExitError) : cli::kExitError;
   }
   trace::ExecReport report;
-  runner->Run(t, /*build_output=*/true, /*check=*/true, &report);
-  std::fwrite(report.output.data(), 1, report.output.size(), stdout);
+  {
+    Progress progress("replay", "operations", t->ops.size());
+    (*runner)->set_after_op([&progress](size_t done) { progress.Update(done); });
+    (*runner)->Run(*t, /*build_output=*/true, /*check=*/true, &report);
+  }
+  // A run that could not start or go on (a heap the board does not have) is an input error; a result that did
+  // not match, a violation, a leak or a WARN is a finding.
+  const int code = !report.error.empty() ? cli::kExitError : report.ok() ? cli::kExitOk : cli::kExitFinding;
+  if (!report.error.empty()) absl::FPrintF(stderr, "%s\n", Where(path, report.error));
+  for (const std::string& f : report.failures) absl::FPrintF(stderr, "%s\n", Where(path, f));
+  if (json) {
+    Json ops = Json::Array();
+    const std::vector<std::string> results = trace::ResultsOfOutput(report.output);
+    for (size_t i = 0; i < t->ops.size() && i < report.results.size(); ++i) {
+      const trace::Op& op = t->ops[i];
+      ops.Push(Json::Object()
+                   .Set("line", op.line)
+                   .Set("op", trace::FormatOp(*t, op))
+                   .Set("result", i < results.size() ? results[i] : "")
+                   .Set("errno", report.results[i].err)
+                   .Set("value", report.results[i].value)
+                   .Set("expected", op.expect));
+    }
+    std::vector<std::string> failures;
+    for (const std::string& f : report.failures) failures.push_back(Where(path, f));
+    Json doc = Json::Object();
+    doc.Set("command", "replay")
+        .Set("trace", path)
+        .Set("board", board.empty() ? (t->board.empty() ? "dummy" : t->board) : board)
+        .Set("operations", ops)
+        .Set("output", report.output)
+        .Set("mismatches", report.mismatches)
+        .Set("violations", report.violations)
+        .Set("failures", failures);
+    if (!report.error.empty()) doc.Set("error", Where(path, report.error));
+    doc.Set("ok", code == cli::kExitOk).Set("exit_code", code);
+    std::fputs(doc.Print().c_str(), stdout);
+  } else {
+    std::fwrite(report.output.data(), 1, report.output.size(), stdout);
+  }
   std::fflush(stdout);
-  if (!report.error.empty()) std::fprintf(stderr, "%s\n", Where(path, report.error).c_str());
-  for (const std::string& f : report.failures) std::fprintf(stderr, "%s\n", Where(path, f).c_str());
-  return report.ok() ? 0 : 1;
+  return code;
 }
 
 }  // namespace ionsim

@@ -4,10 +4,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cinttypes>
-#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "kmod/ion_board.h"
 #include "kmod/uapi/ion.h"
 #include "model/backend/board_config.h"
@@ -33,6 +34,7 @@
 #include "model/kernel/sched.h"
 #include "model/kernel/slab.h"
 #include "tools/ionsim/heap_svg.h"
+#include "tools/ionsim/json.h"
 
 namespace ionsim {
 namespace {
@@ -44,16 +46,6 @@ constexpr int kMapShared = static_cast<int>(k::MAP_SHARED);
 // CAF msm's ION_CP_MM_HEAP_ID (include/linux/msm_ion.h): the content-protection heap Qualcomm codecs ask for
 // secure playback. Boards without it answer ENODEV.
 constexpr unsigned int kSecureVideoHeapId = 8;
-
-std::string Format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
-std::string Format(const char* fmt, ...) {
-  char buf[2048];
-  va_list ap;
-  va_start(ap, fmt);
-  std::vsnprintf(buf, sizeof(buf), fmt, ap);
-  va_end(ap);
-  return buf;
-}
 
 // The board format's keyword for a heap type (kmod/ion_board.h), "custom" beyond it.
 const char* TypeName(unsigned int type) {
@@ -143,10 +135,13 @@ class Workload {
   WorkloadResult Run();
 
  private:
-  void Out(const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+  template <typename... Args>
+  void Out(const absl::FormatSpec<Args...>& format, const Args&... args) {
+    absl::StrAppendFormat(&result_.report, format, args...);
+  }
   void Event(const std::string& text);
   void Error(const std::string& text);
-  std::string FrameName() const { return frame_ < 0 ? "setup" : Format("frame %d", frame_); }
+  std::string FrameName() const { return frame_ < 0 ? "setup" : absl::StrFormat("frame %d", frame_); }
 
   // After every operation: the invariant checker, then the heaps' usage and deferred-free lists.
   void Step(const std::string& op);
@@ -225,15 +220,6 @@ class Workload {
   std::map<unsigned long, size_t> listed_size_;  // serial -> size of buffers seen on a free list
   std::string frame_note_;
 };
-
-void Workload::Out(const char* fmt, ...) {
-  char buf[4096];
-  va_list ap;
-  va_start(ap, fmt);
-  std::vsnprintf(buf, sizeof(buf), fmt, ap);
-  va_end(ap);
-  result_.report += buf;
-}
 
 void Workload::Event(const std::string& text) { result_.report += "  " + FrameName() + ": " + text + "\n"; }
 
@@ -361,57 +347,57 @@ std::string Workload::HeapWhy(k::ion_heap* heap, size_t len, size_t align) {
   switch (heap->type) {
     case ION_HEAP_TYPE_CARVEOUT: {
       if (align > k::PAGE_SIZE) {
-        return Format("%s: align %s > PAGE_SIZE is refused (EINVAL)", name.c_str(), FormatBytes(align).c_str());
+        return absl::StrFormat("%s: align %s > PAGE_SIZE is refused (EINVAL)", name.c_str(), FormatBytes(align).c_str());
       }
       ErrnoOr<HeapPicture> pic = CaptureHeapPicture(backend_.get(), heap->id);
       if (!pic.ok()) return name + ": no picture";
       const uint64_t free = FreeBytes(pic.value());
       const uint64_t largest = LargestFreeExtent(pic.value());
       if (largest >= need) {
-        return Format("%s: has a free extent of %s, enough for %s", name.c_str(), FormatBytes(largest).c_str(),
+        return absl::StrFormat("%s: has a free extent of %s, enough for %s", name.c_str(), FormatBytes(largest).c_str(),
                       FormatBytes(need).c_str());
       }
       if (free >= need) {
-        return Format("%s: %s free, but the largest free extent is %s < %s needed: fragmented (ENOMEM)",
+        return absl::StrFormat("%s: %s free, but the largest free extent is %s < %s needed: fragmented (ENOMEM)",
                       name.c_str(), FormatBytes(free).c_str(), FormatBytes(largest).c_str(),
                       FormatBytes(need).c_str());
       }
-      return Format("%s: only %s free < %s needed (ENOMEM)", name.c_str(), FormatBytes(free).c_str(),
+      return absl::StrFormat("%s: only %s free < %s needed (ENOMEM)", name.c_str(), FormatBytes(free).c_str(),
                     FormatBytes(need).c_str());
     }
     case ION_HEAP_TYPE_CHUNK: {
       const unsigned long chunk = k::ion_chunk_heap_chunk_size(heap);
       if (align > chunk) {
-        return Format("%s: align %s > the %s chunk is refused (EINVAL)", name.c_str(), FormatBytes(align).c_str(),
+        return absl::StrFormat("%s: align %s > the %s chunk is refused (EINVAL)", name.c_str(), FormatBytes(align).c_str(),
                       FormatBytes(chunk).c_str());
       }
       const uint64_t rounded = (need + chunk - 1) / chunk * chunk;
       const uint64_t size = k::gen_pool_size(k::ion_chunk_heap_pool(heap));
       const uint64_t left = size - k::ion_chunk_heap_allocated(heap);
       if (rounded > left) {
-        return Format("%s: %s unallocated < %s needed (%" PRIu64 " chunks of %s) (ENOMEM)", name.c_str(),
+        return absl::StrFormat("%s: %s unallocated < %s needed (%" PRIu64 " chunks of %s) (ENOMEM)", name.c_str(),
                       FormatBytes(left).c_str(), FormatBytes(rounded).c_str(), rounded / chunk,
                       FormatBytes(chunk).c_str());
       }
-      return Format("%s: %s unallocated, enough for %s", name.c_str(), FormatBytes(left).c_str(),
+      return absl::StrFormat("%s: %s unallocated, enough for %s", name.c_str(), FormatBytes(left).c_str(),
                     FormatBytes(rounded).c_str());
     }
     case ION_HEAP_TYPE_SYSTEM:
       if (align > k::PAGE_SIZE) {
-        return Format("%s: align %s > PAGE_SIZE is refused (EINVAL)", name.c_str(), FormatBytes(align).c_str());
+        return absl::StrFormat("%s: align %s > PAGE_SIZE is refused (EINVAL)", name.c_str(), FormatBytes(align).c_str());
       }
       return name + ": out of pages (ENOMEM)";
     case ION_HEAP_TYPE_SYSTEM_CONTIG: {
       unsigned int order = 0;
       while ((k::PAGE_SIZE << order) < need) ++order;
       if (align > (k::PAGE_SIZE << order)) {
-        return Format("%s: align %s > the order-%u block is refused (EINVAL)", name.c_str(),
+        return absl::StrFormat("%s: align %s > the order-%u block is refused (EINVAL)", name.c_str(),
                       FormatBytes(align).c_str(), order);
       }
       if (order >= k::MAX_ORDER) {
-        return Format("%s: order %u >= MAX_ORDER (ENOMEM)", name.c_str(), order);
+        return absl::StrFormat("%s: order %u >= MAX_ORDER (ENOMEM)", name.c_str(), order);
       }
-      return Format("%s: no free order-%u block (ENOMEM)", name.c_str(), order);
+      return absl::StrFormat("%s: no free order-%u block (ENOMEM)", name.c_str(), order);
     }
     default:
       return name + ": failed";
@@ -428,7 +414,7 @@ std::string Workload::Explain(size_t len, size_t align, unsigned int mask) {
     if (!heap) continue;
     why += (why.empty() ? "" : "; ") + HeapWhy(heap, len, align);
   }
-  if (why.empty()) return Format("no heap of this board has an id in mask 0x%x (ENODEV)", mask);
+  if (why.empty()) return absl::StrFormat("no heap of this board has an id in mask 0x%x (ENODEV)", mask);
   return why;
 }
 
@@ -440,7 +426,7 @@ std::optional<Buffer> Workload::Alloc(Process* p, const std::string& what, size_
   cause_ = DrainCause::kOther;
   if (!handle.ok()) {
     Failure f{FrameName(), p->comm, what, len, align, mask, flags, handle.error().name(), Explain(len, align, mask)};
-    Event(Format("%s: ALLOC %s (%s%s, heap mask 0x%x) failed: %s; %s", p->comm.c_str(), what.c_str(),
+    Event(absl::StrFormat("%s: ALLOC %s (%s%s, heap mask 0x%x) failed: %s; %s", p->comm.c_str(), what.c_str(),
                  FormatBytes(len).c_str(), align ? (", align " + FormatBytes(align)).c_str() : "", mask,
                  f.error.c_str(), f.why.c_str()));
     failures_.push_back(std::move(f));
@@ -608,7 +594,7 @@ void Workload::RunDeferredThread() {
   cause_ = DrainCause::kOther;
   if (!e.ok()) Error(std::string("deferred free: ") + e.name());
   const int n = drained_by_thread_ - before;
-  frame_note_ = n ? Format("deferred-free thread returned %d buffer%s (%s)", n, n == 1 ? "" : "s",
+  frame_note_ = n ? absl::StrFormat("deferred-free thread returned %d buffer%s (%s)", n, n == 1 ? "" : "s",
                            FormatBytes(thread_bytes_ - bytes_before).c_str())
                   : "deferred-free thread ran, list empty";
 }
@@ -653,7 +639,7 @@ void Workload::Setup() {
   heaps_ = heaps.value();
   std::string list;
   for (const ion_heap_data& h : heaps_) {
-    list += Format("%s%s (id %u, %s)", list.empty() ? "" : ", ", h.name, h.heap_id, TypeName(h.type));
+    list += absl::StrFormat("%s%s (id %u, %s)", list.empty() ? "" : ", ", h.name, h.heap_id, TypeName(h.type));
     HeapStats& s = stats_[h.heap_id];
     s.id = h.heap_id;
     s.name = h.name;
@@ -679,7 +665,7 @@ void Workload::Setup() {
   // Display: two RGBA framebuffers from the system heap (double buffering).
   for (int i = 0; i < 2; ++i) {
     std::optional<Buffer> fb =
-        NewSharedBuffer(&sf_, Format("framebuffer %d 1280x720 RGBA", i), 1280 * 720 * 4, system_mask_, 0);
+        NewSharedBuffer(&sf_, absl::StrFormat("framebuffer %d 1280x720 RGBA", i), 1280 * 720 * 4, system_mask_, 0);
     if (fb) framebuffers_.push_back(*fb);
   }
   ConfigureCamera(640, 480);
@@ -695,26 +681,26 @@ void Workload::Setup() {
 }
 
 void Workload::ConfigureCamera(int width, int height) {
-  camera_mode_ = Format("%dx%d", width, height);
+  camera_mode_ = absl::StrFormat("%dx%d", width, height);
   for (int i = 0; i < 4; ++i) {
-    std::optional<Buffer> b = NewSharedBuffer(&cam_, Format("preview %d %s NV12", i, camera_mode_.c_str()),
+    std::optional<Buffer> b = NewSharedBuffer(&cam_, absl::StrFormat("preview %d %s NV12", i, camera_mode_.c_str()),
                                               Nv12Bytes(width, height), carveout_mask_, 0);
     if (b) camera_ring_.push_back(*b);
   }
   if (camera_ring_.size() < 4) {
-    Event(Format("camera.provider: preview runs with %zu of 4 buffers", camera_ring_.size()));
+    Event(absl::StrFormat("camera.provider: preview runs with %zu of 4 buffers", camera_ring_.size()));
   }
 }
 
 void Workload::ConfigureVideo(int width, int height) {
-  video_mode_ = Format("%dx%d", width, height);
+  video_mode_ = absl::StrFormat("%dx%d", width, height);
   for (int i = 0; i < 4; ++i) {
-    std::optional<Buffer> b = NewSharedBuffer(&codec_, Format("video frame %d %s NV12", i, video_mode_.c_str()),
+    std::optional<Buffer> b = NewSharedBuffer(&codec_, absl::StrFormat("video frame %d %s NV12", i, video_mode_.c_str()),
                                               Nv12Bytes(width, height), chunk_mask_ | video_carveout_mask_, 0);
     if (b) video_out_.push_back(*b);
   }
   if (video_out_.size() < 4) {
-    Event(Format("media.codec: decoding into %zu of 4 output buffers", video_out_.size()));
+    Event(absl::StrFormat("media.codec: decoding into %zu of 4 output buffers", video_out_.size()));
   }
 }
 
@@ -737,7 +723,7 @@ void Workload::ReleaseVideoOutputs() {
 
 void Workload::StillCapture(int width, int height) {
   const size_t len = Nv12Bytes(width, height);
-  const std::string what = Format("still %dx%d NV12", width, height);
+  const std::string what = absl::StrFormat("still %dx%d NV12", width, height);
   // The ISP wants 1 MiB alignment; a v4.4 carveout refuses any align above a page (EINVAL), so the HAL retries
   // without and remembers.
   std::optional<Buffer> b = Alloc(&cam_, what, len, still_align_, carveout_mask_, 0);
@@ -763,7 +749,7 @@ void Workload::StillCapture(int width, int height) {
   } else {
     Error(std::string("camera.provider: MAP still: ") + fd.error().name());
   }
-  Event(Format("camera.provider: still capture %s in %s", FormatBytes(len).c_str(),
+  Event(absl::StrFormat("camera.provider: still capture %s in %s", FormatBytes(len).c_str(),
                stats_[b->heap_id].name.c_str()));
   still_ = *b;
 }
@@ -780,7 +766,7 @@ void Workload::CameraFrame(int f) {
   ++result_.frames_checked;
   if (!seen || *seen != b.hash) {
     ++result_.frame_mismatches;
-    Event(Format("surfaceflinger: camera slot %d does not read back as written", slot));
+    Event(absl::StrFormat("surfaceflinger: camera slot %d does not read back as written", slot));
   }
   last_camera_slot_ = slot;
 }
@@ -807,7 +793,7 @@ void Workload::VideoFrame(int f) {
   ++result_.frames_checked;
   if (!seen || *seen != b.hash) {
     ++result_.frame_mismatches;
-    Event(Format("surfaceflinger: video slot %d does not read back as written", slot));
+    Event(absl::StrFormat("surfaceflinger: video slot %d does not read back as written", slot));
   }
   last_video_slot_ = slot;
 }
@@ -824,7 +810,7 @@ void Workload::Compose(int f) {
       backend_->close(sf_.pid, fd.value()).IgnoreError();  // the mapping keeps the dma-buf
       Step("surfaceflinger close the layer list fd");
       if (addr) {
-        const std::string layers = Format("frame %d: camera slot %d, video slot %d", f, last_camera_slot_,
+        const std::string layers = absl::StrFormat("frame %d: camera slot %d, video slot %d", f, last_camera_slot_,
                                           last_video_slot_);
         Errno e = backend_->poke(sf_.pid, addr, layers.data(), layers.size());
         Step("surfaceflinger writes the layer list");
@@ -867,7 +853,7 @@ void Workload::CodecDies() {
   video_out_.clear();
   bitstream_ = Buffer();
   result_.orphans_seen = CountOrphans();
-  Event(Format("media.codec closed /dev/ion with its buffers still shared and exited: %d buffer%s orphaned",
+  Event(absl::StrFormat("media.codec closed /dev/ion with its buffers still shared and exited: %d buffer%s orphaned",
                result_.orphans_seen, result_.orphans_seen == 1 ? "" : "s"));
 }
 
@@ -1031,35 +1017,36 @@ WorkloadResult Workload::Run() {
         ++released;
       }
       if (released) {
-        Event(Format("surfaceflinger let go of %d orphaned video buffer%s off screen (deferred)", released,
+        Event(absl::StrFormat("surfaceflinger let go of %d orphaned video buffer%s off screen (deferred)", released,
                      released == 1 ? "" : "s"));
       }
       StillCapture(1280, 960);
     }
     const std::string video = !codec_.alive          ? last_video_slot_ >= 0
-                                                         ? Format("video stopped, slot %d still shown", last_video_slot_)
+                                                         ? absl::StrFormat("video stopped, slot %d still shown", last_video_slot_)
                                                          : std::string("video stopped")
                               : video_out_.empty() ? "video " + video_mode_ + " without output buffers"
-                                                   : Format("video %s slot %d", video_mode_.c_str(), last_video_slot_);
+                                                   : absl::StrFormat("video %s slot %d", video_mode_.c_str(), last_video_slot_);
     Out("frame %2d: camera %s slot %d, %s, composed into framebuffer %zu; %s\n", f, camera_mode_.c_str(),
         last_camera_slot_, video.c_str(), framebuffers_.empty() ? 0 : f % framebuffers_.size(),
         frame_note_.c_str());
+    if (options_.after_frame) options_.after_frame(f + 1);
   }
   frame_ = -1;
 
   Summary();
   DebugfsViews();
-  const std::string caption = Format("ionsim run: board %s, seed %" PRIu64 ", after frame %d", options_.board.c_str(),
+  const std::string caption = absl::StrFormat("ionsim run: board %s, seed %" PRIu64 ", after frame %d", options_.board.c_str(),
                                      options_.seed, n - 1);
   result_.svg = RenderHeapSvg(CaptureGenallocHeaps(backend_.get()), caption);
 
   Teardown();
   std::string leaks;
   const size_t live = LiveBuffers();
-  if (live) leaks += Format("%zu buffers still alive after every process exited\n", live);
+  if (live) leaks += absl::StrFormat("%zu buffers still alive after every process exited\n", live);
   for (const HeapPicture& p : CaptureGenallocHeaps(backend_.get())) {
     if (FreeBytes(p) != p.bits.size() * p.granule) {
-      leaks += Format("heap %s: %s still allocated in its pool\n", p.name.c_str(),
+      leaks += absl::StrFormat("heap %s: %s still allocated in its pool\n", p.name.c_str(),
                       FormatBytes(p.bits.size() * p.granule - FreeBytes(p)).c_str());
     }
   }
@@ -1068,9 +1055,9 @@ WorkloadResult Workload::Run() {
   const size_t objects = k::live_object_count();
   const int64_t pages = k::allocated_page_count();
   if (objects != objects_before) {
-    leaks += Format("%zu model objects still alive:\n%s", objects - objects_before, k::format_live_objects().c_str());
+    leaks += absl::StrFormat("%zu model objects still alive:\n%s", objects - objects_before, k::format_live_objects().c_str());
   }
-  if (pages != pages_before) leaks += Format("%" PRId64 " simulated pages still allocated\n", pages - pages_before);
+  if (pages != pages_before) leaks += absl::StrFormat("%" PRId64 " simulated pages still allocated\n", pages - pages_before);
   result_.leak_report = leaks;
   result_.kernel_reports = k::bug_event_count() - reports_before;
   return result_;
@@ -1079,9 +1066,9 @@ WorkloadResult Workload::Run() {
 std::string Verdict(const WorkloadResult& r) {
   std::string out = "\n== verdict\n";
   if (r.invariant_violations.empty()) {
-    out += Format("invariants: all hold, checked after each of %d operations\n", r.operations);
+    out += absl::StrFormat("invariants: all hold, checked after each of %d operations\n", r.operations);
   } else {
-    out += Format("invariants: %zu VIOLATIONS in %d operations:\n", r.invariant_violations.size(), r.operations);
+    out += absl::StrFormat("invariants: %zu VIOLATIONS in %d operations:\n", r.invariant_violations.size(), r.operations);
     for (const std::string& v : r.invariant_violations) out += "  " + v + "\n";
   }
   if (r.leak_report.empty()) {
@@ -1089,33 +1076,11 @@ std::string Verdict(const WorkloadResult& r) {
   } else {
     out += "shutdown: LEAKS:\n" + r.leak_report;
   }
-  if (r.kernel_reports) out += Format("kernel reports (WARN/BUG): %zu\n", r.kernel_reports);
-  if (r.frame_mismatches) out += Format("frames read back wrong: %d\n", r.frame_mismatches);
-  if (r.setup_errors) out += Format("operations that failed unexpectedly: %d (see ERROR lines)\n", r.setup_errors);
+  if (r.kernel_reports) out += absl::StrFormat("kernel reports (WARN/BUG): %zu\n", r.kernel_reports);
+  if (r.frame_mismatches) out += absl::StrFormat("frames read back wrong: %d\n", r.frame_mismatches);
+  if (r.setup_errors) out += absl::StrFormat("operations that failed unexpectedly: %d (see ERROR lines)\n", r.setup_errors);
   out += r.ok() ? "result: OK\n" : "result: FAILED\n";
   return out;
-}
-
-int Usage() {
-  std::fprintf(stderr,
-               "usage: ionsim run [--seed N] [--frames N] [--board NAME] [--svg PATH]\n"
-               "  --seed N     seed of the workload's random choices (default 1)\n"
-               "  --frames N   frames to run, at least %d (default 12)\n"
-               "  --board B    an embedded board (dummy, msm8x25, phone) or board text (default dummy)\n"
-               "  --svg PATH   where the heap picture goes (default ionsim-heaps.svg; relative paths are taken\n"
-               "               from $BUILD_WORKING_DIRECTORY under bazel run)\n",
-               WorkloadOptions::kMinFrames);
-  return 2;
-}
-
-bool ParseNumber(const char* text, uint64_t max, uint64_t* out) {
-  if (!text || !*text) return false;
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long long v = std::strtoull(text, &end, 10);
-  if (errno || *end || text[0] == '-' || v > max) return false;
-  *out = v;
-  return true;
 }
 
 }  // namespace
@@ -1127,37 +1092,54 @@ WorkloadResult RunWorkload(const WorkloadOptions& options) {
   return result;
 }
 
-int RunWorkloadCommand(int argc, char** argv) {
-  WorkloadOptions options;
-  std::string svg_path = "ionsim-heaps.svg";
-  for (int i = 0; i < argc; i += 2) {  // every option takes a value
-    const std::string arg = argv[i];
-    const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
-    uint64_t n = 0;
-    if (arg == "--help" || arg == "-h") return Usage();
-    if (arg == "--seed" && ParseNumber(value, UINT64_MAX, &n)) {
-      options.seed = n;
-    } else if (arg == "--frames" && ParseNumber(value, 10000, &n) && n >= WorkloadOptions::kMinFrames) {
-      options.frames = static_cast<int>(n);
-    } else if (arg == "--board" && value) {
-      options.board = value;
-    } else if (arg == "--svg" && value && *value) {
-      svg_path = value;
-    } else {
-      std::fprintf(stderr, "ionsim run: bad argument '%s'%s\n", arg.c_str(), value ? "" : " (missing value)");
-      return Usage();
-    }
-  }
+Json WorkloadJson(const WorkloadOptions& options, const WorkloadResult& result, const std::string& svg_path,
+                  bool svg_written) {
+  Json doc = Json::Object();
+  doc.Set("command", "run")
+      .Set("board", options.board)
+      .Set("seed", options.seed)
+      .Set("frames", options.frames)
+      .Set("operations", result.operations)
+      .Set("frames_checked", result.frames_checked)
+      .Set("frame_mismatches", result.frame_mismatches)
+      .Set("allocation_failures", result.allocation_failures)
+      .Set("orphans_seen", result.orphans_seen)
+      .Set("setup_errors", result.setup_errors)
+      .Set("kernel_reports", static_cast<uint64_t>(result.kernel_reports))
+      .Set("invariant_violations", result.invariant_violations)
+      .Set("leak_report", result.leak_report)
+      .Set("svg", Json::Object()
+                      .Set("path", svg_path)
+                      .Set("bytes", static_cast<uint64_t>(result.svg.size()))
+                      .Set("written", svg_written))
+      .Set("ok", result.ok())
+      .Set("report", result.report);
+  return doc;
+}
+
+int RunWorkloadCommand(const WorkloadOptions& options, std::string svg_path, bool json) {
   const char* cwd = std::getenv("BUILD_WORKING_DIRECTORY");
   if (svg_path[0] != '/' && cwd && *cwd) svg_path = std::string(cwd) + "/" + svg_path;
 
   WorkloadResult result = RunWorkload(options);
+  if (json) {
+    bool svg_ok = result.svg.empty();
+    if (!svg_ok) {
+      std::ofstream f(svg_path, std::ios::binary);
+      f << result.svg;
+      svg_ok = static_cast<bool>(f);
+    }
+    const int code = !result.ok() ? 1 : svg_ok ? 0 : 2;
+    std::fputs(WorkloadJson(options, result, svg_path, svg_ok).Set("exit_code", code).Print().c_str(), stdout);
+    std::fflush(stdout);
+    return code;
+  }
   // The report goes out first, the verdict being its last section; the picture's path goes just before it.
   const size_t verdict = result.report.rfind("\n== verdict\n");
   std::string head = result.report.substr(0, verdict);
   std::string tail = verdict == std::string::npos ? "" : result.report.substr(verdict);
   std::fputs(head.c_str(), stdout);
-  bool svg_ok = false;
+  bool svg_ok = result.svg.empty();  // nothing to write is not a failure
   if (!result.svg.empty()) {
     FILE* f = std::fopen(svg_path.c_str(), "w");
     if (f) {
@@ -1172,7 +1154,8 @@ int RunWorkloadCommand(int argc, char** argv) {
   }
   std::fputs(tail.c_str(), stdout);
   std::fflush(stdout);
-  return result.ok() && svg_ok ? 0 : 1;
+  if (!result.ok()) return 1;  // a finding
+  return svg_ok ? 0 : 2;      // the picture could not be written
 }
 
 }  // namespace ionsim

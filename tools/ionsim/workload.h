@@ -19,6 +19,7 @@
 #define TOOLS_IONSIM_WORKLOAD_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,8 @@ struct WorkloadOptions {
   std::string board = "dummy";  // an embedded board name or board text (docs/boards.md)
   uint64_t seed = 1;
   int frames = 12;              // at least kMinFrames
+  // Called after each frame with the frames done (progress reports); nullptr for none.
+  std::function<void(int done)> after_frame;
   static constexpr int kMinFrames = 12;
 };
 
@@ -53,10 +56,11 @@ struct WorkloadResult {
 // Runs the workload; deterministic for given options.
 WorkloadResult RunWorkload(const WorkloadOptions& options);
 
-// `ionsim run [--seed N] [--frames N] [--board NAME] [--svg PATH]`: runs the workload, prints its report, writes the
-// SVG (default ionsim-heaps.svg, relative to $BUILD_WORKING_DIRECTORY when set, as under `bazel run`). Returns 0
-// when the result is ok(), 1 otherwise, 2 for bad arguments.
-int RunWorkloadCommand(int argc, char** argv);
+// `ionsim run`: runs the workload, prints its report, writes the SVG to svg_path (relative to
+// $BUILD_WORKING_DIRECTORY when set, as under `bazel run`). Returns 0 when the result is ok() and the SVG was
+// written, 1 when the result is not ok() (a finding), 2 when the SVG cannot be written.
+// With json, stdout gets one JSON document (docs/json.md) instead of the report.
+int RunWorkloadCommand(const WorkloadOptions& options, std::string svg_path, bool json = false);
 
 }  // namespace ionsim
 

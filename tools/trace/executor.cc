@@ -724,4 +724,19 @@ void Executor::Step(const Trace& trace, const Op& op, OpResult* res, bool want_t
   }
 }
 
+std::vector<std::string> ResultsOfOutput(const std::string& output) {
+  std::vector<std::string> results;
+  size_t start = 0;
+  while (start < output.size()) {
+    size_t end = output.find('\n', start);
+    if (end == std::string::npos) end = output.size();
+    const std::string line = output.substr(start, end - start);
+    start = end + 1;
+    if (line.empty() || line[0] == ' ') continue;
+    const size_t arrow = line.find(" => ");
+    results.push_back(arrow == std::string::npos ? "" : line.substr(arrow + 4));
+  }
+  return results;
+}
+
 }  // namespace ionsim::trace

@@ -111,6 +111,10 @@ void MaskHeapFilePids(std::string* text);
 // on both sides and compared as a sequence.
 std::string NormaliseAddressOrder(const std::string& output);
 
+// Each operation's result as the canonical output writes it, in operation order: the text after " => " of each
+// unindented line ("ok id=3", "EINVAL"); "" for an operation line without one.
+std::vector<std::string> ResultsOfOutput(const std::string& output);
+
 // crc32 (IEEE, as zlib) of bytes.
 uint32_t Crc32(uint32_t crc, const void* data, size_t len);
 

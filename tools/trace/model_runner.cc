@@ -1,8 +1,13 @@
 // Copyright 2026 The ionsim Authors. SPDX-License-Identifier: Apache-2.0
 #include "tools/trace/model_runner.h"
 
+#include <algorithm>
+#include <cstdint>
+#include <string>
+
 #include "kmod/ion_board.h"
 #include "kmod/ion_profile.h"
+#include "kmod/uapi/ion.h"
 #include "model/backend/board_config.h"
 #include "model/kernel/bug.h"
 
@@ -29,6 +34,29 @@ std::vector<std::pair<std::string, unsigned int>> HeapTable(const ModelConfig& c
   std::vector<std::pair<std::string, unsigned int>> heaps;
   for (const ModelHeapConfig& h : config.heaps) heaps.emplace_back(h.name, h.id);
   return heaps;
+}
+
+GeneratorOptions GeneratorOptionsFor(const ModelConfig& config) {
+  GeneratorOptions gen;
+  gen.heaps.clear();
+  gen.shrinkable.clear();
+  gen.chunk_heap.clear();
+  gen.chunk_mask = 0;
+  for (const ModelHeapConfig& h : config.heaps) {
+    std::string name = h.name;
+    std::replace(name.begin(), name.end(), ' ', '_');
+    gen.heaps.push_back(name);
+    if (h.type == ION_HEAP_TYPE_SYSTEM || h.type == ION_HEAP_TYPE_CARVEOUT || h.type == ION_HEAP_TYPE_CHUNK) {
+      gen.shrinkable.push_back(name);
+    }
+    if (h.type == ION_HEAP_TYPE_CHUNK) {
+      gen.chunk_heap = name;
+      gen.chunk_mask |= 1ULL << h.id;
+      gen.chunk_size = std::max<uint64_t>(gen.chunk_size, h.chunk_size);
+    }
+  }
+  if (gen.shrinkable.empty() && !gen.heaps.empty()) gen.shrinkable.push_back(gen.heaps.front());
+  return gen;
 }
 
 std::unique_ptr<ModelRunner> ModelRunner::Create(const std::string& board_text, bool all_lowmem,
@@ -77,7 +105,9 @@ bool ModelRunner::Run(const Trace& trace, bool build_output, bool check, ExecRep
   options.heaps = heaps_;
   // After every operation: the invariants, and WARNs only where the trace expects one (`# ... warn`).
   size_t events = events_before;
-  options.check = [model, check, &events](const Op& op) {
+  size_t done = 0;
+  options.check = [this, model, check, &events, &done](const Op& op) {
+    if (after_op_) after_op_(++done);
     std::string out = check ? model->check_invariants() : std::string();
     const size_t now = kernel::bug_event_count();
     if (now != events && !op.expect_warn) out += "unexpected kernel report: " + kernel::format_bug_events();

@@ -7,6 +7,7 @@
 #ifndef TOOLS_TRACE_MODEL_RUNNER_H_
 #define TOOLS_TRACE_MODEL_RUNNER_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -14,6 +15,7 @@
 
 #include "model/backend/model_backend.h"
 #include "tools/trace/executor.h"
+#include "tools/trace/generator.h"
 #include "tools/trace/trace.h"
 
 namespace ionsim::trace {
@@ -24,6 +26,11 @@ bool ResolveBoard(const std::string& name_or_file, std::string* board_text, std:
 
 // The heap table (name, id) of a machine.
 std::vector<std::pair<std::string, unsigned int>> HeapTable(const ModelConfig& config);
+
+// Generator options for a machine's heaps: every heap by name (blanks as '_'), the deferred-free ones (system,
+// carveout, chunk) for shrink (the first heap when none is), and the chunk heap's name, id and chunk size.
+// Other options keep GeneratorOptions' defaults.
+GeneratorOptions GeneratorOptionsFor(const ModelConfig& config);
 
 // What each trace runs on.
 enum class MachineMode {
@@ -52,11 +59,16 @@ class ModelRunner {
   // boots meanwhile. check: run the invariant checker after every operation.
   bool Run(const Trace& trace, bool build_output, bool check, ExecReport* report);
 
+  // Called after each operation of every later Run() with the number of operations done in that run (progress
+  // reports); nullptr for none.
+  void set_after_op(std::function<void(size_t done)> after_op) { after_op_ = std::move(after_op); }
+
  private:
   ModelConfig config_;
   MachineMode mode_ = MachineMode::kFresh;
   std::vector<std::pair<std::string, unsigned int>> heaps_;
-  std::unique_ptr<ModelBackend> machine_;  // kReload: the machine, NULL until the first trace
+  std::unique_ptr<ModelBackend> machine_;
+  std::function<void(size_t)> after_op_;  // kReload: the machine, NULL until the first trace
 };
 
 }  // namespace ionsim::trace

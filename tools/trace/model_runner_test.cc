@@ -20,25 +20,8 @@ namespace {
 
 // The generator set up for a board's heaps, as the crosscheck does (whole-list shrinks only).
 GeneratorOptions GeneratorFor(const ModelConfig& config) {
-  GeneratorOptions gen;
-  gen.heaps.clear();
-  gen.shrinkable.clear();
-  gen.chunk_heap.clear();
-  gen.chunk_mask = 0;
+  GeneratorOptions gen = GeneratorOptionsFor(config);
   gen.partial_shrink = false;
-  for (const ModelHeapConfig& h : config.heaps) {
-    std::string name = h.name;
-    std::replace(name.begin(), name.end(), ' ', '_');
-    gen.heaps.push_back(name);
-    if (h.type == ION_HEAP_TYPE_SYSTEM || h.type == ION_HEAP_TYPE_CARVEOUT || h.type == ION_HEAP_TYPE_CHUNK) {
-      gen.shrinkable.push_back(name);
-    }
-    if (h.type == ION_HEAP_TYPE_CHUNK) {
-      gen.chunk_heap = name;
-      gen.chunk_mask |= 1ULL << h.id;
-      gen.chunk_size = std::max<uint64_t>(gen.chunk_size, h.chunk_size);
-    }
-  }
   return gen;
 }
 
