@@ -98,6 +98,31 @@ TEST(WorkloadTest, RunsOnTheOtherEmbeddedBoardsToo) {
   }
 }
 
+// On strict 4.4 the HAL of that era uses its own heap table (no HEAP_QUERY) and the codec flushes its bitstream
+// writes with ION_IOC_SYNC (no DMA_BUF_IOCTL_SYNC); the run holds as on the default profile, with the same heaps.
+TEST(WorkloadTest, RunsOnTheStrictV44ProfileWithTheHalsOwnHeapTableAndIonIocSync) {
+  WorkloadOptions options;
+  const WorkloadResult compat = RunWorkload(options);
+  options.profile = "4.4";
+  const WorkloadResult strict = RunWorkload(options);
+  EXPECT_TRUE(strict.ok()) << strict.report;
+  EXPECT_NE(strict.report.find("ionsim run: board dummy, profile 4.4, seed 1"), std::string::npos);
+  EXPECT_NE(strict.report.find("heaps (the HAL's own table: HEAP_QUERY is ENOTTY on this profile, in the order ALLOC "
+                               "tries them): chunk (id 3, chunk), carveout (id 2, carveout), system contig (id 1, "
+                               "system_contig), system (id 0, system)"),
+            std::string::npos)
+      << strict.report;
+  EXPECT_NE(compat.report.find("heaps (ION_IOC_HEAP_QUERY, in the order ALLOC tries them): chunk (id 3, chunk), "
+                               "carveout (id 2, carveout), system contig (id 1, system_contig), system (id 0, system)"),
+            std::string::npos)
+      << compat.report;
+  // Without DMA_BUF_IOCTL_SYNC nothing is mapped for the kernel: the sync is ION_IOC_SYNC's.
+  EXPECT_EQ(strict.frames_checked, compat.frames_checked);
+  EXPECT_EQ(strict.frame_mismatches, 0);
+  options.profile = "4.4.0";
+  EXPECT_TRUE(RunWorkload(options).ok());
+}
+
 TEST(WorkloadTest, UnknownBoardIsAnErrorNotACrash) {
   WorkloadOptions options;
   options.board = "nosuchboard";

@@ -14,10 +14,12 @@
 // Commands() below is the one table of subcommands (tools/ionsim/cli.h); flags.h holds the shared flags.
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_format.h"
 #include "kmod/uapi/ion.h"
 #include "model/backend/libion.h"
@@ -42,6 +44,7 @@
 #include "tools/ionsim/progress.h"
 #include "tools/ionsim/replay.h"
 #include "tools/ionsim/workload.h"
+#include "tools/trace/model_runner.h"
 
 ABSL_FLAG(uint64_t, frames, 12, "<N> frames to run, at least 12");
 ABSL_FLAG(std::string, svg, "ionsim-heaps.svg",
@@ -265,8 +268,11 @@ int RunMain(const std::vector<std::string>&) {
   WorkloadOptions options;
   options.seed = absl::GetFlag(FLAGS_seed);
   if (!absl::GetFlag(FLAGS_board).empty()) options.board = absl::GetFlag(FLAGS_board);
-  if (const absl::Status board = BoardRunner(options.board).status(); !board.ok()) {
-    return cli::UsageError("run", board.message());
+  absl::StatusOr<std::unique_ptr<trace::ModelRunner>> runner = BoardRunner(options.board);
+  if (!runner.ok()) return cli::UsageError("run", runner.status().message());
+  options.profile = absl::GetFlag(FLAGS_profile);
+  if (std::string error; !(*runner)->SetProfile(options.profile, &error)) {
+    return cli::UsageError("run", absl::StrFormat("bad value '%s' for --profile (%s)", options.profile, error));
   }
   const uint64_t frames = absl::GetFlag(FLAGS_frames);
   if (frames < WorkloadOptions::kMinFrames || frames > 10000) {
@@ -292,7 +298,7 @@ const std::vector<cli::Command>& Commands() {
       {.name = "run",
        .summary = "the main job: a camera, video and display workload on a board, with results, debugfs views, an "
                   "SVG of the carveout and chunk heaps and the invariant checker's verdict",
-       .flags = {"board", "seed", "frames", "svg", "json"},
+       .flags = {"board", "profile", "seed", "frames", "svg", "json"},
        .main = RunMain},
       {.name = "demo",
        .summary = "runs the kernel primitives ION is built from on scenarios from ION's history and prints what "
@@ -307,7 +313,7 @@ const std::vector<cli::Command>& Commands() {
        .main = ReplayMain},
       {.name = "gen",
        .summary = "prints a random trace for a board",
-       .flags = {"board", "seed", "ops"},
+       .flags = {"board", "profile", "seed", "ops"},
        .main = GenMain},
       {.name = "crosscheck",
        .args = "[TRACE...]",

@@ -191,6 +191,7 @@ class Workload {
   Rng rng_;
   WorkloadResult result_;
   std::unique_ptr<ModelBackend> backend_;
+  ModelConfig config_;  // the machine the run boots (the board, with the profile it runs)
   int frame_ = -1;
 
   Process sf_, cam_, codec_;
@@ -628,15 +629,31 @@ void Workload::Setup() {
   // The compositor asks which heaps exist (ION_IOC_HEAP_QUERY); every process picks its heaps by type.
   ErrnoOr<int> count = sf_.ion->HeapCount(sf_.ion_fd);
   Step("HEAP_QUERY count");
-  ErrnoOr<std::vector<ion_heap_data>> heaps =
-      count.ok() ? sf_.ion->QueryHeaps(sf_.ion_fd, static_cast<unsigned int>(count.value()))
-                 : ErrnoOr<std::vector<ion_heap_data>>(count.error());
-  Step("HEAP_QUERY");
-  if (!heaps.ok()) {
-    Error(std::string("HEAP_QUERY: ") + heaps.error().name());
-    return;
+  const bool compiled_in = !count.ok() && count.error().code() == ENOTTY;
+  if (compiled_in) {
+    // A kernel before 4.11 has no HEAP_QUERY: the HAL of that era carries the board's heap table, in the order
+    // ALLOC tries the heaps (highest id first).
+    heaps_.clear();
+    for (const ModelHeapConfig& h : config_.heaps) {
+      ion_heap_data d = {};
+      absl::SNPrintF(d.name, sizeof(d.name), "%s", h.name);
+      d.type = static_cast<__u32>(h.type);
+      d.heap_id = h.id;
+      heaps_.push_back(d);
+    }
+    std::stable_sort(heaps_.begin(), heaps_.end(),
+                     [](const ion_heap_data& a, const ion_heap_data& b) { return a.heap_id > b.heap_id; });
+  } else {
+    ErrnoOr<std::vector<ion_heap_data>> heaps =
+        count.ok() ? sf_.ion->QueryHeaps(sf_.ion_fd, static_cast<unsigned int>(count.value()))
+                   : ErrnoOr<std::vector<ion_heap_data>>(count.error());
+    Step("HEAP_QUERY");
+    if (!heaps.ok()) {
+      Error(std::string("HEAP_QUERY: ") + heaps.error().name());
+      return;
+    }
+    heaps_ = heaps.value();
   }
-  heaps_ = heaps.value();
   std::string list;
   for (const ion_heap_data& h : heaps_) {
     list += absl::StrFormat("%s%s (id %u, %s)", list.empty() ? "" : ", ", h.name, h.heap_id, TypeName(h.type));
@@ -645,7 +662,8 @@ void Workload::Setup() {
     s.name = h.name;
     s.type = h.type;
   }
-  Out("heaps (ION_IOC_HEAP_QUERY, in the order ALLOC tries them): %s\n", list.c_str());
+  Out("heaps (%s, in the order ALLOC tries them): %s\n",
+      compiled_in ? "the HAL's own table: HEAP_QUERY is ENOTTY on this profile" : "ION_IOC_HEAP_QUERY", list.c_str());
   // Each process takes the first heap of its type in try order, preferring one named for its use (a board with
   // several carveouts names them: camera, video, sf...).
   system_mask_ = PickHeap(ION_HEAP_TYPE_SYSTEM, {});
@@ -775,13 +793,21 @@ void Workload::VideoFrame(int f) {
   if (!codec_.alive || video_out_.empty()) return;
   // The parser writes the next access unit into the cached input buffer under DMA_BUF_IOCTL_SYNC.
   if (bitstream_.addr) {
-    codec_.ion->DmaBufSync(bitstream_.fd, k::DMA_BUF_SYNC_START | k::DMA_BUF_SYNC_WRITE).IgnoreError();
+    const Errno start = codec_.ion->DmaBufSync(bitstream_.fd, k::DMA_BUF_SYNC_START | k::DMA_BUF_SYNC_WRITE);
     Step("media.codec DMA_BUF_SYNC start");
     const size_t au = (16 << 10) + (rng_.Next() % (200 << 10));
     bitstream_.hash = Write(&codec_, bitstream_.addr, au, rng_.Next());
-    Errno e = codec_.ion->DmaBufSync(bitstream_.fd, k::DMA_BUF_SYNC_END | k::DMA_BUF_SYNC_WRITE);
-    Step("media.codec DMA_BUF_SYNC end");
-    if (!e.ok()) Error(std::string("media.codec: DMA_BUF_SYNC: ") + e.name());
+    if (start.code() == ENOTTY) {
+      // A kernel before 4.6 has no DMA_BUF_IOCTL_SYNC: the codec of that era flushed its writes for the device
+      // with ION_IOC_SYNC (libion's ion_sync_fd()).
+      const Errno e = codec_.ion->Sync(codec_.ion_fd, bitstream_.fd);
+      Step("media.codec ION_IOC_SYNC");
+      if (!e.ok()) Error(std::string("media.codec: ION_IOC_SYNC: ") + e.name());
+    } else {
+      const Errno e = codec_.ion->DmaBufSync(bitstream_.fd, k::DMA_BUF_SYNC_END | k::DMA_BUF_SYNC_WRITE);
+      Step("media.codec DMA_BUF_SYNC end");
+      if (!e.ok()) Error(std::string("media.codec: DMA_BUF_SYNC: ") + e.name());
+    }
   }
   const int slot = f % static_cast<int>(video_out_.size());
   Buffer& b = video_out_[static_cast<size_t>(slot)];
@@ -960,6 +986,8 @@ WorkloadResult Workload::Run() {
     Error("board: " + error);
     return result_;
   }
+  if (!options_.profile.empty()) config.value().profile = options_.profile;
+  config_ = config.value();
   ErrnoOr<std::unique_ptr<ModelBackend>> booted = ModelBackend::Create(config.value());
   if (!booted.ok()) {
     Error(std::string("boot: ") + booted.error().name());
@@ -968,8 +996,8 @@ WorkloadResult Workload::Run() {
   backend_ = std::move(booted.value());
   // A fresh machine numbers its processes from 1 (a WARN, counted in the verdict, if anyone's tasks are alive).
   k::pid_ns_reset(1);
-  Out("ionsim run: board %s, seed %" PRIu64 ", %d frames\n", options_.board.c_str(), options_.seed,
-      options_.frames);
+  Out("ionsim run: board %s%s, seed %" PRIu64 ", %d frames\n", options_.board.c_str(),
+      config_.profile.empty() ? "" : ", profile " + config_.profile, options_.seed, options_.frames);
   Setup();
   Out("frame log (events indented):\n");
 

@@ -27,6 +27,10 @@ namespace ionsim {
 
 struct WorkloadOptions {
   std::string board = "dummy";  // an embedded board name or board text (docs/boards.md)
+  // The ION profile (docs/profiles.md); "" for the board's. On a profile without ION_IOC_HEAP_QUERY the HAL
+  // uses its compiled-in heap table (the board's), and without DMA_BUF_IOCTL_SYNC the codec syncs with
+  // ION_IOC_SYNC, as that era's userspace did.
+  std::string profile;
   uint64_t seed = 1;
   int frames = 12;              // at least kMinFrames
   // Called after each frame with the frames done (progress reports); nullptr for none.
