@@ -370,9 +370,10 @@ int ion_handle_put_nolock(struct ion_handle* handle) {
 
 // Mirrors ion.c:ion_handle_put() @ v4.4.
 int ion_handle_put(struct ion_handle* handle) {
-  mutex_lock(&handle->client->lock);
+  struct ion_client* client = handle->client;
+  mutex_lock(&client->lock);
   const int ret = ion_handle_put_nolock(handle);
-  mutex_unlock(&handle->client->lock);
+  mutex_unlock(&client->lock);
   return ret;
 }
 

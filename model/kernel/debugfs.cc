@@ -16,6 +16,7 @@
 #include "model/kernel/lock.h"
 #include "model/kernel/mm_user.h"
 #include "model/kernel/slab.h"
+#include "model/kernel/task_work.h"
 
 namespace ionsim::kernel {
 namespace {
@@ -441,6 +442,8 @@ ErrnoOr<std::string> debugfs_read_file(const std::string& path) {
     file->f_pos = pos;
   }
   fput(file);
+  // The close()'s return to userspace: the release queued by the last fput runs now.
+  task_work_run();
   if (!err.ok()) return err;
   return out;
 }
@@ -466,6 +469,8 @@ Errno debugfs_write_file(const std::string& path, const std::string& text) {
     file->f_pos = pos;
   }
   fput(file);
+  // The close()'s return to userspace: the release queued by the last fput runs now.
+  task_work_run();
   return err;
 }
 
