@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "kmod/ion_profile.h"
 #include "kmod/uapi/ion.h"
 #include "model/backend/board_config.h"
 
@@ -36,6 +37,18 @@ const ModelConfig& FuzzConfig() {
     if (!c.ok()) {
       std::fprintf(stderr, "fuzz board: %s\n", error.c_str());
       std::abort();
+    }
+    // The profile the harnesses run (docs/profiles.md): IONSIM_FUZZ_PROFILE, which `ionsim fuzz --profile` and
+    // `ionsim decode --profile` set; unset or empty is the default.
+    const char* profile = std::getenv(kFuzzProfileEnv);
+    if (profile != nullptr && profile[0] != '\0') {
+      if (ion_profile_find(profile) == nullptr) {
+        char names[128];
+        ion_profile_names(names, sizeof(names));
+        std::fprintf(stderr, "%s: unknown profile '%s' (known: %s)\n", kFuzzProfileEnv, profile, names);
+        std::abort();
+      }
+      c.value().profile = profile;
     }
     return new ModelConfig(c.value());
   }();

@@ -39,7 +39,10 @@ inline constexpr size_t kMaxOps = 32;
 extern const char kFuzzBoard[];
 // The board path a decoded trace names (relative to the repository root).
 extern const char kFuzzBoardPath[];
-// The machine of kFuzzBoard and its heap table (name, id).
+// The environment variable naming the ION profile the fuzz machine runs (docs/profiles.md); unset: the default.
+inline constexpr char kFuzzProfileEnv[] = "IONSIM_FUZZ_PROFILE";
+// The machine of kFuzzBoard, running the profile IONSIM_FUZZ_PROFILE names (an unknown name aborts), and its
+// heap table (name, id).
 const ModelConfig& FuzzConfig();
 const std::vector<std::pair<std::string, unsigned int>>& FuzzHeaps();
 

@@ -329,7 +329,7 @@ const std::vector<cli::Command>& Commands() {
       {.name = "decode",
        .args = "INPUT...",
        .summary = "prints ion_ops_fuzzer inputs as traces",
-       .flags = {"run"},
+       .flags = {"profile", "run"},
        .min_args = 1,
        .max_args = -1,
        .main = DecodeMain},
@@ -338,7 +338,7 @@ const std::vector<cli::Command>& Commands() {
                   "finding decoded",
        .details = "Builds the harness with bazel unless --binary is given, runs it from WORKDIR/corpus (seeded from "
                   "fuzz/corpus/HARNESS)\nand merges the new inputs back into WORKDIR/corpus.\n",
-       .flags = {"seconds", "jobs", "harness", "workdir", "binary", "json"},
+       .flags = {"profile", "seconds", "jobs", "harness", "workdir", "binary", "json"},
        .main = FuzzMain},
       {.name = "profiles",
        .summary = "lists the ION profiles (eras) and the behaviour each switch changes, with its upstream source",
