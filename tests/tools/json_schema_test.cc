@@ -21,6 +21,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
+struct Member;
+
 struct Value {
   enum Kind { kNull, kBool, kNumber, kString, kArray, kObject } kind = kNull;
   bool boolean = false;
@@ -28,15 +30,26 @@ struct Value {
   bool integer = false;  // the number was written without fraction or exponent
   std::string string;
   std::vector<Value> array;
-  std::vector<std::pair<std::string, Value>> object;
+  std::vector<Member> object;  // in document order
 
-  const Value* Get(const std::string& key) const {
-    for (const auto& [k, v] : object) {
-      if (k == key) return &v;
-    }
-    return nullptr;
-  }
+  const Value* Get(const std::string& key) const;
 };
+
+// One member of an object (a vector of an incomplete type is allowed; a pair of one is not).
+struct Member {
+  std::string key;
+  Value value;
+};
+
+const Value* Value::Get(const std::string& key) const {
+  for (const auto& [k, v] : object) {
+    if (k == key) return &v;
+  }
+  return nullptr;
+}
+
+bool operator==(const Value& a, const Value& b);
+bool operator==(const Member& a, const Member& b) { return a.key == b.key && a.value == b.value; }
 
 bool operator==(const Value& a, const Value& b) {
   if (a.kind != b.kind) return false;
@@ -140,7 +153,7 @@ class Parser {
           break;
         }
         ++i_;
-        v.object.emplace_back(key, ParseValue());
+        v.object.push_back(Member{key, ParseValue()});
         Space();
         if (i_ < s_.size() && s_[i_] == ',') {
           ++i_;
