@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "kmod/ion_profile.h"
 #include "kmod/uapi/ion.h"
 #include "model/backend/board_config.h"
 
@@ -42,10 +41,8 @@ const ModelConfig& FuzzConfig() {
     // `ionsim decode --profile` set; unset or empty is the default.
     const char* profile = std::getenv(kFuzzProfileEnv);
     if (profile != nullptr && profile[0] != '\0') {
-      if (ion_profile_find(profile) == nullptr) {
-        char names[128];
-        ion_profile_names(names, sizeof(names));
-        std::fprintf(stderr, "%s: unknown profile '%s' (known: %s)\n", kFuzzProfileEnv, profile, names);
+      if (const std::string unknown = trace::UnknownProfile(profile); !unknown.empty()) {
+        std::fprintf(stderr, "%s: %s\n", kFuzzProfileEnv, unknown.c_str());
         std::abort();
       }
       c.value().profile = profile;

@@ -44,6 +44,11 @@ ModelConfig AllHeapsModelConfig() {
 
 namespace {
 
+// The profile a machine of config runs: its own, else the default; NULL for an unknown name.
+const ion_profile* ConfigProfile(const ModelConfig& config) {
+  return config.profile.empty() ? ion_profile_default() : ion_profile_find(config.profile.c_str());
+}
+
 bool heap_has_range(ion_heap_type type) {
   return type == ION_HEAP_TYPE_CARVEOUT || type == ION_HEAP_TYPE_CHUNK || type == ION_HEAP_TYPE_DMA;
 }
@@ -60,7 +65,7 @@ ErrnoOr<std::unique_ptr<ModelBackend>> ModelBackend::Create(const ModelConfig& c
   for (const ModelHeapConfig& h : config.heaps) {
     if (heap_has_range(h.type) && h.size != 0) mc.reserved.push_back(phys_mem_range{h.base, h.size});
   }
-  const ion_profile* profile = config.profile.empty() ? ion_profile_default() : ion_profile_find(config.profile.c_str());
+  const ion_profile* profile = ConfigProfile(config);
   if (profile == nullptr) return Errno(-EINVAL);
   backend->mem_ = phys_mem_create(mc);
   if (!backend->mem_) return Errno(-EINVAL);
@@ -83,9 +88,7 @@ ErrnoOr<std::unique_ptr<ModelBackend>> ModelBackend::Create(const ModelConfig& c
 }
 
 Errno ModelBackend::LoadModule() {
-  const ion_profile* profile =
-      config_.profile.empty() ? ion_profile_default() : ion_profile_find(config_.profile.c_str());
-  ErrnoOr<ion_device*> dev = ion_device_create(mem_, nullptr, profile);
+  ErrnoOr<ion_device*> dev = ion_device_create(mem_, nullptr, ConfigProfile(config_));
   if (!dev.ok()) return dev.error();
   dev_ = dev.value();
 

@@ -61,6 +61,21 @@ TEST(CliTest, EveryCommandHasGeneratedHelpNamingItsFlags) {
   }
 }
 
+TEST(CliTest, EveryCommandThatBootsAModelRejectsAnUnknownProfileTheSameWay) {
+  const std::vector<std::vector<std::string>> commands = {
+      {"run"}, {"replay", "x.trace"}, {"gen"}, {"crosscheck"}, {"decode", "x.input"}, {"fuzz"}};
+  for (std::vector<std::string> args : commands) {
+    const std::string command = args[0];
+    args.push_back("--profile=4.5");
+    const Outcome o = RunIonsim(args);
+    EXPECT_EQ(o.code, 2) << command;
+    EXPECT_THAT(o.err, HasSubstr("ionsim " + command +
+                                 ": bad value '4.5' for --profile (NAME: one of 4.4-compat, 4.4, 4.4.0)"))
+        << command;
+    EXPECT_EQ(o.out, "") << command;
+  }
+}
+
 TEST(CliTest, AFlagOfAnotherCommandIsRejected) {
   const Outcome o = RunIonsim({"replay", "--ops=3", "x.trace"});
   EXPECT_EQ(o.code, 2);

@@ -786,7 +786,9 @@ int CrosscheckMain(const std::vector<std::string>& args) {
     return cli::UsageError("crosscheck", absl::StrFormat("bad value '%d' for --ops (K: 1 to 99999)", o.ops));
   }
   o.board = absl::GetFlag(FLAGS_board);
-  o.profile = absl::GetFlag(FLAGS_profile);
+  const absl::StatusOr<std::string> profile = ProfileFlag();
+  if (!profile.ok()) return cli::UsageError("crosscheck", profile.status().message());
+  o.profile = *profile;
   if (!absl::GetFlag(FLAGS_out_dir).empty()) o.out_dir = absl::GetFlag(FLAGS_out_dir);
   o.guest_bin = absl::GetFlag(FLAGS_guest_bin);
   o.qemu = absl::GetFlag(FLAGS_qemu);

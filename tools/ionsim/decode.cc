@@ -9,10 +9,8 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/strings/str_format.h"
 #include "fuzz/fuzz_machine.h"
 #include "fuzz/ion_program.h"
-#include "kmod/ion_profile.h"
 #include "model/kernel/bug.h"
 #include "tools/ionsim/cli.h"
 #include "tools/ionsim/flags.h"
@@ -62,16 +60,9 @@ void AddExpectations(trace::Trace* t) {
 int DecodeMain(const std::vector<std::string>& inputs) {
   const bool run = absl::GetFlag(FLAGS_run);
   // The traces run (--run) on the fuzz machine under --profile, and name it in a `profile` line.
-  const std::string profile = absl::GetFlag(FLAGS_profile);
-  if (!profile.empty()) {
-    if (ion_profile_find(profile.c_str()) == nullptr) {
-      char names[128];
-      ion_profile_names(names, sizeof(names));
-      return cli::UsageError("decode", absl::StrFormat("bad value '%s' for --profile (NAME: one of %s)", profile,
-                                                       names));
-    }
-    setenv(fuzz::kFuzzProfileEnv, profile.c_str(), 1);
-  }
+  const absl::StatusOr<std::string> profile = ProfileFlag();
+  if (!profile.ok()) return cli::UsageError("decode", profile.status().message());
+  if (!profile->empty()) setenv(fuzz::kFuzzProfileEnv, profile->c_str(), 1);
   for (const std::string& path : inputs) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
@@ -80,7 +71,7 @@ int DecodeMain(const std::vector<std::string>& inputs) {
     }
     const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     trace::Trace t = fuzz::DecodeProgram(bytes.data(), bytes.size());
-    t.profile = profile;
+    t.profile = *profile;
     const std::string base = path.substr(path.find_last_of('/') + 1);
     std::printf("# ion_ops_fuzzer input %s (%zu bytes), decoded by `ionsim decode%s`.\n", base.c_str(), bytes.size(),
                 run ? " --run" : "");

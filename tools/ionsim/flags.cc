@@ -5,6 +5,9 @@
 #include <string>
 
 #include "absl/flags/flag.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_format.h"
+#include "kmod/ion_profile.h"
 
 ABSL_FLAG(std::string, board, "",
           "<NAME|FILE> the board: an embedded board (dummy, msm8x25, phone) or a board file (docs/boards.md); "
@@ -16,3 +19,15 @@ ABSL_FLAG(uint64_t, seed, 1, "<N> seed of the random choices");
 ABSL_FLAG(std::string, out_dir, "", "<DIR> where the files go; empty means the command's default");
 ABSL_FLAG(bool, json, false, "print one JSON document on stdout instead of the text report (docs/json.md)");
 ABSL_FLAG(uint64_t, ops, 32, "<K> operations per generated trace");
+
+namespace ionsim {
+
+absl::StatusOr<std::string> ProfileFlag() {
+  const std::string profile = absl::GetFlag(FLAGS_profile);
+  if (profile.empty() || ion_profile_find(profile.c_str()) != nullptr) return profile;
+  char names[128];
+  ion_profile_names(names, sizeof(names));
+  return absl::InvalidArgumentError(absl::StrFormat("bad value '%s' for --profile (NAME: one of %s)", profile, names));
+}
+
+}  // namespace ionsim

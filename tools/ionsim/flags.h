@@ -13,6 +13,7 @@
 #include <string>
 
 #include "absl/flags/declare.h"
+#include "absl/status/statusor.h"
 
 // An embedded board's name or a board file (docs/boards.md); "" is the command's default (dummy; for replay
 // the trace's `board` line).
@@ -28,5 +29,14 @@ ABSL_DECLARE_FLAG(std::string, out_dir);
 ABSL_DECLARE_FLAG(bool, json);
 // Operations per generated trace (gen, crosscheck --random).
 ABSL_DECLARE_FLAG(uint64_t, ops);
+
+namespace ionsim {
+
+// The value of --profile: "" or an ION profile's name; any other value is an InvalidArgument error
+// "bad value '<value>' for --profile (NAME: one of <every name>)". Every command that takes --profile checks it
+// with this before it boots anything.
+absl::StatusOr<std::string> ProfileFlag();
+
+}  // namespace ionsim
 
 #endif  // TOOLS_IONSIM_FLAGS_H_

@@ -23,7 +23,6 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "fuzz/ion_program.h"
-#include "kmod/ion_profile.h"
 #include "tools/ionsim/cli.h"
 #include "tools/ionsim/flags.h"
 #include "tools/ionsim/json.h"
@@ -118,16 +117,9 @@ int FuzzMain(const std::vector<std::string>&) {
   o.workdir = absl::GetFlag(FLAGS_workdir);
   o.binary = absl::GetFlag(FLAGS_binary);
   // The harness's machine runs --profile: the fuzzer processes inherit IONSIM_FUZZ_PROFILE (fuzz/ion_program.h).
-  const std::string profile = absl::GetFlag(FLAGS_profile);
-  if (!profile.empty()) {
-    if (ion_profile_find(profile.c_str()) == nullptr) {
-      char names[128];
-      ion_profile_names(names, sizeof(names));
-      return cli::UsageError("fuzz", absl::StrFormat("bad value '%s' for --profile (NAME: one of %s)", profile,
-                                                     names));
-    }
-    setenv(fuzz::kFuzzProfileEnv, profile.c_str(), 1);
-  }
+  const absl::StatusOr<std::string> profile = ProfileFlag();
+  if (!profile.ok()) return cli::UsageError("fuzz", profile.status().message());
+  if (!profile->empty()) setenv(fuzz::kFuzzProfileEnv, profile->c_str(), 1);
   if (o.seconds <= 0) {
     return cli::UsageError("fuzz", absl::StrFormat("bad value '%d' for --seconds (N > 0)", o.seconds));
   }

@@ -10,7 +10,6 @@
 #include "absl/flags/flag.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_format.h"
-#include "kmod/ion_profile.h"
 #include "tools/ionsim/cli.h"
 #include "tools/ionsim/flags.h"
 #include "tools/ionsim/inputs.h"
@@ -33,15 +32,11 @@ int GenMain(const std::vector<std::string>&) {
     if (options.heaps.empty()) return cli::UsageError("gen", "the board has no heaps to generate traces for");
   }
   // A `profile` line pins the trace's era (docs/profiles.md).
-  const std::string profile = absl::GetFlag(FLAGS_profile);
-  if (!profile.empty() && ion_profile_find(profile.c_str()) == nullptr) {
-    char names[128];
-    ion_profile_names(names, sizeof(names));
-    return cli::UsageError("gen", absl::StrFormat("bad value '%s' for --profile (NAME: one of %s)", profile, names));
-  }
+  const absl::StatusOr<std::string> profile = ProfileFlag();
+  if (!profile.ok()) return cli::UsageError("gen", profile.status().message());
   trace::Trace t = trace::GenerateTrace(absl::GetFlag(FLAGS_seed), static_cast<int>(ops), options);
   if (!board.empty() && board != "dummy") t.board = board;
-  t.profile = profile;
+  t.profile = *profile;
   const std::string text = trace::PrintTrace(t);
   std::fwrite(text.data(), 1, text.size(), stdout);
   return cli::kExitOk;

@@ -14,11 +14,11 @@
 // Commands() below is the one table of subcommands (tools/ionsim/cli.h); flags.h holds the shared flags.
 #include <cstdint>
 #include <cstdio>
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_format.h"
 #include "kmod/uapi/ion.h"
@@ -44,7 +44,6 @@
 #include "tools/ionsim/progress.h"
 #include "tools/ionsim/replay.h"
 #include "tools/ionsim/workload.h"
-#include "tools/trace/model_runner.h"
 
 ABSL_FLAG(uint64_t, frames, 12, "<N> frames to run, at least 12");
 ABSL_FLAG(std::string, svg, "ionsim-heaps.svg",
@@ -268,12 +267,12 @@ int RunMain(const std::vector<std::string>&) {
   WorkloadOptions options;
   options.seed = absl::GetFlag(FLAGS_seed);
   if (!absl::GetFlag(FLAGS_board).empty()) options.board = absl::GetFlag(FLAGS_board);
-  absl::StatusOr<std::unique_ptr<trace::ModelRunner>> runner = BoardRunner(options.board);
-  if (!runner.ok()) return cli::UsageError("run", runner.status().message());
-  options.profile = absl::GetFlag(FLAGS_profile);
-  if (std::string error; !(*runner)->SetProfile(options.profile, &error)) {
-    return cli::UsageError("run", absl::StrFormat("bad value '%s' for --profile (%s)", options.profile, error));
+  if (const absl::Status board = BoardRunner(options.board).status(); !board.ok()) {
+    return cli::UsageError("run", board.message());
   }
+  const absl::StatusOr<std::string> profile = ProfileFlag();
+  if (!profile.ok()) return cli::UsageError("run", profile.status().message());
+  options.profile = *profile;
   const uint64_t frames = absl::GetFlag(FLAGS_frames);
   if (frames < WorkloadOptions::kMinFrames || frames > 10000) {
     return cli::UsageError("run", absl::StrFormat("bad value '%d' for --frames (N: %d to 10000)", frames,

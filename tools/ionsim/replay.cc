@@ -49,6 +49,8 @@ int ReplayMain(const std::vector<std::string>& args) {
   const std::string& path = args.at(0);
   const std::string board = absl::GetFlag(FLAGS_board);
   const bool json = absl::GetFlag(FLAGS_json);
+  const absl::StatusOr<std::string> profile = ProfileFlag();
+  if (!profile.ok()) return cli::UsageError("replay", profile.status().message());
   absl::StatusOr<trace::Trace> t = LoadTrace(path);
   if (!t.ok()) {
     const std::string message(t.status().message());
@@ -61,9 +63,8 @@ int ReplayMain(const std::vector<std::string>& args) {
     absl::FPrintF(stderr, "ionsim replay: %s\n", message);
     return json ? JsonError(path, message, cli::kExitError) : cli::kExitError;
   }
-  // --profile, else the trace's profile line, else the board's profile record.
-  const std::string profile = absl::GetFlag(FLAGS_profile);
-  if (std::string error; !(*runner)->SetProfile(profile.empty() ? t->profile : profile, &error)) {
+  // --profile, else the trace's profile line (checked by the parser), else the board's profile record.
+  if (std::string error; !(*runner)->SetProfile(profile->empty() ? t->profile : *profile, &error)) {
     absl::FPrintF(stderr, "ionsim replay: %s\n", error);
     return json ? JsonError(path, error, cli::kExitError) : cli::kExitError;
   }

@@ -73,10 +73,8 @@ std::unique_ptr<ModelRunner> ModelRunner::Create(const std::string& board_text, 
 
 bool ModelRunner::SetProfile(const std::string& name, std::string* error) {
   if (name.empty()) return true;
-  if (ion_profile_find(name.c_str()) == nullptr) {
-    char names[128];
-    ion_profile_names(names, sizeof(names));
-    *error = "unknown profile '" + name + "' (known: " + names + ")";
+  if (std::string unknown = UnknownProfile(name); !unknown.empty()) {
+    *error = std::move(unknown);
     return false;
   }
   if (config_.profile != name) machine_.reset();

@@ -554,6 +554,13 @@ int32_t Trace::FindSymbol(const std::string& name) const {
   return -1;
 }
 
+std::string UnknownProfile(const std::string& name) {
+  if (ion_profile_find(name.c_str()) != nullptr) return "";
+  char names[128];
+  ion_profile_names(names, sizeof(names));
+  return "unknown profile '" + name + "' (known: " + names + ")";
+}
+
 bool ParseTrace(const std::string& text, Trace* out, std::string* error) {
   *out = Trace();
   int line = 0;
@@ -593,11 +600,7 @@ bool ParseTrace(const std::string& text, Trace* out, std::string* error) {
         return fail("'profile' must come before every operation (after an optional board line)");
       }
       if (tokens.size() != 2) return fail("profile takes one name");
-      if (ion_profile_find(tokens[1].c_str()) == nullptr) {
-        char names[128];
-        ion_profile_names(names, sizeof(names));
-        return fail("unknown profile '" + tokens[1] + "' (known: " + names + ")");
-      }
+      if (const std::string unknown = UnknownProfile(tokens[1]); !unknown.empty()) return fail(unknown);
       out->profile = tokens[1];
       if (!comment.empty()) return fail("'profile' has no result");
       continue;

@@ -121,6 +121,9 @@ struct Trace {
   int32_t FindSymbol(const std::string& name) const;
 };
 
+// "" when name is an ION profile (kmod/ion_profile.h), else "unknown profile '<name>' (known: <every name>)".
+std::string UnknownProfile(const std::string& name);
+
 // Parses trace text. On error returns false with "line N: <what>" in *error.
 bool ParseTrace(const std::string& text, Trace* out, std::string* error);
 
