@@ -1402,24 +1402,30 @@ static int pat_records(void)
 enum pat_seq { PAT_HEAD, PAT_TAIL, PAT_MIDDLE, PAT_MPROTECT, PAT_FORK, PAT_OFFSET, PAT_NSEQ };
 static const char *const pat_seq_name[PAT_NSEQ] = { "head", "tail", "middle", "mprotect", "fork", "offset" };
 
-// Fills each page of the mapping with a pattern seeded by its page index, so a page at the wrong place shows.
+// The pattern seed of page i of a buffer filled from seed: each page its own, so a page at the wrong place shows
+// (never 0, which fill() and verify() take for zeros).
+static uint32_t pat_page_seed(uint32_t seed, size_t i)
+{
+	return (seed ^ (uint32_t)i) ? (seed ^ (uint32_t)i) : 1;
+}
+
+// Fills pages [first, first + n) of the mapping with their patterns; 0 when a store faults.
 static int pat_fill(char *m, size_t first, size_t n, uint32_t seed)
 {
 	for (size_t i = first; i < first + n; i++)
-		if (fill(m + i * PAGE, PAGE, (seed ^ (uint32_t)i) ? (seed ^ (uint32_t)i) : 1))
+		if (fill(m + i * PAGE, PAGE, pat_page_seed(seed, i)))
 			return 0;
 	return 1;
 }
 
+// Checks pages [first, first + n) of a mapping of the whole buffer; 0 with the first bad page in msg.
 static int pat_check_pages(const char *m, size_t first, size_t n, uint32_t seed, char *msg, size_t msglen)
 {
-	for (size_t i = first; i < first + n; i++) {
-		uint32_t s = (seed ^ (uint32_t)i) ? (seed ^ (uint32_t)i) : 1;
-		int sig;
-		long off = verify(m + i * PAGE, PAGE, s, &sig);
+	char why[160];
 
-		if (sig || off >= 0) {
-			snprintf(msg, msglen, "page %zu: %s", i, sig ? "signal reading the mapping" : "wrong data");
+	for (size_t i = first; i < first + n; i++) {
+		if (!verify_msg(m + i * PAGE, PAGE, pat_page_seed(seed, i), why, sizeof(why))) {
+			snprintf(msg, msglen, "page %zu: %s", i, why);
 			return 0;
 		}
 	}
