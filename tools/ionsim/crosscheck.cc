@@ -785,7 +785,9 @@ int CrosscheckMain(const std::vector<std::string>& args) {
   if (o.ops == 0 || o.ops >= 100000) {
     return cli::UsageError("crosscheck", absl::StrFormat("bad value '%d' for --ops (K: 1 to 99999)", o.ops));
   }
-  o.board = absl::GetFlag(FLAGS_board);
+  const absl::StatusOr<std::string> board = BoardFlag();
+  if (!board.ok()) return cli::UsageError("crosscheck", board.status().message());
+  o.board = *board;
   const absl::StatusOr<std::string> profile = ProfileFlag();
   if (!profile.ok()) return cli::UsageError("crosscheck", profile.status().message());
   o.profile = *profile;
