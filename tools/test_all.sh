@@ -57,7 +57,7 @@ bazel build //tools/ionsim //tools/trace:ionsim-guest-replay
 bazel-bin/tools/ionsim/ionsim crosscheck --random 2000 --seed 1 --out-dir "$(mktemp -d)" tests/traces/*.trace
 
 step "trace crosscheck per profile: each profile's scenario traces and 500 random traces (docs/profiles.md)"
-for profile in 4.4 4.4.0; do
+for profile in 4.4 4.4.0 android-3.18; do
   bazel-bin/tools/ionsim/ionsim crosscheck --profile "$profile" --random 500 --seed 1 --out-dir "$(mktemp -d)" \
     tests/traces/"$profile"/*.trace
 done

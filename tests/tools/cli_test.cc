@@ -72,7 +72,7 @@ TEST(CliTest, EveryCommandThatBootsAModelRejectsAnUnknownProfileTheSameWay) {
     const Outcome o = RunIonsim(args);
     EXPECT_EQ(o.code, 2) << command;
     EXPECT_THAT(o.err, HasSubstr("ionsim " + command +
-                                 ": bad value '4.5' for --profile (NAME: one of 4.4-compat, 4.4, 4.4.0)"))
+                                 ": bad value '4.5' for --profile (NAME: one of 4.4-compat, 4.4, 4.4.0, android-3.18)"))
         << command;
     EXPECT_EQ(o.out, "") << command;
   }
