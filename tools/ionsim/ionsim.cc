@@ -384,8 +384,8 @@ const std::vector<cli::Command>& Commands() {
        .details = "The model boots one machine (all of RAM lowmem, as the 64-bit guest) and reloads the ION module "
                   "between traces,\nunless --fresh-machines; the guest runs every trace in one boot. Divergences, "
                   "their outputs and minimised\ntraces go to --out-dir (default crosscheck-out).\n",
-       .flags = {"board", "profile", "seed", "ops", "out_dir", "random", "guest_bin", "qemu", "max_rounds", "no_minimise",
-                 "fresh_machines", "json", "junit"},
+       .flags = {"board", "profile", "seed", "ops", "out_dir", "random", "corpus", "guest_bin", "qemu", "max_rounds",
+                 "no_minimise", "fresh_machines", "json", "junit"},
        .max_args = -1,
        .main = CrosscheckMain},
       {.name = "decode",
