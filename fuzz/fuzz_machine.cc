@@ -37,20 +37,6 @@ bool KnownDefect(const k::BugEvent& e) {
   return false;
 }
 
-// The checker's report without the lines of the known defect.
-std::string WithoutKnownDefects(const std::string& report) {
-  if (report.empty()) return report;
-  std::string out;
-  size_t start = 0;
-  while (start < report.size()) {
-    size_t end = report.find('\n', start);
-    if (end == std::string::npos) end = report.size();
-    const std::string line = report.substr(start, end - start);
-    if (line.find(": negative kmap_cnt ") == std::string::npos) out += line + "\n";
-    start = end + 1;
-  }
-  return out;
-}
 
 // Every recorded report except page allocation failures, which are what a too-large request legitimately
 // produces, and the known defect.
@@ -130,6 +116,20 @@ void ShutdownAtExit() {
 }
 
 }  // namespace
+
+std::string WithoutKnownDefects(const std::string& report) {
+  if (report.empty()) return report;
+  std::string out;
+  size_t start = 0;
+  while (start < report.size()) {
+    size_t end = report.find('\n', start);
+    if (end == std::string::npos) end = report.size();
+    const std::string line = report.substr(start, end - start);
+    if (line.find(": negative kmap_cnt ") == std::string::npos) out += line + "\n";
+    start = end + 1;
+  }
+  return out;
+}
 
 FuzzMachine::FuzzMachine() {
   static const bool quiet = [] {
