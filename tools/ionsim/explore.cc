@@ -57,7 +57,9 @@ int ExploreMain(const std::vector<std::string>& args) {
     return cli::kExitError;
   }
   const std::string board = absl::GetFlag(FLAGS_board);
-  absl::StatusOr<std::unique_ptr<trace::ModelRunner>> runner = BoardRunner(board.empty() ? t->board : board);
+  // One machine for every schedule, the ION module reloaded between them: booting dominates a run otherwise.
+  absl::StatusOr<std::unique_ptr<trace::ModelRunner>> runner =
+      BoardRunner(board.empty() ? t->board : board, /*all_lowmem=*/false, trace::MachineMode::kReload);
   if (!runner.ok()) {
     absl::FPrintF(stderr, "ionsim explore: %s\n", runner.status().message());
     return cli::kExitError;
