@@ -63,7 +63,8 @@ TEST(CliTest, EveryCommandHasGeneratedHelpNamingItsFlags) {
 
 TEST(CliTest, EveryCommandThatBootsAModelRejectsAnUnknownProfileTheSameWay) {
   const std::vector<std::vector<std::string>> commands = {
-      {"run"}, {"replay", "x.trace"}, {"gen"}, {"crosscheck"}, {"decode", "x.input"}, {"fuzz"}};
+      {"run"}, {"replay", "x.trace"}, {"explore", "x.trace"}, {"gen"}, {"crosscheck"}, {"decode", "x.input"},
+      {"fuzz"}};
   for (std::vector<std::string> args : commands) {
     const std::string command = args[0];
     args.push_back("--profile=4.5");
@@ -79,7 +80,7 @@ TEST(CliTest, EveryCommandThatBootsAModelRejectsAnUnknownProfileTheSameWay) {
 TEST(CliTest, AFlagOfAnotherCommandIsRejected) {
   const Outcome o = RunIonsim({"replay", "--ops=3", "x.trace"});
   EXPECT_EQ(o.code, 2);
-  EXPECT_THAT(o.err, HasSubstr("unknown flag --ops (replay accepts --board, --profile, --json)"));
+  EXPECT_THAT(o.err, HasSubstr("unknown flag --ops (replay accepts --board, --profile, --json, --schedule)"));
 }
 
 TEST(CliTest, BothFlagSyntaxesMeanTheSame) {

@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <queue>
 #include <random>
 #include <utility>
@@ -228,9 +227,6 @@ std::string Explorer::FormatRun(const ScheduleRun& run) const {
     }
     out += line;
     p = q;
-  }
-  if (std::getenv("IONSIM_DEBUG_POINTS")) {
-    for (size_t p = 0; p < run.points.size(); ++p) out += std::to_string(p) + " " + std::to_string(run.points[p].thread) + " " + run.points[p].where + "\n";
   }
   for (const kernel::SchedFinding& f : run.findings) {
     out += "FINDING " + f.kind + " at point " + std::to_string(f.point) + ": " + f.message + "\n";

@@ -686,7 +686,7 @@ const ThreadDecl* Trace::FindThread(int32_t sym) const {
 std::string FormatOp(const Trace& t, const Op& op) {
   std::string s;
   if (op.thread >= 0) s = t.symbols[op.thread].name + ": ";
-  if (op.bind >= 0) s = t.symbols[op.bind].name + " = ";
+  if (op.bind >= 0) s += t.symbols[op.bind].name + " = ";
   s += OpName(op.kind);
   auto add = [&s](const std::string& w) {
     s += ' ';
