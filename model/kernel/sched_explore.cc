@@ -311,6 +311,12 @@ void LockHook(LockEvent event, LockKind kind, const void* lock, const char* name
   }
 }
 
+void AtomicHook(const char* what, const void* /*object*/) {
+  InterleavingScheduler* s = tl_sched;
+  if (s == nullptr) return;
+  SchedAccess::Point(s, tl_tid, what, nullptr, LockKind::kMutex);
+}
+
 void KrefHook(KrefEvent event, struct kref* kref) {
   InterleavingScheduler* s = tl_sched;
   if (s == nullptr) return;
@@ -389,6 +395,7 @@ bool InterleavingScheduler::Run(const std::function<void(size_t)>& body) {
   state_->threads.resize(n);
   set_lock_hook(LockHook);
   set_kref_hook(KrefHook);
+  set_atomic_point_hook(AtomicHook);
   std::vector<std::thread> threads;
   threads.reserve(n);
   for (size_t k = 0; k < n; ++k) {
@@ -415,6 +422,7 @@ bool InterleavingScheduler::Run(const std::function<void(size_t)>& body) {
   }
   set_lock_hook(nullptr);
   set_kref_hook(nullptr);
+  set_atomic_point_hook(nullptr);
   for (std::thread& t : threads) {
     if (deadlocked) {
       t.detach();

@@ -3,7 +3,8 @@
 // A deterministic scheduler for interleaving exploration. Each simulated thread is a host thread, but a baton
 // lets exactly one run at a time, and the baton changes hands only at scheduling points: a system call's entry
 // (InterleavingScheduler::OpBoundary), before every lock acquire and after every release (lock.h's hook), and
-// before every kref get and put (kref.h's hook). The scheduler tracks who holds each lock, so a thread about to
+// before every kref get and put (kref.h's hook), and before every lock-free update (lock.h's atomic_point: the
+// genalloc bitmap). The scheduler tracks who holds each lock, so a thread about to
 // take a lock another thread holds is not runnable; no runnable thread while some have not finished is a
 // deadlock.
 //

@@ -33,9 +33,9 @@ Trace LoadTrace(const std::string& name) {
   return t;
 }
 
-std::unique_ptr<ModelRunner> Runner(const std::string& profile) {
+std::unique_ptr<ModelRunner> Runner(const std::string& profile, const std::string& board = "dummy") {
   std::string error;
-  std::unique_ptr<ModelRunner> runner = ModelRunner::Create("dummy", false, &error, MachineMode::kReload);
+  std::unique_ptr<ModelRunner> runner = ModelRunner::Create(board, false, &error, MachineMode::kReload);
   EXPECT_NE(runner, nullptr) << error;
   EXPECT_TRUE(runner->SetProfile(profile, &error)) << error;
   return runner;
@@ -117,6 +117,31 @@ TEST_F(ExplorerTest, PctFindsCve20169120OnProfile440) {
   const ExploreResult r = explorer.Explore(options);
   ASSERT_TRUE(r.found) << "explored " << r.explored;
   EXPECT_FALSE(r.failure.findings.empty()) << explorer.FormatRun(r.failure);
+}
+
+TEST_F(ExplorerTest, ReachesTheDeferredFreeEnomemOnMsm8x25) {
+  const Trace t = LoadTrace("deferred_free_enomem.trace");
+  std::unique_ptr<ModelRunner> runner = Runner("", "msm8x25");
+  Explorer explorer(runner.get(), t);
+  const std::string enomem = "12 T1: H2 = alloc C len=2M heap=audio => ENOMEM";
+  // The threads one after another: the ALLOC drains the list itself and succeeds.
+  const ScheduleRun plain = explorer.Run({});
+  EXPECT_FALSE(plain.failed()) << explorer.FormatRun(plain);
+  EXPECT_NE(plain.output.find("12 T1: H2 = alloc C len=2M heap=audio => ok id=1"), std::string::npos) << plain.output;
+  ExploreOptions options;
+  options.outcome = [&enomem](const ScheduleRun& run) {
+    return run.output.find(enomem) != std::string::npos ? enomem : std::string();
+  };
+  const ExploreResult r = explorer.Explore(options);
+  ASSERT_TRUE(r.found) << "explored " << r.explored;
+  const std::string report = explorer.FormatRun(r.failure);
+  EXPECT_EQ(r.failure.findings.size(), 0u) << report;
+  ASSERT_EQ(r.failure.failures.size(), 1u) << report;
+  EXPECT_EQ(r.failure.failures[0], "outcome: " + enomem);
+  // K stops between taking the buffer off the list and giving its memory back to the carveout.
+  EXPECT_NE(report.find("K [points"), std::string::npos) << report;
+  EXPECT_NE(report.find("to gen_pool_free -- preempted"), std::string::npos) << report;
+  EXPECT_NE(explorer.Run(r.failure.schedule).output.find(enomem), std::string::npos);
 }
 
 }  // namespace

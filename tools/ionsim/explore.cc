@@ -8,6 +8,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "model/kernel/bug.h"
 #include "tools/ionsim/cli.h"
@@ -21,6 +22,9 @@ ABSL_FLAG(int, preemptions, 2, "<K> explore: schedules with at most K preemption
 ABSL_FLAG(std::string, strategy, "dfs",
           "<S> explore: dfs (every schedule within --preemptions, fewest preemptions first) or pct (random)");
 ABSL_FLAG(uint64_t, budget, 0, "<N> explore: N schedules at most (0: dfs until exhausted, pct 1000)");
+ABSL_FLAG(std::string, result, "",
+          "<LINE=RESULT> explore: also look for a schedule in which the operation of trace line LINE gives RESULT "
+          "(ENOMEM, ok, ok id=2)");
 ABSL_FLAG(std::string, schedule, "",
           "<S> replay: run the trace's threads with schedule S (point:thread,..., as explore prints it)");
 
@@ -46,6 +50,31 @@ int ExploreMain(const std::vector<std::string>& args) {
   options.budget = absl::GetFlag(FLAGS_budget);
   options.seconds = absl::GetFlag(FLAGS_seconds);
   options.seed = absl::GetFlag(FLAGS_seed);
+  if (const std::string want = absl::GetFlag(FLAGS_result); !want.empty()) {
+    const size_t eq = want.find('=');
+    int line = 0;
+    if (eq == std::string::npos || eq + 1 == want.size() || !absl::SimpleAtoi(want.substr(0, eq), &line) || line <= 0) {
+      return cli::UsageError("explore", "bad value '" + want + "' for --result (LINE=RESULT: a trace line and a result)");
+    }
+    // The line's canonical output is "<line> <operation> => <result>" followed by a newline or details.
+    const std::string prefix = std::to_string(line) + " ";
+    const std::string result = want.substr(eq + 1);
+    options.outcome = [prefix, result](const trace::ScheduleRun& run) -> std::string {
+      size_t pos = 0;
+      while (pos < run.output.size()) {
+        size_t nl = run.output.find('\n', pos);
+        if (nl == std::string::npos) nl = run.output.size();
+        const std::string l = run.output.substr(pos, nl - pos);
+        const size_t arrow = l.find(" => ");
+        if (l.rfind(prefix, 0) == 0 && arrow != std::string::npos &&
+            (l.substr(arrow + 4) == result || (result == "ok" && l.compare(arrow + 4, 2, "ok") == 0))) {
+          return l;
+        }
+        pos = nl + 1;
+      }
+      return "";
+    };
+  }
   absl::StatusOr<trace::Trace> t = LoadTrace(path);
   if (!t.ok()) {
     absl::FPrintF(stderr, "ionsim explore: %s\n", t.status().message());

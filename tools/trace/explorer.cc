@@ -82,7 +82,16 @@ ScheduleRun Explorer::Run(const std::map<size_t, int>& schedule, const kernel::S
   return run;
 }
 
-ScheduleRun Explorer::Shorten(const ScheduleRun& failing, uint64_t* runs) {
+ScheduleRun Explorer::Judged(const std::map<size_t, int>& schedule, const kernel::SchedChooser& chooser,
+                             const ExploreOptions& options) {
+  ScheduleRun run = Run(schedule, chooser);
+  if (options.outcome) {
+    if (const std::string o = options.outcome(run); !o.empty()) run.failures.push_back("outcome: " + o);
+  }
+  return run;
+}
+
+ScheduleRun Explorer::Shorten(const ScheduleRun& failing, const ExploreOptions& options, uint64_t* runs) {
   ScheduleRun best = failing;
   if (best.abandoned) return best;  // a deadlocked machine cannot be run again beside the one left behind
   bool progress = true;
@@ -91,7 +100,7 @@ ScheduleRun Explorer::Shorten(const ScheduleRun& failing, uint64_t* runs) {
     for (const auto& [point, thread] : best.schedule) {
       std::map<size_t, int> fewer = best.schedule;
       fewer.erase(point);
-      ScheduleRun r = Run(fewer);
+      ScheduleRun r = Judged(fewer, nullptr, options);
       ++*runs;
       if (r.abandoned) return best;
       if (r.failed() && r.kind() == best.kind() && r.preemptions <= best.preemptions) {
@@ -116,7 +125,7 @@ ExploreResult Explorer::Explore(const ExploreOptions& options) {
   };
   auto finish = [&](ScheduleRun failing) {
     result.found = true;
-    result.failure = Shorten(failing, &result.minimise_runs);
+    result.failure = Shorten(failing, options, &result.minimise_runs);
     result.seconds = elapsed();
     return result;
   };
@@ -131,7 +140,7 @@ ExploreResult Explorer::Explore(const ExploreOptions& options) {
       }
       Pending next = frontier.top();
       frontier.pop();
-      ScheduleRun run = Run(next.schedule);
+      ScheduleRun run = Judged(next.schedule, nullptr, options);
       ++result.explored;
       if (run.failed()) return finish(std::move(run));
       // The choices beyond this schedule's last forced one were the defaults: each other runnable thread at each
@@ -171,7 +180,7 @@ ExploreResult Explorer::Explore(const ExploreOptions& options) {
     return result;
   }
   // PCT: random thread priorities and K+1 priority change points over the length of the default run.
-  const ScheduleRun first = Run({});
+  const ScheduleRun first = Judged({}, nullptr, options);
   ++result.explored;
   if (first.failed()) return finish(first);
   const size_t length = std::max<size_t>(first.points.size(), 1);
@@ -190,7 +199,7 @@ ExploreResult Explorer::Explore(const ExploreOptions& options) {
       }
       return best;
     };
-    ScheduleRun run = Run({}, chooser);
+    ScheduleRun run = Judged({}, chooser, options);
     ++result.explored;
     if (run.failed()) return finish(std::move(run));
   }

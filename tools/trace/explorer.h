@@ -20,6 +20,7 @@
 #define TOOLS_TRACE_EXPLORER_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -53,6 +54,9 @@ struct ExploreOptions {
   uint64_t budget = 0;   // schedules at most; 0: dfs until exhausted, pct 1000
   double seconds = 0;    // wall-clock limit; 0: none
   uint64_t seed = 1;     // pct
+  // An outcome to look for beside the oracles: "" when the run does not show it, otherwise what it shows (the
+  // run then counts as failing, with "outcome: <text>" among its failures).
+  std::function<std::string(const ScheduleRun& run)> outcome;
 };
 
 struct ExploreResult {
@@ -80,7 +84,10 @@ class Explorer {
   std::string FormatRun(const ScheduleRun& run) const;
 
  private:
-  ScheduleRun Shorten(const ScheduleRun& run, uint64_t* runs);
+  ScheduleRun Shorten(const ScheduleRun& run, const ExploreOptions& options, uint64_t* runs);
+  // Run() with the options' outcome judged.
+  ScheduleRun Judged(const std::map<size_t, int>& schedule, const kernel::SchedChooser& chooser,
+                     const ExploreOptions& options);
 
   ModelRunner* runner_;
   Trace trace_;
