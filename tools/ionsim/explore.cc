@@ -22,6 +22,9 @@ ABSL_FLAG(int, preemptions, 2, "<K> explore: schedules with at most K preemption
 ABSL_FLAG(std::string, strategy, "dfs",
           "<S> explore: dfs (every schedule within --preemptions, fewest preemptions first) or pct (random)");
 ABSL_FLAG(uint64_t, budget, 0, "<N> explore: N schedules at most (0: dfs until exhausted, pct 1000)");
+ABSL_FLAG(bool, no_reduction, false,
+          "explore: branch at every scheduling point (by default, points after a release and at a system call's "
+          "entry are skipped as equivalent to the thread's next point)");
 ABSL_FLAG(std::string, result, "",
           "<LINE=RESULT> explore: also look for a schedule in which the operation of trace line LINE gives RESULT "
           "(ENOMEM, ok, ok id=2)");
@@ -50,6 +53,7 @@ int ExploreMain(const std::vector<std::string>& args) {
   options.budget = absl::GetFlag(FLAGS_budget);
   options.seconds = absl::GetFlag(FLAGS_seconds);
   options.seed = absl::GetFlag(FLAGS_seed);
+  options.reduce = !absl::GetFlag(FLAGS_no_reduction);
   if (const std::string want = absl::GetFlag(FLAGS_result); !want.empty()) {
     const size_t eq = want.find('=');
     int line = 0;
@@ -102,9 +106,10 @@ int ExploreMain(const std::vector<std::string>& args) {
   const trace::ExploreResult r = explorer.Explore(options);
   absl::PrintF("explore %s: profile %s, strategy %s, at most %d preemptions\n", path, (*runner)->profile(), strategy,
                options.preemptions);
-  absl::PrintF("schedules explored: %d (%s), %.3f s; alternatives pruned as equivalent: %d, beyond the preemption "
-               "bound: %d\n", r.explored, r.found ? "stopped at the first failure" : r.exhausted ? "exhausted" : "budget reached",
-               r.seconds, r.pruned, r.bounded_out);
+  absl::PrintF("schedules explored: %d (%s), %.3f s, %.0f schedules/s; alternatives pruned as equivalent: %d, "
+               "beyond the preemption bound: %d\n",
+               r.explored, r.found ? "stopped at the first failure" : r.exhausted ? "exhausted" : "budget reached",
+               r.seconds, r.seconds > 0 ? static_cast<double>(r.explored) / r.seconds : 0.0, r.pruned, r.bounded_out);
   if (!r.found) {
     absl::PrintF("nothing found\n");
     return cli::kExitOk;

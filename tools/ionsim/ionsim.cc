@@ -319,7 +319,8 @@ const std::vector<cli::Command>& Commands() {
                   "dfs runs every schedule\nwith at most --preemptions preemptions, fewest first; pct runs random "
                   "ones. The failing schedule is printed\nas an interleaving and replays with "
                   "`ionsim replay --schedule`.\n",
-       .flags = {"board", "profile", "preemptions", "strategy", "budget", "seconds", "seed", "result"},
+       .flags = {"board", "profile", "preemptions", "strategy", "budget", "seconds", "seed", "result",
+                 "no_reduction"},
        .min_args = 1,
        .max_args = 1,
        .main = ExploreMain},

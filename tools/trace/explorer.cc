@@ -152,7 +152,8 @@ ExploreResult Explorer::Explore(const ExploreOptions& options) {
         // Under the assumption that the model's threads share memory only under its locks and through krefs, what
         // a thread does after a release or a system call's entry, up to its next lock or kref, is invisible to the
         // others: switching there is the same as switching at that next point. Such points are not branched on.
-        const bool invisible = sp.where.rfind("released ", 0) == 0 || sp.where == "system call entry";
+        const bool invisible =
+            options.reduce && (sp.where.rfind("released ", 0) == 0 || sp.where == "system call entry");
         if (p >= from && invisible && sp.thread >= 0 && ((sp.enabled >> sp.thread) & 1)) {
           result.pruned += static_cast<uint64_t>(__builtin_popcountll(sp.enabled)) - 1;
         } else if (p >= from) {

@@ -54,6 +54,7 @@ struct ExploreOptions {
   uint64_t budget = 0;   // schedules at most; 0: dfs until exhausted, pct 1000
   double seconds = 0;    // wall-clock limit; 0: none
   uint64_t seed = 1;     // pct
+  bool reduce = true;    // dfs: skip the points the reduction (above) finds equivalent
   // An outcome to look for beside the oracles: "" when the run does not show it, otherwise what it shows (the
   // run then counts as failing, with "outcome: <text>" among its failures).
   std::function<std::string(const ScheduleRun& run)> outcome;
