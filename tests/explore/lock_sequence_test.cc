@@ -89,11 +89,11 @@ constexpr char kProgram[] =
 TEST(LockSequenceTest, Profile44CompatMatchesDocsLocking) {
   const std::vector<std::string> s = Sequences("4.4-compat", kProgram);
   ASSERT_EQ(s.size(), 6u);
-  EXPECT_EQ(s[0], "D.r+ BL+ BL- D.r- B+ B- C+ C-") << "ALLOC";
-  EXPECT_EQ(s[1], "C+ B+ B- B+ B- BL+ BL- FL+ FL- C-") << "FREE";
-  EXPECT_EQ(s[2], "C+ C- C+ C- DB+ DB- F+ F- C+ C-") << "SHARE";
-  EXPECT_EQ(s[3], "C+ C-") << "IMPORT of a held buffer";
-  EXPECT_EQ(s[4], "C+ B+ B- C-") << "IMPORT into another client";
+  EXPECT_EQ(s[0], "F+ F- D.r+ BL+ BL- D.r- B+ B- C+ C-") << "ALLOC";
+  EXPECT_EQ(s[1], "F+ F- C+ B+ B- B+ B- BL+ BL- FL+ FL- C-") << "FREE";
+  EXPECT_EQ(s[2], "F+ F- C+ C- C+ C- DM+ DM- DB+ DB- DB+ DB- F+ F- F+ F- C+ C-") << "SHARE";
+  EXPECT_EQ(s[3], "F+ F- F+ F- C+ C-") << "IMPORT of a held buffer";
+  EXPECT_EQ(s[4], "F+ F- F+ F- C+ B+ B- C-") << "IMPORT into another client";
   EXPECT_EQ(s[5], "F+ F- B+ B- B+ B- D.w+ D.w-") << "client destroy";
 }
 
@@ -101,7 +101,10 @@ TEST(LockSequenceTest, Profile44CompatMatchesDocsLocking) {
 TEST(LockSequenceTest, Profile440MatchesDocsLocking) {
   const std::vector<std::string> s = Sequences("4.4.0", kProgram);
   ASSERT_EQ(s.size(), 6u);
-  EXPECT_EQ(s[1], "C+ C- C+ C- C+ C- C+ B+ B- B+ B- BL+ BL- FL+ FL- C-") << "FREE";
+  EXPECT_EQ(s[1], "F+ F- C+ C- C+ C- C+ C- C+ B+ B- B+ B- BL+ BL- FL+ FL- C-") << "FREE";
+  // Everything else as 4.4-compat.
+  const std::vector<std::string> compat = Sequences("4.4-compat", kProgram);
+  for (size_t i : {0u, 2u, 3u, 4u, 5u}) EXPECT_EQ(s[i], compat[i]) << i;
 }
 
 }  // namespace
