@@ -16,7 +16,7 @@ using kernel::SchedPoint;
 // A schedule still to run: its choices and its preemptions.
 struct Pending {
   int preemptions = 0;
-  uint64_t order = 0;  // first come first run among equal preemptions (a depth-first order within a level)
+  uint64_t order = 0;  // among equal preemptions, first come first run
   std::map<size_t, int> schedule;
 };
 struct FewerPreemptions {
