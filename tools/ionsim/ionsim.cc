@@ -315,10 +315,10 @@ const std::vector<cli::Command>& Commands() {
        .args = "TRACE",
        .summary = "runs the interleavings of a threaded trace's threads on the model and reports the first that "
                   "ends in a use-after-free, double free, kref misuse, lock held at return, deadlock or WARN",
-       .details = "Scheduling points: every system call entry, lock acquire and release, and kref get and put. "
-                  "dfs runs every schedule\nwith at most --preemptions preemptions, fewest first; pct runs random "
-                  "ones. The failing schedule is printed\nas an interleaving and replays with "
-                  "`ionsim replay --schedule`.\n",
+       .details = "Scheduling points: every system call entry, lock acquire and release, kref get and put, and "
+                  "lock-free genalloc update.\ndfs runs every schedule with at most --preemptions preemptions, "
+                  "fewest first; pct runs random ones; --seconds\nbounds either. The failing schedule is printed as "
+                  "an interleaving and replays with `ionsim replay --schedule`.\n",
        .flags = {"board", "profile", "preemptions", "strategy", "budget", "seconds", "seed", "result",
                  "no_reduction"},
        .min_args = 1,

@@ -612,6 +612,7 @@ bool ParseTrace(const std::string& text, Trace* out, std::string* error) {
       if (tokens.size() != 4) return fail("'thread' takes one process (or 'kernel')");
       if (out->FindSymbol(tokens[0]) >= 0) return fail("symbol '" + tokens[0] + "' is already bound");
       if (!comment.empty()) return fail("'thread' has no result");
+      if (out->threads.size() == 64) return fail("a trace declares at most 64 threads");
       ThreadDecl d;
       d.line = line;
       d.before_op = out->ops.size();

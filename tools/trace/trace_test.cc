@@ -177,6 +177,10 @@ TEST(TraceTest, ThreadErrorsNameTheLine) {
   EXPECT_EQ(error, "line 3: a kernel thread runs drain, shrink, debugfs or state, not 'exit'");
   EXPECT_FALSE(ParseTrace("P = spawn a\nT = thread P\nT:\n", &t, &error));
   EXPECT_EQ(error, "line 3: missing operation after 'T:'");
+  std::string many = "P = spawn a\n";
+  for (int i = 0; i <= 64; ++i) many += "T" + std::to_string(i) + " = thread P\n";
+  EXPECT_FALSE(ParseTrace(many, &t, &error));
+  EXPECT_EQ(error, "line 66: a trace declares at most 64 threads");
   EXPECT_FALSE(ParseTrace("P = spawn a\nT = thread P\nexit T\n", &t, &error));
   EXPECT_EQ(error, "line 3: 'T' is a thread, expected a process");
 }
