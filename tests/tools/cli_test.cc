@@ -162,5 +162,39 @@ TEST(CliTest, GenWritesTracesForTheBoardItIsGiven) {
   EXPECT_EQ(RunIonsim({"gen", "--seed=3"}).out, RunIonsim({"gen", "--seed=3", "--board=dummy"}).out);
 }
 
+// Two threads freeing one id (CVE-2016-9120), from stdin.
+constexpr char kTwoFrees[] =
+    "P = spawn app\nC = open P\nH = alloc C len=4K heap=system\nT1 = thread P\nT2 = thread P\n"
+    "T1: free C H\nT2: free C H\n";
+
+TEST(CliTest, ExploreFindsTheRaceAndReplayReproducesItsSchedule) {
+  const Outcome found = RunIonsim({"explore", "--profile=4.4.0", "-"}, kTwoFrees);
+  EXPECT_EQ(found.code, 1) << found.err;
+  EXPECT_THAT(found.out, HasSubstr("FINDING use-after-free"));
+  const std::string marker = "--schedule '";
+  const size_t at = found.out.find(marker);
+  ASSERT_NE(at, std::string::npos) << found.out;
+  const std::string schedule =
+      found.out.substr(at + marker.size(), found.out.find('\'', at + marker.size()) - at - marker.size());
+  const Outcome replay = RunIonsim({"replay", "--profile=4.4.0", "--schedule", schedule, "-"}, kTwoFrees);
+  EXPECT_EQ(replay.code, 1) << replay.err;
+  EXPECT_THAT(replay.out, HasSubstr("7 T2: free C H => ok"));
+  EXPECT_THAT(replay.out, HasSubstr("FINDING use-after-free"));
+  EXPECT_EQ(RunIonsim({"replay", "--profile=4.4.0", "--schedule", schedule, "-"}, kTwoFrees).out, replay.out);
+
+  const Outcome clean = RunIonsim({"explore", "--profile=4.4-compat", "-"}, kTwoFrees);
+  EXPECT_EQ(clean.code, 0) << clean.err;
+  EXPECT_THAT(clean.out, HasSubstr("(exhausted)"));
+  EXPECT_THAT(clean.out, HasSubstr("nothing found"));
+}
+
+TEST(CliTest, ExploreAndScheduleRejectBadInput) {
+  EXPECT_EQ(RunIonsim({"explore", "-"}, "P = spawn a\n").code, 2);
+  EXPECT_EQ(RunIonsim({"explore", "--strategy=bfs", "-"}, kTwoFrees).code, 2);
+  EXPECT_EQ(RunIonsim({"explore", "--result=x", "-"}, kTwoFrees).code, 2);
+  EXPECT_EQ(RunIonsim({"replay", "--schedule=3", "-"}, kTwoFrees).code, 2);
+  EXPECT_EQ(RunIonsim({"replay", "--schedule=3:1", "-"}, "P = spawn a\n").code, 2);
+}
+
 }  // namespace
 }  // namespace ionsim::testing
