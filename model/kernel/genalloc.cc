@@ -4,6 +4,7 @@
 #include "model/kernel/bitmap.h"
 #include "model/kernel/bug.h"
 #include "model/kernel/compiler.h"
+#include "model/kernel/lock.h"
 #include "model/kernel/slab.h"
 
 namespace ionsim::kernel {
@@ -169,6 +170,8 @@ unsigned long gen_pool_alloc_algo(struct gen_pool* pool, size_t size, genpool_al
   int start_bit = 0;
 
   if (size == 0) return 0;
+  // The bitmap search and update are lock-free (upstream: cmpxchg): a scheduling point for an explorer.
+  atomic_point("gen_pool_alloc", pool);
 
   const int nbits = wrap_int((size + (1UL << order) - 1) >> order);
   struct gen_pool_chunk* chunk;
@@ -188,6 +191,7 @@ unsigned long gen_pool_alloc_algo(struct gen_pool* pool, size_t size, genpool_al
 }
 
 void gen_pool_free(struct gen_pool* pool, unsigned long addr, size_t size) {
+  atomic_point("gen_pool_free", pool);
   const int order = pool->min_alloc_order;
   const int nbits = wrap_int((size + (1UL << order) - 1) >> order);
   struct gen_pool_chunk* chunk;

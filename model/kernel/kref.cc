@@ -8,6 +8,11 @@ namespace {
 
 std::atomic<int> g_bits{32};
 std::atomic<uint64_t> g_wraps{0};
+std::atomic<kref_hook_fn> g_kref_hook{nullptr};
+
+inline void hook(KrefEvent event, struct kref* kref) {
+  if (kref_hook_fn fn = g_kref_hook.load(std::memory_order_acquire)) fn(event, kref);
+}
 
 // Adds delta to the counter in the configured width, wrapping like a two's-complement integer of that width,
 // unless the counter holds `unless` (when has_unless). Returns false, changing nothing, in that case; otherwise
@@ -40,6 +45,8 @@ int32_t atomic_add_return_width(std::atomic<int32_t>* v, int64_t delta) {
 
 }  // namespace
 
+void set_kref_hook(kref_hook_fn fn) { g_kref_hook.store(fn, std::memory_order_release); }
+
 void kref_set_counter_bits(int bits) {
   BUG_ON(bits < 2 || bits > 32);
   g_bits.store(bits, std::memory_order_relaxed);
@@ -50,10 +57,14 @@ void kref_reset_wrap_count() { g_wraps.store(0, std::memory_order_relaxed); }
 
 void kref_init(struct kref* kref) { kref->refcount.store(1, std::memory_order_relaxed); }
 
-void kref_get(struct kref* kref) { WARN_ON_ONCE(atomic_add_return_width(&kref->refcount, 1) < 2); }
+void kref_get(struct kref* kref) {
+  hook(KrefEvent::kGet, kref);
+  WARN_ON_ONCE(atomic_add_return_width(&kref->refcount, 1) < 2);
+}
 
 int kref_sub(struct kref* kref, unsigned int count, void (*release)(struct kref* kref)) {
   WARN_ON(release == nullptr);
+  hook(KrefEvent::kPut, kref);
   if (atomic_add_return_width(&kref->refcount, -static_cast<int64_t>(count)) == 0) {
     release(kref);
     return 1;
@@ -64,6 +75,7 @@ int kref_sub(struct kref* kref, unsigned int count, void (*release)(struct kref*
 int kref_put(struct kref* kref, void (*release)(struct kref* kref)) { return kref_sub(kref, 1, release); }
 
 int kref_get_unless_zero(struct kref* kref) {
+  hook(KrefEvent::kGetUnlessZero, kref);
   int32_t result = 0;
   return atomic_add_width(&kref->refcount, 1, /*has_unless=*/true, 0, &result) ? 1 : 0;
 }

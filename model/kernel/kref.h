@@ -19,6 +19,12 @@ struct kref {
   std::atomic<int32_t> refcount{0};
 };
 
+// Called before every get and put (an interleaving explorer's scheduling point and kref oracles); must not take
+// a model lock. The default is none.
+enum class KrefEvent { kGet, kGetUnlessZero, kPut };
+using kref_hook_fn = void (*)(KrefEvent event, struct kref* kref);
+void set_kref_hook(kref_hook_fn hook);
+
 // Width of every kref counter in bits, 2..32. Set it before creating objects; it applies process-wide.
 void kref_set_counter_bits(int bits);
 int kref_counter_bits();

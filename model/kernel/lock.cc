@@ -7,6 +7,7 @@ namespace ionsim::kernel {
 namespace {
 
 std::atomic<lock_hook_fn> g_hook{nullptr};
+std::atomic<atomic_point_hook_fn> g_atomic_hook{nullptr};
 
 inline void hook(LockEvent event, LockKind kind, const void* lock, const char* name) {
   if (lock_hook_fn fn = g_hook.load(std::memory_order_acquire)) fn(event, kind, lock, name);
@@ -68,6 +69,12 @@ const char* lock_kind_name(LockKind kind) {
 }
 
 void set_lock_hook(lock_hook_fn fn) { g_hook.store(fn, std::memory_order_release); }
+
+void set_atomic_point_hook(atomic_point_hook_fn fn) { g_atomic_hook.store(fn, std::memory_order_release); }
+
+void atomic_point(const char* what, const void* object) {
+  if (atomic_point_hook_fn fn = g_atomic_hook.load(std::memory_order_acquire)) fn(what, object);
+}
 
 void mutex_init(struct mutex* lock, const char* name) {
   if (name != nullptr) lock->name = name;

@@ -32,6 +32,12 @@ const char* lock_kind_name(LockKind kind);
 using lock_hook_fn = void (*)(LockEvent event, LockKind kind, const void* lock, const char* name);
 void set_lock_hook(lock_hook_fn hook);
 
+// A shared-memory update made outside every lock (genalloc's bitmap, which upstream updates with cmpxchg): an
+// interleaving explorer's scheduling point, through its own hook. The default is none.
+using atomic_point_hook_fn = void (*)(const char* what, const void* object);
+void set_atomic_point_hook(atomic_point_hook_fn hook);
+void atomic_point(const char* what, const void* object);
+
 // Owner tracking shared by mutex and spinlock.
 struct lock_owner {
   std::atomic<std::thread::id> owner{};

@@ -39,6 +39,14 @@ std::string demangle(const char* name) {
 
 }  // namespace
 
+namespace slab_internal {
+std::atomic<const slab_quarantine_ops*> g_quarantine{nullptr};
+}  // namespace slab_internal
+
+void set_slab_quarantine(const slab_quarantine_ops* ops) {
+  slab_internal::g_quarantine.store(ops, std::memory_order_release);
+}
+
 void registry_link(slab_header* header) {
   Registry& r = registry();
   std::lock_guard<word_lock> lock(r.mu);

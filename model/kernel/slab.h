@@ -10,6 +10,7 @@
 #ifndef MODEL_KERNEL_SLAB_H_
 #define MODEL_KERNEL_SLAB_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -59,7 +60,21 @@ using slab_fail_hook_fn = std::function<bool(const std::type_info& type, gfp_t f
 void set_slab_fail_hook(slab_fail_hook_fn hook);
 bool slab_should_fail(const std::type_info& type, gfp_t flags);
 
+// Quarantine of freed blocks (an interleaving explorer's use-after-free and double-free oracles), as KASAN's
+// quarantine keeps freed objects out of reuse. Installed, kfree asks check_free first (false: the block is not
+// live, which the quarantine reports as a double free, and kfree does nothing more), then destroys the objects,
+// marks the header freed and hands the block to take() instead of freeing it; alloc() sees every new block.
+// Not installed (the default), kfree and kzalloc pay one predictable branch.
+struct slab_quarantine_ops {
+  bool (*check_free)(slab_header* header, const void* obj);
+  void (*take)(slab_header* header, size_t bytes);
+  void (*alloc)(slab_header* header, size_t bytes);
+};
+void set_slab_quarantine(const slab_quarantine_ops* ops);
+
 namespace slab_internal {
+
+extern std::atomic<const slab_quarantine_ops*> g_quarantine;
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 inline constexpr size_t kCacheDepth = 0;  // every block goes back to the sanitizer's allocator at once
@@ -108,16 +123,25 @@ T* alloc(size_t n, const std::type_info& type) {
   T* obj = reinterpret_cast<T*>(header + 1);
   for (size_t i = 0; i < (n == 0 ? 1 : n); i++) new (obj + i) T();
   registry_link(header);
+  if (const slab_quarantine_ops* q = g_quarantine.load(std::memory_order_acquire)) {
+    q->alloc(header, sizeof(T) * (n == 0 ? 1 : n));
+  }
   return obj;
 }
 
 template <typename T>
 void free(T* obj) {
   slab_header* header = reinterpret_cast<slab_header*>(const_cast<std::remove_cv_t<T>*>(obj)) - 1;
+  const slab_quarantine_ops* q = g_quarantine.load(std::memory_order_acquire);
+  if (q != nullptr && !q->check_free(header, obj)) return;
   registry_unlink(header, obj);
   const size_t n = header->count == 0 ? 1 : header->count;
   for (size_t i = 0; i < n; i++) obj[i].~T();
   header->magic = kSlabFreed;
+  if (q != nullptr) {
+    q->take(header, sizeof(T) * n);
+    return;
+  }
   if (kCacheDepth > 0 && header->count == 1 && cache<sizeof(T)>().n < kCacheDepth) {
     cache<sizeof(T)>().blocks[cache<sizeof(T)>().n++] = header;
     return;

@@ -65,7 +65,8 @@ TEST(CliTest, EveryCommandHasGeneratedHelpNamingItsFlags) {
 
 TEST(CliTest, EveryCommandThatBootsAModelRejectsAnUnknownProfileTheSameWay) {
   const std::vector<std::vector<std::string>> commands = {
-      {"run"}, {"demo"}, {"replay", "x.trace"}, {"gen"}, {"crosscheck"}, {"decode", "x.input"}, {"fuzz"}};
+      {"run"},       {"demo"}, {"replay", "x.trace"}, {"explore", "x.trace"}, {"gen"}, {"crosscheck"},
+      {"decode", "x.input"}, {"fuzz"}};
   for (std::vector<std::string> args : commands) {
     const std::string command = args[0];
     args.push_back("--profile=4.5");
@@ -80,7 +81,8 @@ TEST(CliTest, EveryCommandThatBootsAModelRejectsAnUnknownProfileTheSameWay) {
 
 TEST(CliTest, EveryCommandThatBootsAModelTakesBoardAndRejectsAnUnknownOne) {
   const std::vector<std::vector<std::string>> commands = {
-      {"run"}, {"demo"}, {"replay", "x.trace"}, {"gen"}, {"crosscheck"}, {"decode", "x.input"}, {"fuzz"}};
+      {"run"},       {"demo"}, {"replay", "x.trace"}, {"explore", "x.trace"}, {"gen"}, {"crosscheck"},
+      {"decode", "x.input"}, {"fuzz"}};
   for (std::vector<std::string> args : commands) {
     const std::string command = args[0];
     args.push_back("--board=no-such-board");
@@ -136,7 +138,7 @@ TEST(CliTest, DemoRunsItsIonWalkThroughOnTheBoardsCarveout) {
 TEST(CliTest, AFlagOfAnotherCommandIsRejected) {
   const Outcome o = RunIonsim({"replay", "--ops=3", "x.trace"});
   EXPECT_EQ(o.code, 2);
-  EXPECT_THAT(o.err, HasSubstr("unknown flag --ops (replay accepts --board, --profile, --json)"));
+  EXPECT_THAT(o.err, HasSubstr("unknown flag --ops (replay accepts --board, --profile, --json, --schedule)"));
 }
 
 TEST(CliTest, BothFlagSyntaxesMeanTheSame) {
@@ -216,6 +218,40 @@ TEST(CliTest, GenWritesTracesForTheBoardItIsGiven) {
     EXPECT_EQ(RunIonsim({"replay", "-"}, gen.out).out, replay.out) << board;
   }
   EXPECT_EQ(RunIonsim({"gen", "--seed=3"}).out, RunIonsim({"gen", "--seed=3", "--board=dummy"}).out);
+}
+
+// Two threads freeing one id (CVE-2016-9120), from stdin.
+constexpr char kTwoFrees[] =
+    "P = spawn app\nC = open P\nH = alloc C len=4K heap=system\nT1 = thread P\nT2 = thread P\n"
+    "T1: free C H\nT2: free C H\n";
+
+TEST(CliTest, ExploreFindsTheRaceAndReplayReproducesItsSchedule) {
+  const Outcome found = RunIonsim({"explore", "--profile=4.4.0", "-"}, kTwoFrees);
+  EXPECT_EQ(found.code, 1) << found.err;
+  EXPECT_THAT(found.out, HasSubstr("FINDING use-after-free"));
+  const std::string marker = "--schedule '";
+  const size_t at = found.out.find(marker);
+  ASSERT_NE(at, std::string::npos) << found.out;
+  const std::string schedule =
+      found.out.substr(at + marker.size(), found.out.find('\'', at + marker.size()) - at - marker.size());
+  const Outcome replay = RunIonsim({"replay", "--profile=4.4.0", "--schedule", schedule, "-"}, kTwoFrees);
+  EXPECT_EQ(replay.code, 1) << replay.err;
+  EXPECT_THAT(replay.out, HasSubstr("7 T2: free C H => ok"));
+  EXPECT_THAT(replay.out, HasSubstr("FINDING use-after-free"));
+  EXPECT_EQ(RunIonsim({"replay", "--profile=4.4.0", "--schedule", schedule, "-"}, kTwoFrees).out, replay.out);
+
+  const Outcome clean = RunIonsim({"explore", "--profile=4.4-compat", "-"}, kTwoFrees);
+  EXPECT_EQ(clean.code, 0) << clean.err;
+  EXPECT_THAT(clean.out, HasSubstr("(exhausted)"));
+  EXPECT_THAT(clean.out, HasSubstr("nothing found"));
+}
+
+TEST(CliTest, ExploreAndScheduleRejectBadInput) {
+  EXPECT_EQ(RunIonsim({"explore", "-"}, "P = spawn a\n").code, 2);
+  EXPECT_EQ(RunIonsim({"explore", "--strategy=bfs", "-"}, kTwoFrees).code, 2);
+  EXPECT_EQ(RunIonsim({"explore", "--result=x", "-"}, kTwoFrees).code, 2);
+  EXPECT_EQ(RunIonsim({"replay", "--schedule=3", "-"}, kTwoFrees).code, 2);
+  EXPECT_EQ(RunIonsim({"replay", "--schedule=3:1", "-"}, "P = spawn a\n").code, 2);
 }
 
 }  // namespace

@@ -44,6 +44,7 @@
 #include "tools/ionsim/inputs.h"
 #include "tools/ionsim/profiles.h"
 #include "tools/ionsim/progress.h"
+#include "tools/ionsim/explore.h"
 #include "tools/ionsim/replay.h"
 #include "tools/ionsim/workload.h"
 #include "tools/trace/model_runner.h"
@@ -369,10 +370,23 @@ const std::vector<cli::Command>& Commands() {
       {.name = "replay",
        .args = "TRACE",
        .summary = "runs a trace (a file, or - for stdin) on the model and prints its canonical output",
-       .flags = {"board", "profile", "json"},
+       .flags = {"board", "profile", "json", "schedule"},
        .min_args = 1,
        .max_args = 1,
        .main = ReplayMain},
+      {.name = "explore",
+       .args = "TRACE",
+       .summary = "runs the interleavings of a threaded trace's threads on the model and reports the first that "
+                  "ends in a use-after-free, double free, kref misuse, lock held at return, deadlock or WARN",
+       .details = "Scheduling points: every system call entry, lock acquire and release, kref get and put, and "
+                  "lock-free genalloc update.\ndfs runs every schedule with at most --preemptions preemptions, "
+                  "fewest first; pct runs random ones; --seconds\nbounds either. The failing schedule is printed as "
+                  "an interleaving and replays with `ionsim replay --schedule`.\n",
+       .flags = {"board", "profile", "preemptions", "strategy", "budget", "seconds", "seed", "result",
+                 "no_reduction"},
+       .min_args = 1,
+       .max_args = 1,
+       .main = ExploreMain},
       {.name = "gen",
        .summary = "prints a random trace for a board",
        .flags = {"board", "profile", "seed", "ops"},

@@ -2,6 +2,7 @@
 #include "tools/ionsim/replay.h"
 
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -11,12 +12,15 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "model/kernel/sched_explore.h"
 #include "tools/ionsim/cli.h"
+#include "tools/ionsim/explore.h"
 #include "tools/ionsim/flags.h"
 #include "tools/ionsim/inputs.h"
 #include "tools/ionsim/json.h"
 #include "tools/ionsim/progress.h"
 #include "tools/trace/executor.h"
+#include "tools/trace/explorer.h"
 #include "tools/trace/model_runner.h"
 #include "tools/trace/trace.h"
 
@@ -69,6 +73,21 @@ int ReplayMain(const std::vector<std::string>& args) {
   if (std::string error; !(*runner)->SetProfile(profile->empty() ? t->profile : *profile, &error)) {
     absl::FPrintF(stderr, "ionsim replay: %s\n", error);
     return json ? JsonError(path, error, cli::kExitError) : cli::kExitError;
+  }
+  if (const std::string text = absl::GetFlag(FLAGS_schedule); !text.empty()) {
+    // A schedule: the threads run under the interleaving scheduler with those choices, and the run prints as
+    // explore prints it.
+    std::map<size_t, int> schedule;
+    if (std::string error; !kernel::ParseSchedule(text, &schedule, &error)) {
+      return cli::UsageError("replay", "bad value '" + text + "' for --schedule: " + error);
+    }
+    if (!t->HasThreads()) return cli::UsageError("replay", "--schedule needs a trace with threads");
+    trace::Explorer explorer(runner->get(), *t);
+    const trace::ScheduleRun run = explorer.Run(schedule);
+    std::fwrite(run.output.data(), 1, run.output.size(), stdout);
+    std::fputs(explorer.FormatRun(run).c_str(), stdout);
+    std::fflush(stdout);
+    return run.failed() ? cli::kExitFinding : cli::kExitOk;
   }
   trace::ExecReport report;
   {

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 
 #include "kmod/uapi/ion.h"
 
@@ -282,44 +283,30 @@ bool Executor::Run(const Trace& trace, ExecReport* report) {
     if (!ResolveHeaps(trace, trace.ops.front(), report)) return false;
     heaps_resolved = true;
   }
-  for (size_t i = 0; i < trace.ops.size(); ++i) {
+  for (size_t i = 0; i < trace.ops.size();) {
     const Op& op = trace.ops[i];
-    if (op.heap >= 0 && !heaps_resolved) {
-      if (!ResolveHeaps(trace, op, report)) return false;
-      heaps_resolved = true;
+    // A run of operations of declared threads is one concurrent section; every heap it names is resolved first.
+    size_t end = i + 1;
+    if (op.thread >= 0) {
+      while (end < trace.ops.size() && trace.ops[end].thread >= 0) ++end;
     }
-    const bool want_text = options_.build_output || !op.expect.empty();
-    details_.clear();
-    std::string block;
-    OpResult& res = report->results[i];
-    Step(trace, op, &res, want_text);
-    if (want_text) {
-      // Multi-line details (debugfs, state) start with a newline.
-      std::string first = details_;
-      const size_t nl = details_.find('\n');
-      if (nl != std::string::npos) {
-        first = details_.substr(0, nl);
-        block = Indent(details_.substr(nl + 1));
-      }
-      const std::string result = ResultText(res, first);
-      if (options_.build_output) {
-        report->output += std::to_string(op.line);
-        report->output += ' ';
-        report->output += FormatOp(trace, op);
-        report->output += " => ";
-        report->output += result;
-        report->output += '\n';
-        report->output += block;
-      }
-      if (!op.expect.empty()) {
-        const bool match = op.expect == "ok" ? res.err == 0 : op.expect == result;
-        if (!match) {
-          ++report->mismatches;
-          report->failures.push_back("line " + std::to_string(op.line) + ": " + FormatOp(trace, op) +
-                                     ": expected " + op.expect + ", got " + result);
-        }
+    for (size_t k = i; k < end && !heaps_resolved; ++k) {
+      if (trace.ops[k].heap >= 0) {
+        if (!ResolveHeaps(trace, trace.ops[k], report)) return false;
+        heaps_resolved = true;
       }
     }
+    if (op.thread >= 0) {
+      RunSection(trace, i, end, report);
+      if (report->abandoned) return false;
+      i = end;
+      continue;
+    }
+    std::string text;
+    std::string failure;
+    RunOp(trace, i, report, &text, &failure);
+    report->output += text;
+    if (!failure.empty()) report->failures.push_back(std::move(failure));
     if (options_.check) {
       const std::string v = options_.check(op);
       if (!v.empty()) {
@@ -328,8 +315,139 @@ bool Executor::Run(const Trace& trace, ExecReport* report) {
                                    FormatOp(trace, op) + "': " + v);
       }
     }
+    ++i;
   }
   return report->ok();
+}
+
+void Executor::RunOp(const Trace& trace, size_t i, ExecReport* report, std::string* text, std::string* failure) {
+  const Op& op = trace.ops[i];
+  const bool want_text = options_.build_output || !op.expect.empty();
+  details_.clear();
+  std::string block;
+  OpResult& res = report->results[i];
+  Step(trace, op, &res, want_text);
+  if (!want_text) return;
+  // Multi-line details (debugfs, state) start with a newline.
+  std::string first = details_;
+  const size_t nl = details_.find('\n');
+  if (nl != std::string::npos) {
+    first = details_.substr(0, nl);
+    block = Indent(details_.substr(nl + 1));
+  }
+  const std::string result = ResultText(res, first);
+  if (options_.build_output) {
+    *text += std::to_string(op.line);
+    *text += ' ';
+    *text += FormatOp(trace, op);
+    *text += " => ";
+    *text += result;
+    *text += '\n';
+    *text += block;
+  }
+  if (!op.expect.empty()) {
+    const bool match = op.expect == "ok" ? res.err == 0 : op.expect == result;
+    if (!match) {
+      ++report->mismatches;
+      *failure = "line " + std::to_string(op.line) + ": " + FormatOp(trace, op) + ": expected " + op.expect +
+                 ", got " + result;
+    }
+  }
+}
+
+void Executor::RunSection(const Trace& trace, size_t begin, size_t end, ExecReport* report) {
+  // The threads in order of first appearance, and each one's operations.
+  std::vector<int32_t> threads;
+  std::vector<std::vector<size_t>> ops_of;
+  for (size_t i = begin; i < end; ++i) {
+    const int32_t t = trace.ops[i].thread;
+    size_t k = 0;
+    while (k < threads.size() && threads[k] != t) ++k;
+    if (k == threads.size()) {
+      threads.push_back(t);
+      ops_of.emplace_back();
+    }
+    ops_of[k].push_back(i);
+  }
+  // Each thread runs on its own executor: the bindings made so far, its own scratch memory in its process (two
+  // threads' ioctl arguments must not share user memory) and its own result text.
+  std::vector<std::unique_ptr<Executor>> subs;
+  std::vector<std::string> names;
+  for (int32_t t : threads) {
+    names.push_back(trace.symbols[t].name);
+    auto sub = std::make_unique<Executor>(backend_, ExecOptions());
+    sub->options_.build_output = options_.build_output;
+    sub->vals_ = vals_;
+    sub->procs_ = procs_;
+    for (Proc& p : sub->procs_) p.scratch = p.ro = 0;
+    sub->heap_masks_ = heap_masks_;
+    subs.push_back(std::move(sub));
+  }
+  // Each thread's scratch memory is mapped and touched before the threads start, so the threads' operations are
+  // only the trace's.
+  for (size_t k = 0; k < threads.size(); ++k) {
+    for (size_t i : ops_of[k]) {
+      const Op& op = trace.ops[i];
+      if (op.a.sym < 0 || trace.symbols[op.a.sym].kind == SymKind::kHandle) continue;
+      Proc* p = subs[k]->ProcState(subs[k]->ProcOf(op.a));
+      int err = 0;
+      if (p == nullptr || p->scratch != 0) continue;
+      const uint64_t user = subs[k]->Scratch(p, &err);
+      if (user != 0) {
+        std::memset(buf_.get(), 0, kPageBytes);
+        static_cast<void>(backend_->poke(p->pid, user, buf_.get(), kPageBytes));
+      }
+    }
+  }
+  const size_t n = end - begin;
+  std::vector<std::string> texts(n);
+  std::vector<std::string> failures(n);
+  std::vector<ExecReport> sub_reports(threads.size());
+  for (ExecReport& r : sub_reports) r.results.assign(trace.ops.size(), OpResult());
+  auto body = [&](size_t k) {
+    for (size_t i : ops_of[k]) {
+      if (options_.thread_op) options_.thread_op(trace.ops[i], true);
+      subs[k]->RunOp(trace, i, &sub_reports[k], &texts[i - begin], &failures[i - begin]);
+      if (options_.thread_op) options_.thread_op(trace.ops[i], false);
+    }
+  };
+  if (options_.run_threads) {
+    if (!options_.run_threads(names, body)) {
+      report->abandoned = true;
+      report->error = "line " + std::to_string(trace.ops[begin].line) + ": the threads of lines " +
+                      std::to_string(trace.ops[begin].line) + "-" + std::to_string(trace.ops[end - 1].line) +
+                      " did not finish (deadlock)";
+      return;
+    }
+  } else {
+    for (size_t k = 0; k < threads.size(); ++k) body(k);
+  }
+  for (size_t k = 0; k < threads.size(); ++k) {
+    for (size_t i : ops_of[k]) report->results[i] = sub_reports[k].results[i];
+    report->mismatches += sub_reports[k].mismatches;
+    // What a thread bound is visible after the section; its scratch memory stays its own.
+    for (size_t s = 0; s < vals_.size(); ++s) {
+      if (subs[k]->vals_[s].bound && !vals_[s].bound) vals_[s] = subs[k]->vals_[s];
+      if (procs_[s].pid < 0 && subs[k]->procs_[s].pid >= 0) {
+        procs_[s] = subs[k]->procs_[s];
+        procs_[s].scratch = procs_[s].ro = 0;
+      }
+    }
+  }
+  for (size_t j = 0; j < n; ++j) {
+    report->output += texts[j];
+    if (!failures[j].empty()) report->failures.push_back(std::move(failures[j]));
+  }
+  if (options_.check) {
+    const Op& last = trace.ops[end - 1];
+    const std::string v = options_.check(last);
+    if (!v.empty()) {
+      ++report->violations;
+      report->failures.push_back("line " + std::to_string(last.line) + ": invariant violated after the threads of "
+                                 "lines " + std::to_string(trace.ops[begin].line) + "-" + std::to_string(last.line) +
+                                 ": " + v);
+    }
+  }
 }
 
 void Executor::Step(const Trace& trace, const Op& op, OpResult* res, bool want_text) {

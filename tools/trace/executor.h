@@ -36,6 +36,14 @@ struct ExecOptions {
   std::vector<std::pair<std::string, unsigned int>> heaps;
   // Runs after every operation: returns "" when all is well, otherwise the violations (one per line).
   std::function<std::string(const Op&)> check;
+  // Runs a concurrent section of a threaded trace (docs/trace.md): names are the section's threads in order of
+  // first appearance and body(k) runs thread k's operations; returns once every body has run. Unset, the threads
+  // run one after another in that order. The check runs once after the section, not between its operations.
+  // Returns false when the threads could not all finish (a deadlock): the run stops there, abandoned.
+  std::function<bool(const std::vector<std::string>& names, const std::function<void(size_t)>& body)> run_threads;
+  // Called on the thread that runs it just before (before=true) and just after each operation of a declared
+  // thread.
+  std::function<void(const Op& op, bool before)> thread_op;
 };
 
 struct ExecReport {
@@ -45,6 +53,7 @@ struct ExecReport {
   int mismatches = 0;                 // expected results that did not match
   int violations = 0;                 // operations after which the check reported something
   std::string error;                  // a run that could not start or go on ("line 3: unknown heap 'x'")
+  bool abandoned = false;             // a concurrent section did not finish: its threads hold the machine
 
   bool ok() const { return failures.empty() && error.empty(); }
 };
@@ -80,6 +89,11 @@ class Executor {
   int Call(Proc* p, int fd, unsigned int cmd, void* arg, size_t size, long* ret);
   bool ResolveHeaps(const Trace& trace, const Op& op, ExecReport* report);
   void Step(const Trace& trace, const Op& op, OpResult* res, bool want_text);
+  // Runs operation i: its result into report->results[i], its output lines into *text and a mismatch of its
+  // expected result into *failure.
+  void RunOp(const Trace& trace, size_t i, ExecReport* report, std::string* text, std::string* failure);
+  // Runs the threaded operations [begin, end) as one concurrent section.
+  void RunSection(const Trace& trace, size_t begin, size_t end, ExecReport* report);
 
   IonBackend* backend_;
   ExecOptions options_;

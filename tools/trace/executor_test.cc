@@ -2,8 +2,10 @@
 #include "tools/trace/executor.h"
 
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "model/backend/board_config.h"
@@ -155,6 +157,58 @@ TEST(ExecutorTest, FreeListsStayInOrderAndOnlyTheirClientDestroyRunsAreNormalise
                                "free_list=b7,b10+b3+b9,b2,b6+b5\n"),
             "1 state => ok\n  heap 2 carveout type=carveout defer=1 free_list_bytes=5 "
             "free_list=b7,b3+b9+b10,b2,b5+b6\n");
+}
+
+TEST(ExecutorTest, ThreadSectionsRunThroughRunThreadsAndPrintInTraceOrder) {
+  ExecOptions options;
+  std::unique_ptr<ModelBackend> model = Boot(&options);
+  std::vector<std::string> sections;
+  std::vector<std::string> boundaries;
+  // The threads in reverse: T2's lines run first, yet print in trace order.
+  options.run_threads = [&sections](const std::vector<std::string>& names, const std::function<void(size_t)>& body) {
+    std::string s;
+    for (const std::string& n : names) s += n + " ";
+    sections.push_back(s);
+    for (size_t k = names.size(); k-- > 0;) body(k);
+    return true;
+  };
+  options.thread_op = [&boundaries](const Op& op, bool before) {
+    boundaries.push_back(std::to_string(op.line) + (before ? "<" : ">"));
+  };
+  Executor exec(model.get(), options);
+  const Trace t = Parse(
+      "P = spawn app\n"
+      "C = open P\n"
+      "H = alloc C len=4K heap=system\n"
+      "T1 = thread P\n"
+      "T2 = thread P\n"
+      "T1: free C H\n"
+      "T2: H2 = alloc C len=8K heap=system\n"
+      "free C H2   # ok\n");
+  ExecReport report;
+  EXPECT_TRUE(exec.Run(t, &report)) << report.error << (report.failures.empty() ? "" : report.failures[0]);
+  EXPECT_EQ(report.output,
+            "1 P = spawn app => ok\n"
+            "2 C = open P => ok\n"
+            "3 H = alloc C len=4K heap=system => ok id=1\n"
+            "6 T1: free C H => ok\n"
+            "7 T2: H2 = alloc C len=8K heap=system => ok id=2\n"
+            "8 free C H2 => ok\n");
+  EXPECT_EQ(sections, (std::vector<std::string>{"T1 T2 "}));
+  EXPECT_EQ(boundaries, (std::vector<std::string>{"7<", "7>", "6<", "6>"}));
+  EXPECT_EQ(model->Shutdown(), "");
+}
+
+TEST(ExecutorTest, WithoutRunThreadsTheThreadsRunInOrder) {
+  ExecOptions options;
+  std::unique_ptr<ModelBackend> model = Boot(&options);
+  Executor exec(model.get(), options);
+  const Trace t = Parse(
+      "P = spawn app\nC = open P\nH = alloc C len=4K heap=system\nT1 = thread P\nT2 = thread P\n"
+      "T2: free C H   # ok\nT1: free C H   # EINVAL\n");
+  ExecReport report;
+  EXPECT_TRUE(exec.Run(t, &report)) << report.error << (report.failures.empty() ? "" : report.failures[0]);
+  EXPECT_EQ(model->Shutdown(), "");
 }
 
 TEST(ExecutorTest, Crc32IsZlibs) { EXPECT_EQ(Crc32(0, "123456789", 9), 0xcbf43926u); }

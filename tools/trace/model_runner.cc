@@ -113,8 +113,15 @@ bool ModelRunner::Run(const Trace& trace, bool build_output, bool check, ExecRep
     events = now;
     return out;
   };
+  options.run_threads = run_threads_;
+  options.thread_op = thread_op_;
   Executor exec(model, std::move(options));
   exec.Run(trace, report);
+  if (report->abandoned) {
+    // Threads blocked for good hold the machine's locks: it cannot be shut down, so it is left as it is.
+    static_cast<void>(machine.release());
+    return false;
+  }
   if (mode_ == MachineMode::kReload) {
     const std::string leaks = model->ReloadModule();
     if (!leaks.empty()) {

@@ -62,12 +62,21 @@ class ModelRunner {
   // Called after each operation of every later Run() with the number of operations done in that run (progress
   // reports); nullptr for none.
   void set_after_op(std::function<void(size_t done)> after_op) { after_op_ = std::move(after_op); }
+  // How later runs execute the concurrent sections of threaded traces (ExecOptions::run_threads, thread_op);
+  // unset, their threads run one after another. A run whose section is abandoned (a deadlock) leaves its machine
+  // unreleased: its threads still hold it.
+  void set_threads(decltype(ExecOptions::run_threads) run_threads, decltype(ExecOptions::thread_op) thread_op) {
+    run_threads_ = std::move(run_threads);
+    thread_op_ = std::move(thread_op);
+  }
 
  private:
   ModelConfig config_;
   MachineMode mode_ = MachineMode::kFresh;
   std::vector<std::pair<std::string, unsigned int>> heaps_;
   std::unique_ptr<ModelBackend> machine_;
+  decltype(ExecOptions::run_threads) run_threads_;
+  decltype(ExecOptions::thread_op) thread_op_;
   std::function<void(size_t)> after_op_;  // kReload: the machine, NULL until the first trace
 };
 

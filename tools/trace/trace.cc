@@ -428,7 +428,7 @@ class LineParser {
   }
 
   bool Sym(SymKind kind, bool allow_at, SymRef* ref) {
-    static constexpr const char* kKindNames[] = {"process", "fd", "handle", "mapping"};
+    static constexpr const char* kKindNames[] = {"process", "fd", "handle", "mapping", "thread"};
     if (next_ >= positional_.size()) return Fail(std::string("missing ") + kKindNames[static_cast<int>(kind)]);
     const std::string word = positional_[next_++];
     std::string name = word;
@@ -534,11 +534,12 @@ bool Op::SameAs(const Op& o) const {
   return kind == o.kind && bind == o.bind && a == o.a && b == o.b && raw_id == o.raw_id && id == o.id &&
          heap == o.heap && mask == o.mask && len == o.len && align == o.align && flags == o.flags && off == o.off &&
          prot == o.prot && byte == o.byte && has_len == o.has_len && arg == o.arg && text == o.text &&
-         bytes == o.bytes && expect == o.expect && expect_warn == o.expect_warn;
+         bytes == o.bytes && expect == o.expect && expect_warn == o.expect_warn && thread == o.thread;
 }
 
 bool Trace::SameAs(const Trace& o) const {
-  if (board != o.board || !(symbols == o.symbols) || heap_names != o.heap_names || ops.size() != o.ops.size()) {
+  if (board != o.board || !(symbols == o.symbols) || heap_names != o.heap_names || ops.size() != o.ops.size() ||
+      !(threads == o.threads)) {
     return false;
   }
   for (size_t i = 0; i < ops.size(); ++i) {
@@ -605,6 +606,38 @@ bool ParseTrace(const std::string& text, Trace* out, std::string* error) {
       if (!comment.empty()) return fail("'profile' has no result");
       continue;
     }
+    // `T = thread P` / `T = thread kernel` declares a thread.
+    if (tokens.size() >= 3 && tokens[1] == "=" && tokens[2] == "thread") {
+      if (!IsIdent(tokens[0])) return fail("'" + tokens[0] + "' is not a symbol name");
+      if (tokens.size() != 4) return fail("'thread' takes one process (or 'kernel')");
+      if (out->FindSymbol(tokens[0]) >= 0) return fail("symbol '" + tokens[0] + "' is already bound");
+      if (!comment.empty()) return fail("'thread' has no result");
+      if (out->threads.size() == 64) return fail("a trace declares at most 64 threads");
+      ThreadDecl d;
+      d.line = line;
+      d.before_op = out->ops.size();
+      if (tokens[3] != "kernel") {
+        d.proc = out->FindSymbol(tokens[3]);
+        if (d.proc < 0) return fail("symbol '" + tokens[3] + "' is not bound");
+        if (out->symbols[d.proc].kind != SymKind::kProcess) return fail("'" + tokens[3] + "' is not a process");
+      }
+      d.sym = static_cast<int32_t>(out->symbols.size());
+      out->symbols.push_back(Symbol{tokens[0], SymKind::kThread});
+      out->threads.push_back(d);
+      if (nl == text.size()) break;
+      continue;
+    }
+    // `T: op` runs op on thread T.
+    int32_t thread = -1;
+    if (tokens[0].size() >= 2 && tokens[0].back() == ':') {
+      const std::string name = tokens[0].substr(0, tokens[0].size() - 1);
+      thread = out->FindSymbol(name);
+      if (thread < 0 || out->symbols[thread].kind != SymKind::kThread) {
+        return fail("'" + name + "' is not a thread (declare it with '" + name + " = thread P')");
+      }
+      tokens.erase(tokens.begin());
+      if (tokens.empty()) return fail("missing operation after '" + name + ":'");
+    }
     std::string bind;
     if (tokens.size() >= 2 && tokens[1] == "=") {
       bind = tokens[0];
@@ -615,6 +648,11 @@ bool ParseTrace(const std::string& text, Trace* out, std::string* error) {
     Op op;
     LineParser parser(out, line, error);
     if (!parser.Parse(bind, tokens, &op)) return false;
+    op.thread = thread;
+    if (thread >= 0 && out->FindThread(thread)->proc < 0 && op.kind != OpKind::kDrain &&
+        op.kind != OpKind::kShrink && op.kind != OpKind::kDebugfs && op.kind != OpKind::kState) {
+      return fail(std::string("a kernel thread runs drain, shrink, debugfs or state, not '") + OpName(op.kind) + "'");
+    }
     if (!comment.empty()) {
       std::string expect = comment;
       const size_t dash = expect.find(" --");
@@ -639,9 +677,17 @@ bool ParseTrace(const std::string& text, Trace* out, std::string* error) {
   return true;
 }
 
+const ThreadDecl* Trace::FindThread(int32_t sym) const {
+  for (const ThreadDecl& d : threads) {
+    if (d.sym == sym) return &d;
+  }
+  return nullptr;
+}
+
 std::string FormatOp(const Trace& t, const Op& op) {
   std::string s;
-  if (op.bind >= 0) s = t.symbols[op.bind].name + " = ";
+  if (op.thread >= 0) s = t.symbols[op.thread].name + ": ";
+  if (op.bind >= 0) s += t.symbols[op.bind].name + " = ";
   s += OpName(op.kind);
   auto add = [&s](const std::string& w) {
     s += ' ';
@@ -775,7 +821,14 @@ std::string PrintTrace(const Trace& t) {
   std::string out;
   if (!t.board.empty()) out += "board " + t.board + "\n";
   if (!t.profile.empty()) out += "profile " + t.profile + "\n";
-  for (const Op& op : t.ops) {
+  size_t next_thread = 0;
+  for (size_t i = 0; i <= t.ops.size(); ++i) {
+    for (; next_thread < t.threads.size() && t.threads[next_thread].before_op <= i; ++next_thread) {
+      const ThreadDecl& d = t.threads[next_thread];
+      out += t.symbols[d.sym].name + " = thread " + (d.proc >= 0 ? t.symbols[d.proc].name : "kernel") + "\n";
+    }
+    if (i == t.ops.size()) break;
+    const Op& op = t.ops[i];
     out += FormatOp(t, op);
     if (!op.expect.empty()) out += "  # " + op.expect + (op.expect_warn ? " warn" : "");
     out += '\n';

@@ -47,7 +47,7 @@ inline constexpr int kNumOpKinds = static_cast<int>(OpKind::kState) + 1;
 const char* OpName(OpKind kind);
 
 // What a symbol names; fixed by the operation that binds it.
-enum class SymKind : uint8_t { kProcess, kFd, kHandle, kMapping };
+enum class SymKind : uint8_t { kProcess, kFd, kHandle, kMapping, kThread };
 
 // A symbolic operand: symbol `sym` (an index into Trace::symbols), seen from process `at` (also a symbol index)
 // when written SYM@AT, otherwise at == -1.
@@ -104,8 +104,22 @@ struct Op {
   std::vector<uint8_t> bytes;  // ioctl arg=hex:, store hex=
   std::string expect;    // expected result ("EINVAL", "ok", "ok id=3"), "" when none
   bool expect_warn = false;  // `# <result> warn`: the operation is expected to raise a kernel WARN
+  int32_t thread = -1;   // `T: op`: the thread symbol that runs the operation, or -1 (the trace's own thread)
 
   bool SameAs(const Op& o) const;
+};
+
+// `T = thread P` (a thread of process P) or `K = thread kernel` (a kernel thread: the deferred-free threads'
+// loop as `drain`, the shrinker as `shrink`, debugfs reads). Declarations are not operations; each is printed
+// back before operation `before_op`.
+struct ThreadDecl {
+  int32_t sym = -1;
+  int32_t proc = -1;  // the process symbol, -1 for a kernel thread
+  int line = 0;
+  size_t before_op = 0;
+  friend bool operator==(const ThreadDecl& a, const ThreadDecl& b) {
+    return a.sym == b.sym && a.proc == b.proc && a.before_op == b.before_op;
+  }
 };
 
 struct Trace {
@@ -114,6 +128,12 @@ struct Trace {
   std::vector<Symbol> symbols;
   std::vector<std::string> heap_names;  // distinct heap=NAME names in order of first use
   std::vector<Op> ops;
+  std::vector<ThreadDecl> threads;  // in order of declaration
+
+  // True when some operation runs on a declared thread.
+  bool HasThreads() const { return !threads.empty(); }
+  // The declaration of thread symbol sym, or nullptr.
+  const ThreadDecl* FindThread(int32_t sym) const;
 
   // Equality ignoring source line numbers.
   bool SameAs(const Trace& o) const;
@@ -127,7 +147,8 @@ std::string UnknownProfile(const std::string& name);
 // Parses trace text. On error returns false with "line N: <what>" in *error.
 bool ParseTrace(const std::string& text, Trace* out, std::string* error);
 
-// The canonical text of one operation, without line number or expectation ("H1 = alloc C1 len=4K heap=system").
+// The canonical text of one operation, without line number or expectation ("H1 = alloc C1 len=4K heap=system"),
+// with its thread first when it has one ("T1: free C H").
 std::string FormatOp(const Trace& trace, const Op& op);
 // The whole trace, one operation per line (board and profile lines first when set), expectations as trailing
 // `# <result>`.

@@ -126,6 +126,65 @@ TEST(TraceTest, ProfileLineFollowsTheBoardLineAndIsPrintedBack) {
   EXPECT_TRUE(alone.board.empty());
 }
 
+TEST(TraceTest, ThreadsParseAndPrintBack) {
+  const std::string text =
+      "P = spawn a\nC = open P\nH = alloc C len=4K heap=system\nT1 = thread P\nK = thread kernel\n"
+      "T1: free C H  # ok\nK: drain\nT1: H2 = alloc C len=4K heap=system\nstate\nfree C H2\n";
+  Trace t;
+  std::string error;
+  ASSERT_TRUE(ParseTrace(text, &t, &error)) << error;
+  ASSERT_EQ(t.threads.size(), 2u);
+  EXPECT_TRUE(t.HasThreads());
+  EXPECT_EQ(t.symbols[t.threads[0].sym].name, "T1");
+  EXPECT_EQ(t.symbols[t.threads[0].sym].kind, SymKind::kThread);
+  EXPECT_EQ(t.threads[0].proc, t.FindSymbol("P"));
+  EXPECT_EQ(t.threads[1].proc, -1);
+  EXPECT_EQ(t.threads[0].before_op, 3u);
+  ASSERT_EQ(t.ops.size(), 8u);
+  EXPECT_EQ(t.ops[3].thread, t.FindSymbol("T1"));
+  EXPECT_EQ(t.ops[3].expect, "ok");
+  EXPECT_EQ(t.ops[4].thread, t.FindSymbol("K"));
+  EXPECT_EQ(t.ops[5].thread, t.FindSymbol("T1"));
+  EXPECT_EQ(t.ops[5].bind, t.FindSymbol("H2"));
+  EXPECT_EQ(FormatOp(t, t.ops[5]), "T1: H2 = alloc C len=4K heap=system");
+  EXPECT_EQ(FormatOp(t, t.ops[3]), "T1: free C H");
+  const std::string printed = PrintTrace(t);
+  EXPECT_EQ(printed,
+            "P = spawn a\nC = open P\nH = alloc C len=4K heap=system\nT1 = thread P\nK = thread kernel\n"
+            "T1: free C H  # ok\nK: drain\nT1: H2 = alloc C len=4K heap=system\nstate\nfree C H2\n");
+  Trace again;
+  ASSERT_TRUE(ParseTrace(printed, &again, &error)) << error;
+  EXPECT_TRUE(again.SameAs(t));
+  Trace plain;
+  ASSERT_TRUE(ParseTrace("P = spawn a\n", &plain, &error));
+  EXPECT_FALSE(plain.HasThreads());
+}
+
+TEST(TraceTest, ThreadErrorsNameTheLine) {
+  Trace t;
+  std::string error;
+  EXPECT_FALSE(ParseTrace("P = spawn a\nX: exit P\n", &t, &error));
+  EXPECT_EQ(error, "line 2: 'X' is not a thread (declare it with 'X = thread P')");
+  EXPECT_FALSE(ParseTrace("P = spawn a\nP: exit P\n", &t, &error));
+  EXPECT_EQ(error, "line 2: 'P' is not a thread (declare it with 'P = thread P')");
+  EXPECT_FALSE(ParseTrace("T = thread Q\n", &t, &error));
+  EXPECT_EQ(error, "line 1: symbol 'Q' is not bound");
+  EXPECT_FALSE(ParseTrace("P = spawn a\nC = open P\nT = thread C\n", &t, &error));
+  EXPECT_EQ(error, "line 3: 'C' is not a process");
+  EXPECT_FALSE(ParseTrace("P = spawn a\nT = thread P\nT = thread P\n", &t, &error));
+  EXPECT_EQ(error, "line 3: symbol 'T' is already bound");
+  EXPECT_FALSE(ParseTrace("P = spawn a\nK = thread kernel\nK: exit P\n", &t, &error));
+  EXPECT_EQ(error, "line 3: a kernel thread runs drain, shrink, debugfs or state, not 'exit'");
+  EXPECT_FALSE(ParseTrace("P = spawn a\nT = thread P\nT:\n", &t, &error));
+  EXPECT_EQ(error, "line 3: missing operation after 'T:'");
+  std::string many = "P = spawn a\n";
+  for (int i = 0; i <= 64; ++i) many += "T" + std::to_string(i) + " = thread P\n";
+  EXPECT_FALSE(ParseTrace(many, &t, &error));
+  EXPECT_EQ(error, "line 66: a trace declares at most 64 threads");
+  EXPECT_FALSE(ParseTrace("P = spawn a\nT = thread P\nexit T\n", &t, &error));
+  EXPECT_EQ(error, "line 3: 'T' is a thread, expected a process");
+}
+
 TEST(TraceTest, NumbersTakeHexAndSuffixes) {
   uint64_t v;
   ASSERT_TRUE(ParseNumber("0x10", &v));
