@@ -636,28 +636,35 @@ long Interposer::Fcntl(int fd, int cmd, long arg) {
 }
 
 pid_t Interposer::Fork(pid_t (*real_fork)()) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
-  SyncIn();
-  ErrnoOr<ProcId> child = backend_->fork(proc_);
-  if (!child.ok()) {
-    errno = -child.error().kernel_ret();
-    return -1;
+  ProcId child = 0;
+  {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    SyncIn();
+    ErrnoOr<ProcId> forked = backend_->fork(proc_);
+    if (!forked.ok()) {
+      errno = forked.error().code();
+      return -1;
+    }
+    child = forked.value();
   }
+  // Not under mu_: a mutex held across fork() stays locked in the child (its owner is the parent's thread).
   const pid_t pid = real_fork();
+  if (pid == 0) {
+    // The child, single-threaded: its own copy of the machine, in which it is the forked process.
+    new (&mu_) std::recursive_mutex();
+    proc_ = child;
+    forked_.clear();
+    events_at_start_ = kernel::bug_event_count();
+    return 0;
+  }
+  std::lock_guard<std::recursive_mutex> lock(mu_);
   if (pid < 0) {
     const int err = errno;
-    backend_->exit(child.value()).IgnoreError();
+    backend_->exit(child).IgnoreError();
     errno = err;
     return pid;
   }
-  if (pid == 0) {
-    // The child: its own copy of the machine, in which it is the forked process.
-    proc_ = child.value();
-    forked_.clear();
-    events_at_start_ = kernel::bug_event_count();
-  } else {
-    forked_.push_back(child.value());
-  }
+  forked_.push_back(child);
   return pid;
 }
 
