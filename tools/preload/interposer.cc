@@ -70,6 +70,18 @@ bool SafeWrite(uintptr_t addr, const void* buf, size_t len) {
 // The file_operations of the stand-in for a real, non-model fd: a file the model knows nothing else about.
 const kernel::file_operations kForeignFops = {};
 
+// "kernel <kind>: file:line function(): message" for each kernel event since the first `first`.
+std::string EventsSince(size_t first) {
+  std::string out;
+  const std::vector<kernel::BugEvent> events = kernel::bug_events();
+  for (size_t i = first; i < events.size(); ++i) {
+    const kernel::BugEvent& e = events[i];
+    out += std::string("kernel ") + kernel::bug_kind_name(e.kind) + ": " + e.file + ":" + std::to_string(e.line) +
+           " " + e.function + "(): " + e.message + "\n";
+  }
+  return out;
+}
+
 }  // namespace
 
 std::unique_ptr<Interposer> Interposer::Create(const InterposerOptions& options, std::string* error) {
@@ -192,7 +204,8 @@ void Interposer::MirrorIn(uintptr_t addr, size_t len, std::vector<Mirror>* mirro
   std::vector<uint8_t> contents = bytes ? *bytes : m.before;
   contents.resize(m.before.size());
   const uintptr_t end = addr + m.before.size();
-  for (uintptr_t page = PageDown(addr); page < end; page += kPage) {
+  // Only the readable bytes are mapped: the first unreadable byte is where the kernel side's copy faults.
+  for (uintptr_t page = PageDown(addr); end > addr && page < end; page += kPage) {
     if (CoveredByMapping(page)) continue;  // a dma-buf mapping: the model has it (kept in sync)
     bool mapped = false;
     for (const Mirror& other : *mirrors) {
@@ -679,12 +692,6 @@ std::string Interposer::ExitLocked() {
   SyncIn();
   backend_->exit(proc_).IgnoreError();
   std::string report;
-  const std::vector<kernel::BugEvent> events = kernel::bug_events();
-  for (size_t i = events_at_start_; i < events.size(); ++i) {
-    const kernel::BugEvent& e = events[i];
-    report += std::string("kernel ") + kernel::bug_kind_name(e.kind) + ": " + e.file + ":" + std::to_string(e.line) +
-              " " + e.function + "(): " + e.message + "\n";
-  }
   // The real mappings of the model's buffers stay (a process exiting does not unmap first); the model forgets
   // them with the process.
   mappings_.clear();
@@ -694,12 +701,18 @@ std::string Interposer::ExitLocked() {
     RealClose(b.memfd);
   }
   buffers_.clear();
-  if (getpid() != boot_pid_) return report;
+  if (getpid() != boot_pid_) {
+    // A forked child: its copy of the machine goes with it; what its deferred frees do is its to report.
+    backend_->run_deferred_free().IgnoreError();
+    return EventsSince(events_at_start_);
+  }
   for (ProcId child : forked_) backend_->exit(child).IgnoreError();
   const std::string violations = backend_->check_invariants();
   if (!violations.empty()) report += "invariants: " + violations;
-  report += backend_->Shutdown();
+  const std::string leaks = backend_->Shutdown();
   backend_.reset();
+  // After the shutdown: deferred frees (the heaps' free threads) run there and may WARN.
+  report = EventsSince(events_at_start_) + report + leaks;
   const size_t objects = kernel::live_object_count();
   if (objects != objects_at_start_) {
     report += std::to_string(objects - objects_at_start_) + " model objects still alive:\n" +

@@ -106,6 +106,7 @@ TEST_F(InterposerTest, IoctlCopiesArgumentsAndTranslatesFds) {
   EXPECT_EQ(ip_->Ioctl(ion, ION_IOC_FREE, &free_data), 0);  // the import took a second reference
   EXPECT_EQ(ip_->Ioctl(ion, ION_IOC_FREE, &free_data), -EINVAL);
   EXPECT_EQ(ip_->Ioctl(ion, ION_IOC_ALLOC, nullptr), -EFAULT);
+  EXPECT_EQ(ip_->Ioctl(ion, ION_IOC_ALLOC, reinterpret_cast<void*>(16)), -EFAULT);
   EXPECT_EQ(ip_->Ioctl(ion, 0x1234, nullptr), -ENOTTY);
   EXPECT_EQ(ip_->Close(buf), 0);
   EXPECT_EQ(ip_->Close(ion), 0);
