@@ -1,6 +1,7 @@
 // Copyright 2026 The ionsim Authors. SPDX-License-Identifier: Apache-2.0
 #include "tools/ionsim/exec.h"
 
+#include <link.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,6 +35,25 @@ std::string SelfExe() {
   char buf[4096];
   const ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
   return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+}
+
+// The sanitizer runtimes this binary has loaded (a sanitizer build: the preload library was built the same way
+// and needs the same runtime first in the program's initial library list).
+std::string SanitizerRuntimes() {
+  std::string out;
+  dl_iterate_phdr(
+      [](struct dl_phdr_info* info, size_t, void* data) {
+        const std::string name = info->dlpi_name != nullptr ? info->dlpi_name : "";
+        for (const char* runtime : {"/libasan.so", "/libtsan.so", "/libubsan.so"}) {
+          if (name.find(runtime) != std::string::npos) {
+            std::string* list = static_cast<std::string*>(data);
+            *list += (list->empty() ? "" : ":") + name;
+          }
+        }
+        return 0;
+      },
+      &out);
+  return out;
 }
 
 }  // namespace
@@ -86,6 +106,7 @@ int ExecMain(const std::vector<std::string>& args) {
   close(report_fd);
 
   std::string ld_preload = preload;
+  if (const std::string runtimes = SanitizerRuntimes(); !runtimes.empty()) ld_preload = runtimes + ":" + ld_preload;
   if (const char* old = getenv("LD_PRELOAD"); old != nullptr && *old != '\0') ld_preload += std::string(":") + old;
   std::fflush(nullptr);
   const pid_t pid = fork();

@@ -203,18 +203,27 @@ void Interposer::MirrorIn(uintptr_t addr, size_t len, std::vector<Mirror>* mirro
   m.before.resize(SafeRead(addr, m.before.data(), len));
   std::vector<uint8_t> contents = bytes ? *bytes : m.before;
   contents.resize(m.before.size());
-  const uintptr_t end = addr + m.before.size();
+  const uintptr_t readable_end = addr + m.before.size();
+  // The pages of the readable bytes and the first page after them: the kernel side's copy stops at that one.
+  uintptr_t end = addr + len < addr ? ~uintptr_t{0} : addr + len;
+  const uintptr_t stop = PageUp(readable_end) + kPage;
+  if (stop > readable_end && stop < end) end = stop;
   // Only the readable bytes are mapped: the first unreadable byte is where the kernel side's copy faults.
-  for (uintptr_t page = PageDown(addr); end > addr && page < end; page += kPage) {
+  for (uintptr_t page = PageDown(addr); page < end && page >= PageDown(addr); page += kPage) {
     if (CoveredByMapping(page)) continue;  // a dma-buf mapping: the model has it (kept in sync)
-    bool mapped = false;
-    for (const Mirror& other : *mirrors) {
-      mapped |= std::find(other.pages.begin(), other.pages.end(), page) != other.pages.end();
+    auto cached = std::find(mirror_pages_.begin(), mirror_pages_.end(), page);
+    const bool readable = readable_end > addr && page < readable_end;
+    if (!readable) {
+      if (cached != mirror_pages_.end()) {
+        backend_->munmap(proc_, page, kPage).IgnoreError();
+        mirror_pages_.erase(cached);
+      }
+      continue;
     }
-    if (mapped) continue;
+    if (cached != mirror_pages_.end()) continue;
     ErrnoOr<uint64_t> got = backend_->mmap(proc_, page, kPage, PROT_READ | PROT_WRITE,
                                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-    if (got.ok()) m.pages.push_back(page);
+    if (got.ok()) mirror_pages_.push_back(page);
   }
   if (!contents.empty()) backend_->poke(proc_, addr, contents.data(), contents.size()).IgnoreError();
   mirrors->push_back(std::move(m));
@@ -238,10 +247,21 @@ void Interposer::MirrorOut(std::vector<Mirror>* mirrors) {
       i = j;
     }
   }
-  for (Mirror& m : *mirrors) {
-    for (uintptr_t page : m.pages) backend_->munmap(proc_, page, kPage).IgnoreError();
-  }
   mirrors->clear();
+  // The mirror pages stay mapped in the model for the next calls (arguments mostly live on the same stack
+  // pages); the oldest go beyond kMaxMirrorPages.
+  while (mirror_pages_.size() > kMaxMirrorPages) {
+    backend_->munmap(proc_, mirror_pages_.front(), kPage).IgnoreError();
+    mirror_pages_.erase(mirror_pages_.begin());
+  }
+}
+
+// The model's mappings in [start, end) went (munmap, or a MAP_FIXED mapping replaced them): forget the mirror
+// pages there.
+void Interposer::DropMirrorPages(uintptr_t start, uintptr_t end) {
+  mirror_pages_.erase(std::remove_if(mirror_pages_.begin(), mirror_pages_.end(),
+                                     [&](uintptr_t page) { return start <= page && page < end; }),
+                      mirror_pages_.end());
 }
 
 // A model fd standing for the real fd a program put in an ioctl argument: its model fd, a stand-in file for a
@@ -391,6 +411,7 @@ long Interposer::Mmap(void* addr, size_t len, int prot, int flags, int fd, off_t
   if (flags & MAP_FIXED) RemoveRange(start, end);
   ErrnoOr<uint64_t> got = backend_->mmap(proc_, start, len, prot, (flags & (MAP_SHARED | MAP_PRIVATE)) | MAP_FIXED,
                                          mfd, static_cast<uint64_t>(offset));
+  DropMirrorPages(start, end);  // MAP_FIXED replaced any mirror page there, failing or not
   if (!got.ok()) {
     RealMunmap(start, len);
     SyncOut();
@@ -532,6 +553,7 @@ void Interposer::RemoveRange(uintptr_t start, uintptr_t end) {
   }
   if (!touched) return;
   backend_->munmap(proc_, start, end - start).IgnoreError();
+  DropMirrorPages(start, end);
   mappings_ = std::move(kept);
   mapping_count_.store(mappings_.size(), std::memory_order_release);
   for (auto it = buffers_.begin(); it != buffers_.end();) {

@@ -14,11 +14,12 @@
 //
 // User memory. The model's address space of the process mirrors the real one where it matters, at the same
 // addresses:
-//   - ioctl and read arguments: for the duration of the call the bytes the call may touch (the argument struct,
-//     ION_IOC_HEAP_QUERY's heap array, read's buffer) are mapped into the model at their real addresses with the
-//     real contents; what the kernel side changed is written back to real memory, byte ranges only, after the
-//     call. A range the process cannot read is left unmapped, so the kernel side's copy gets EFAULT as on a real
-//     kernel.
+//   - ioctl and read arguments: before the call the bytes the call may touch (the argument struct,
+//     ION_IOC_HEAP_QUERY's heap array, read's buffer) are written into the model at their real addresses, on
+//     anonymous model pages mapped there (kept for later calls, at most kMaxMirrorPages); what the kernel side
+//     changed is written back to real memory, byte ranges only, after the call. A range the process cannot read
+//     is unmapped in the model, so the kernel side's copy gets EFAULT as on a real kernel. Divergence: the other
+//     bytes of a mirror page are stale or zero in the model (the kernel side reads only the argument).
 //   - dma-buf mappings: mmap() maps the model's file (f_op->mmap, ION's checks and errno) at an address the real
 //     kernel reserved, then backs the real range with a memfd holding the buffer's bytes (one memfd per dma-buf,
 //     so every mapping of a buffer in this process and in its forked children shares the same real pages: a
@@ -123,9 +124,9 @@ class Interposer {
   // A range of real memory mirrored into the model for one call.
   struct Mirror {
     uintptr_t addr;
-    std::vector<uint8_t> before;   // the real bytes (readable prefix)
-    std::vector<uintptr_t> pages;  // the model pages mapped for it
+    std::vector<uint8_t> before;  // the real bytes (readable prefix)
   };
+  static constexpr size_t kMaxMirrorPages = 16;
 
   Interposer() = default;
   int ModelFd(int fd) const;  // -1 when fd is not a model file
@@ -136,6 +137,7 @@ class Interposer {
   void MirrorIn(uintptr_t addr, size_t len, std::vector<Mirror>* mirrors, const std::vector<uint8_t>* bytes = nullptr);
   // Writes back what the model changed, then unmaps the mirrors. fix(after) may edit the bytes first.
   void MirrorOut(std::vector<Mirror>* mirrors);
+  void DropMirrorPages(uintptr_t start, uintptr_t end);
   bool CoveredByMapping(uintptr_t page) const;
   void SyncIn();
   void SyncOut();
@@ -155,6 +157,9 @@ class Interposer {
   std::unique_ptr<std::atomic<int>[]> model_fd_;  // real fd -> model fd + 1 (0: not a model file)
   std::vector<ProcId> forked_;                    // model processes of forked children (this machine's view)
   std::vector<Mapping> mappings_;
+  // Pages of real memory mapped (anonymous) at the same address in the model for ioctl/read arguments, oldest
+  // first; their bytes are rewritten from real memory before every use.
+  std::vector<uintptr_t> mirror_pages_;
   std::atomic<size_t> mapping_count_{0};
   std::map<const void*, Buffer> buffers_;
 };
