@@ -45,6 +45,9 @@ long RealMunmap(uintptr_t addr, size_t len) { return syscall(SYS_munmap, addr, l
 long RealClose(int fd) { return syscall(SYS_close, fd); }
 long Neg(long ret) { return ret < 0 ? -errno : ret; }
 
+// This process's pid for process_vm_readv/writev (getpid() is a system call; fork() updates it).
+pid_t g_self = 0;
+
 // Reads up to len bytes of this process's memory at addr without faulting: the readable prefix.
 size_t SafeRead(uintptr_t addr, void* buf, size_t len) {
   size_t done = 0;
@@ -52,7 +55,7 @@ size_t SafeRead(uintptr_t addr, void* buf, size_t len) {
     const size_t chunk = std::min(len - done, PageUp(addr + done + 1) - (addr + done));
     struct iovec local = {static_cast<uint8_t*>(buf) + done, chunk};
     struct iovec remote = {reinterpret_cast<void*>(addr + done), chunk};
-    const ssize_t got = syscall(SYS_process_vm_readv, getpid(), &local, 1, &remote, 1, 0);
+    const ssize_t got = syscall(SYS_process_vm_readv, g_self, &local, 1, &remote, 1, 0);
     if (got <= 0) break;
     done += static_cast<size_t>(got);
     if (static_cast<size_t>(got) < chunk) break;
@@ -64,7 +67,7 @@ size_t SafeRead(uintptr_t addr, void* buf, size_t len) {
 bool SafeWrite(uintptr_t addr, const void* buf, size_t len) {
   struct iovec local = {const_cast<void*>(buf), len};
   struct iovec remote = {reinterpret_cast<void*>(addr), len};
-  return syscall(SYS_process_vm_writev, getpid(), &local, 1, &remote, 1, 0) == static_cast<ssize_t>(len);
+  return syscall(SYS_process_vm_writev, g_self, &local, 1, &remote, 1, 0) == static_cast<ssize_t>(len);
 }
 
 // The file_operations of the stand-in for a real, non-model fd: a file the model knows nothing else about.
@@ -109,6 +112,7 @@ std::unique_ptr<Interposer> Interposer::Create(const InterposerOptions& options,
   }
   ip->proc_ = proc.value();
   ip->boot_pid_ = getpid();
+  g_self = ip->boot_pid_;
   ip->model_fd_.reset(new std::atomic<int>[kMaxFds]);
   for (int i = 0; i < kMaxFds; ++i) ip->model_fd_[i].store(0, std::memory_order_relaxed);
   return ip;
@@ -687,6 +691,7 @@ pid_t Interposer::Fork(pid_t (*real_fork)()) {
   if (pid == 0) {
     // The child, single-threaded: its own copy of the machine, in which it is the forked process.
     new (&mu_) std::recursive_mutex();
+    g_self = getpid();
     proc_ = child;
     forked_.clear();
     events_at_start_ = kernel::bug_event_count();
