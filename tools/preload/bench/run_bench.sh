@@ -17,6 +17,6 @@ echo "== model backend, in-process"
 echo "== a real program through libionsim-preload.so (ionsim exec)"
 "$bin/tools/ionsim/ionsim" exec -- "$work/ion_bench" "$pairs"
 echo "== the module in the QEMU guest (TCG)"
-tools/qemu/ionsim-qemu run --no-build --bin "$work/guest/ion_bench" --out "$work/guest.out" -- ion_bench "$pairs" \
+tools/qemu/ionsim-qemu run --no-build --bin "$work/guest/ion_bench" --out "$work/guest.out" -- "ion_bench $pairs" \
   >"$work/qemu.log" 2>&1 || { tail -20 "$work/qemu.log"; exit 1; }
 cat "$work/guest.out"
