@@ -42,7 +42,7 @@ for fuzzer in $(bazel query 'kind(cc_binary, //fuzz/...) except //fuzz:replay_ma
   grep -E '^stat::(number_of_executed_units|average_exec_per_sec)' "$work/$name.log"
 done
 
-step "kernel module in QEMU: ionsim-qemu selftest, smoke (dummy and msm8x25 boards), conformance tests"
+step "kernel module in QEMU: ionsim-qemu selftest, smoke (dummy and msm8x25 boards), conformance tests, examples"
 # The phone board's heaps span 424 MiB: more than one 128 MiB memory section, so a reservation for it would
 # hold a section without RAM and without struct pages, which the module refuses; it is not booted here.
 tools/qemu/ionsim-qemu selftest
@@ -51,6 +51,8 @@ tools/qemu/ionsim-qemu smoke --no-build --board msm8x25
 bazel build //tests/conformance:conformance_kernel_test
 tools/qemu/ionsim-qemu run --no-build --timeout 120 \
   --bin bazel-bin/tests/conformance/conformance_kernel_test -- conformance_kernel_test
+# The example programs print in the guest what they print on the model under `ionsim exec` (one boot).
+examples/guest_compare.sh
 
 step "trace crosscheck: the scenario corpus and 2,000 random traces, model vs the module in one QEMU boot"
 bazel build //tools/ionsim //tools/trace:ionsim-guest-replay

@@ -38,6 +38,7 @@
 #include "tools/ionsim/cli.h"
 #include "tools/ionsim/crosscheck.h"
 #include "tools/ionsim/decode.h"
+#include "tools/ionsim/exec.h"
 #include "tools/ionsim/flags.h"
 #include "tools/ionsim/fuzz.h"
 #include "tools/ionsim/gen.h"
@@ -416,6 +417,18 @@ const std::vector<cli::Command>& Commands() {
                   "fuzz/corpus/HARNESS)\nand merges the new inputs back into WORKDIR/corpus.\n",
        .flags = {"board", "profile", "seconds", "jobs", "harness", "workdir", "binary", "json"},
        .main = FuzzMain},
+      {.name = "exec",
+       .args = "-- PROGRAM [ARGS...]",
+       .summary = "runs an unmodified ION program with /dev/ion and /sys/kernel/debug/ion served by the model "
+                  "(LD_PRELOAD); its exit status, or 1 when it exits 0 but the machine reported a kernel event, an "
+                  "invariant violation or a leak",
+       .details = "The program must be dynamically linked. Forked children share the parent's files; they continue "
+                  "on their own copy of the machine, with buffer bytes shared. The report of the machine is printed "
+                  "last, on stderr. IONSIM_PRELOAD names the preload library when it is not beside ionsim.",
+       .flags = {"board", "profile"},
+       .min_args = 1,
+       .max_args = -1,
+       .main = ExecMain},
       {.name = "profiles",
        .summary = "lists the ION profiles (eras) and the behaviour each switch changes, with its upstream source",
        .main = ProfilesMain},
