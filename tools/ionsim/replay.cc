@@ -20,6 +20,10 @@
 #include "tools/trace/model_runner.h"
 #include "tools/trace/trace.h"
 
+ABSL_FLAG(bool, noncoherent, false,
+          "the model returns the stale bytes a non-coherent SoC would where its coherency oracle reports "
+          "(docs/trace.md, \"Devices\")");
+
 namespace ionsim {
 namespace {
 
@@ -72,6 +76,7 @@ int ReplayMain(const std::vector<std::string>& args) {
   {
     Progress progress("replay", "operations", t->ops.size());
     (*runner)->set_after_op([&progress](size_t done) { progress.Update(done); });
+    (*runner)->set_noncoherent(absl::GetFlag(FLAGS_noncoherent));
     (*runner)->Run(*t, /*build_output=*/true, /*check=*/true, &report);
   }
   // A run that could not start or go on (a heap the board does not have) is an input error; a result that did

@@ -282,8 +282,17 @@ bool Executor::Run(const Trace& trace, ExecReport* report) {
     if (!ResolveHeaps(trace, trace.ops.front(), report)) return false;
     heaps_resolved = true;
   }
+  if (options_.devices == nullptr && UsesDevices(trace)) {
+    for (const Op& op : trace.ops) {
+      if (!IsDeviceOp(op.kind)) continue;
+      report->error = "line " + std::to_string(op.line) + ": '" + OpName(op.kind) +
+                      "': device operations run on the model only (this backend has no simulated devices)";
+      return false;
+    }
+  }
   for (size_t i = 0; i < trace.ops.size(); ++i) {
     const Op& op = trace.ops[i];
+    if (options_.before) options_.before(trace, op);
     if (op.heap >= 0 && !heaps_resolved) {
       if (!ResolveHeaps(trace, op, report)) return false;
       heaps_resolved = true;
@@ -344,6 +353,10 @@ void Executor::Step(const Trace& trace, const Op& op, OpResult* res, bool want_t
     val.v = val.bound ? v : (trace.symbols[op.bind].kind == SymKind::kFd ? -1 : 0);
     val.len = len;
   };
+  if (IsDeviceOp(op.kind)) {
+    StepDevice(trace, op, res, want_text);
+    return;
+  }
   switch (op.kind) {
     case OpKind::kSpawn: {
       ErrnoOr<ProcId> pid = backend_->spawn(op.text);

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "model/backend/ion_backend.h"
+#include "tools/trace/devices.h"
 #include "tools/trace/trace.h"
 
 namespace ionsim::trace {
@@ -36,6 +37,11 @@ struct ExecOptions {
   std::vector<std::pair<std::string, unsigned int>> heaps;
   // Runs after every operation: returns "" when all is well, otherwise the violations (one per line).
   std::function<std::string(const Op&)> check;
+  // Runs before every operation (naming it to the model's coherency oracle); may be empty.
+  std::function<void(const Trace&, const Op&)> before;
+  // The simulated devices of device operations (docs/trace.md, "Devices"); nullptr on a backend without them:
+  // a trace with a device operation then does not run (ExecReport::error).
+  TraceDevices* devices = nullptr;
 };
 
 struct ExecReport {
@@ -80,6 +86,8 @@ class Executor {
   int Call(Proc* p, int fd, unsigned int cmd, void* arg, size_t size, long* ret);
   bool ResolveHeaps(const Trace& trace, const Op& op, ExecReport* report);
   void Step(const Trace& trace, const Op& op, OpResult* res, bool want_text);
+  // The device operations (executor_devices.cc).
+  void StepDevice(const Trace& trace, const Op& op, OpResult* res, bool want_text);
 
   IonBackend* backend_;
   ExecOptions options_;

@@ -63,12 +63,17 @@ class ModelRunner {
   // reports); nullptr for none.
   void set_after_op(std::function<void(size_t done)> after_op) { after_op_ = std::move(after_op); }
 
+  // Non-coherent mode for every later Run() (model/kernel/cpu_cache.h): the model returns the stale bytes a
+  // non-coherent SoC would, where its coherency oracle reports.
+  void set_noncoherent(bool on) { noncoherent_ = on; }
+
  private:
   ModelConfig config_;
   MachineMode mode_ = MachineMode::kFresh;
   std::vector<std::pair<std::string, unsigned int>> heaps_;
   std::unique_ptr<ModelBackend> machine_;
-  std::function<void(size_t)> after_op_;  // kReload: the machine, NULL until the first trace
+  std::function<void(size_t)> after_op_;
+  bool noncoherent_ = false;  // kReload: the machine, NULL until the first trace
 };
 
 }  // namespace ionsim::trace
