@@ -391,10 +391,10 @@ class Crosscheck {
       }
       it.name = Basename(f);
       it.source = f;
-      // Device operations run on the model only: the module side has no test device to drive them.
-      if (trace::UsesDevices(it.trace)) {
-        Say("skipped %s: device operations (device, attach, dev_*) run on the model only; the module has no "
-            "simulated device yet (`ionsim replay` runs it)\n",
+      // Device operations and explain run on the model only: the module side has no test device to drive them.
+      if (trace::UsesModelOnlyOps(it.trace)) {
+        Say("skipped %s: device operations (device, attach, dev_*) and explain run on the model only; the "
+            "module has no simulated device yet (`ionsim replay` runs it)\n",
             it.name.c_str());
         continue;
       }

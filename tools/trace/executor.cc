@@ -282,11 +282,15 @@ bool Executor::Run(const Trace& trace, ExecReport* report) {
     if (!ResolveHeaps(trace, trace.ops.front(), report)) return false;
     heaps_resolved = true;
   }
-  if (options_.devices == nullptr && UsesDevices(trace)) {
+  if ((options_.devices == nullptr && UsesDevices(trace)) || (!options_.explain && UsesModelOnlyOps(trace))) {
     for (const Op& op : trace.ops) {
-      if (!IsDeviceOp(op.kind)) continue;
+      if (!(IsDeviceOp(op.kind) && options_.devices == nullptr) && !(op.kind == OpKind::kExplain && !options_.explain)) {
+        continue;
+      }
       report->error = "line " + std::to_string(op.line) + ": '" + OpName(op.kind) +
-                      "': device operations run on the model only (this backend has no simulated devices)";
+                      (op.kind == OpKind::kExplain
+                           ? "': explain runs on the model only (this backend cannot look inside the kernel)"
+                           : "': device operations run on the model only (this backend has no simulated devices)");
       return false;
     }
   }
@@ -355,6 +359,11 @@ void Executor::Step(const Trace& trace, const Op& op, OpResult* res, bool want_t
   };
   if (IsDeviceOp(op.kind)) {
     StepDevice(trace, op, res, want_text);
+    return;
+  }
+  if (op.kind == OpKind::kExplain) {
+    // Reading has no side effect: without output there is nothing to do.
+    if (want_text) details_ = "\n" + options_.explain(op, Bindings(trace));
     return;
   }
   switch (op.kind) {

@@ -42,6 +42,23 @@ struct ExecOptions {
   // The simulated devices of device operations (docs/trace.md, "Devices"); nullptr on a backend without them:
   // a trace with a device operation then does not run (ExecReport::error).
   TraceDevices* devices = nullptr;
+  // The text of an `explain` operation (docs/trace.md, "Explain"), given what the trace's symbols are bound to;
+  // empty on a backend that cannot look inside: a trace with `explain` then does not run.
+  std::function<std::string(const Op& op, const std::vector<struct Binding>& bindings)> explain;
+};
+
+// A bound symbol, for explanations: what the trace calls a process, fd, handle or mapping, and the operation that
+// bound it.
+struct Binding {
+  std::string name;      // the symbol
+  SymKind kind = SymKind::kProcess;
+  ProcId pid = -1;       // the process (of a process symbol: itself)
+  std::string process;   // the process's symbol
+  int64_t value = -1;    // fd number, handle id, mapping address
+  uint64_t len = 0;      // a mapping's length
+  int client_fd = -1;    // a handle: the fd of its client (/dev/ion) in `pid`
+  int line = 0;          // the binding operation's line
+  std::string op;        // its text
 };
 
 struct ExecReport {
@@ -88,6 +105,8 @@ class Executor {
   void Step(const Trace& trace, const Op& op, OpResult* res, bool want_text);
   // The device operations (executor_devices.cc).
   void StepDevice(const Trace& trace, const Op& op, OpResult* res, bool want_text);
+  // What the trace's symbols are bound to now.
+  std::vector<Binding> Bindings(const Trace& trace) const;
 
   IonBackend* backend_;
   ExecOptions options_;

@@ -7,6 +7,34 @@
 
 namespace ionsim::trace {
 
+std::vector<Binding> Executor::Bindings(const Trace& trace) const {
+  std::vector<const Op*> binder(trace.symbols.size(), nullptr);
+  for (const Op& op : trace.ops) {
+    if (op.bind >= 0) binder[static_cast<size_t>(op.bind)] = &op;
+  }
+  std::vector<Binding> out;
+  for (size_t i = 0; i < trace.symbols.size() && i < vals_.size(); ++i) {
+    const Val& v = vals_[i];
+    const SymKind kind = trace.symbols[i].kind;
+    if (!v.bound || binder[i] == nullptr) continue;
+    if (kind == SymKind::kDevice || kind == SymKind::kAttachment) continue;
+    Binding b;
+    b.name = trace.symbols[i].name;
+    b.kind = kind;
+    b.line = binder[i]->line;
+    b.op = FormatOp(trace, *binder[i]);
+    b.value = v.v;
+    b.len = v.len;
+    const int32_t psym = kind == SymKind::kProcess ? static_cast<int32_t>(i) : v.proc;
+    if (psym < 0 || static_cast<size_t>(psym) >= procs_.size()) continue;
+    b.pid = procs_[static_cast<size_t>(psym)].pid;
+    b.process = trace.symbols[static_cast<size_t>(psym)].name;
+    if (kind == SymKind::kHandle) b.client_fd = Fd(binder[i]->a);
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
 void Executor::StepDevice(const Trace& /*trace*/, const Op& op, OpResult* res, bool want_text) {
   TraceDevices* devices = options_.devices;
   auto set_err = [res](Errno e) { res->err = e.code(); };

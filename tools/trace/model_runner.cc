@@ -12,6 +12,7 @@
 #include "model/kernel/bug.h"
 #include "model/kernel/cpu_cache.h"
 #include "tools/trace/model_devices.h"
+#include "tools/trace/model_explain.h"
 
 namespace ionsim::trace {
 
@@ -106,6 +107,9 @@ bool ModelRunner::Run(const Trace& trace, bool build_output, bool check, ExecRep
   options.build_output = build_output;
   options.heaps = heaps_;
   options.devices = &devices;
+  options.explain = [model](const Op& op, const std::vector<Binding>& bindings) {
+    return ExplainModel(model, op, bindings);
+  };
   // The coherency oracle names each operation by its line and text.
   options.before = [model](const Trace& t, const Op& op) {
     kernel::cpu_cache_set_origin(model->mem(), "line " + std::to_string(op.line) + " `" + FormatOp(t, op) + "`");

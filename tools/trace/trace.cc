@@ -20,6 +20,8 @@ constexpr const char* kOpNames[kNumOpKinds] = {
     "munmap", "store", "load",      "dmabuf_sync", "drain", "shrink", "debugfs", "state",
     // Simulated devices.
     "device", "attach", "dev_map", "dev_unmap", "dev_write", "dev_read", "dev_sync", "detach",
+    // Explain.
+    "explain",
 };
 
 // _IOC_SIZE of an ioctl command (asm-generic/ioctl.h: 14 size bits at bit 16).
@@ -154,6 +156,7 @@ class LineParser {
  private:
   bool ParseBody(Op* op, SymKind* binds, bool* can_bind) {
     if (IsDeviceOp(op->kind)) return ParseDeviceOp(op, binds, can_bind);
+    if (op->kind == OpKind::kExplain) return ParseExplain(op, can_bind);
     switch (op->kind) {
       case OpKind::kSpawn:
         *binds = SymKind::kProcess;
@@ -521,6 +524,24 @@ class LineParser {
     }
   }
 
+  // ---- explain (docs/trace.md, "Explain") ---------------------------------------------------------------------
+  // `explain` (every buffer), `explain b<N>` (op->id = N), `explain table` (op->flags = 1).
+  bool ParseExplain(Op* op, bool* can_bind) {
+    *can_bind = false;
+    if (next_ >= positional_.size()) return true;
+    const std::string& w = positional_[next_++];
+    if (w == "table") {
+      op->flags = 1;
+      return true;
+    }
+    uint64_t serial = 0;
+    if (w.size() < 2 || w[0] != 'b' || !ParseNumber(w.substr(1), &serial) || serial == 0 || serial > 0xffffffffULL) {
+      return Fail("explain takes a buffer (b1, b2, ...) or table, got '" + w + "'");
+    }
+    op->id = static_cast<int64_t>(serial);
+    return true;
+  }
+
   Trace* trace_;
   int line_;
   std::string* error_;
@@ -601,6 +622,15 @@ bool IsDeviceOp(OpKind kind) { return kind >= OpKind::kDevice && kind <= OpKind:
 bool UsesDevices(const Trace& trace) {
   for (const Op& op : trace.ops) {
     if (IsDeviceOp(op.kind)) return true;
+  }
+  return false;
+}
+
+bool IsModelOnlyOp(OpKind kind) { return IsDeviceOp(kind) || kind == OpKind::kExplain; }
+
+bool UsesModelOnlyOps(const Trace& trace) {
+  for (const Op& op : trace.ops) {
+    if (IsModelOnlyOp(op.kind)) return true;
   }
   return false;
 }
@@ -873,6 +903,10 @@ std::string FormatOp(const Trace& t, const Op& op) {
     case OpKind::kDevSync:
       add(Ref(t, op.a));
       add(op.flags ? "device" : "cpu");
+      break;
+    case OpKind::kExplain:
+      if (op.flags == 1) add("table");
+      if (op.id > 0) add("b" + std::to_string(op.id));
       break;
   }
   return s;

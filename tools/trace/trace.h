@@ -49,13 +49,19 @@ enum class OpKind : uint8_t {
   kDevRead,   // dev_read A off= len=: DMA out of the buffer, crc32
   kDevSync,   // dev_sync A cpu|device: the driver's dma_sync_sg_for_cpu / dma_sync_sg_for_device
   kDetach,    // detach A: dma_buf_detach + dma_buf_put
+  // Who holds a buffer (docs/trace.md, "Explain"): model only.
+  kExplain,  // explain [b<N>|table]
 };
-inline constexpr int kNumOpKinds = static_cast<int>(OpKind::kDetach) + 1;
+inline constexpr int kNumOpKinds = static_cast<int>(OpKind::kExplain) + 1;
 
-// Whether an operation drives a simulated device (runs on the model only).
+// Whether an operation drives a simulated device.
 bool IsDeviceOp(OpKind kind);
 // Whether a trace has a device operation.
 bool UsesDevices(const struct Trace& trace);
+// Whether an operation runs on the model only (the device operations and explain).
+bool IsModelOnlyOp(OpKind kind);
+// Whether a trace has an operation that runs on the model only.
+bool UsesModelOnlyOps(const struct Trace& trace);
 
 // The keyword of an operation ("alloc").
 const char* OpName(OpKind kind);
