@@ -440,7 +440,8 @@ void cpu_cache_report(struct phys_mem* mem, const char* reader) {
           break;
         case hazard_kind::kDeviceWriteDirty:
           m = "device write over dirty lines: " + range + " written by " + now + "; the CPU dirtied these lines at " +
-              writer + " and nobody cleaned or invalidated them (a later write-back of the CPU's lines overwrites the " +
+              writer + " and nobody cleaned or invalidated them (a later write-back of the CPU's lines overwrites " +
+              "the " +
               "device's bytes, and CPU loads see the CPU's copy); missing: the sync for the device before the " +
               "DMA (dma_sync_sg_for_device or dma_map_sg: ION_IOC_SYNC, or a map_dma_buf that cleans)";
           break;
@@ -454,7 +455,8 @@ void cpu_cache_report(struct phys_mem* mem, const char* reader) {
         case hazard_kind::kDirtyDiscarded:
           m = std::string("CPU stores discarded: ") + range + " invalidated by " + h.by +
               (c->origin.empty() ? std::string() : " at " + c->origin) + "; the CPU dirtied these lines at " +
-              writer + " and nobody cleaned them (the stores never reach memory); missing: a clean (dma_sync_sg_for_device " +
+              writer + " and nobody cleaned them (the stores never reach memory); missing: a clean " +
+              "(dma_sync_sg_for_device " +
               "with DMA_TO_DEVICE or DMA_BIDIRECTIONAL: ION_IOC_SYNC) before the invalidate";
           break;
       }

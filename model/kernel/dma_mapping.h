@@ -4,8 +4,9 @@
 // arm_dma_ops on an IOMMU-less machine: a mapped entry's DMA address is its physical address; maps, unmaps and
 // syncs do the cache maintenance of arch/arm/mm/dma-mapping.c on the CPU cache model
 // (model/kernel/cpu_cache.h), whose oracle reports stale data; the bytes stay coherent unless the machine is
-// put in non-coherent mode. Each device counts its maps, unmaps and syncs so tests can see cache maintenance happen. A direction
-// other than DMA_BIDIRECTIONAL, DMA_TO_DEVICE or DMA_FROM_DEVICE is a BUG, as valid_dma_direction() makes it.
+// put in non-coherent mode. Each device counts its maps, unmaps and syncs so tests can see cache maintenance
+// happen. A direction other than DMA_BIDIRECTIONAL, DMA_TO_DEVICE or DMA_FROM_DEVICE is a BUG, as
+// valid_dma_direction() makes it.
 #ifndef MODEL_KERNEL_DMA_MAPPING_H_
 #define MODEL_KERNEL_DMA_MAPPING_H_
 

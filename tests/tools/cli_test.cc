@@ -79,7 +79,7 @@ TEST(CliTest, EveryCommandThatBootsAModelRejectsAnUnknownProfileTheSameWay) {
 TEST(CliTest, AFlagOfAnotherCommandIsRejected) {
   const Outcome o = RunIonsim({"replay", "--ops=3", "x.trace"});
   EXPECT_EQ(o.code, 2);
-  EXPECT_THAT(o.err, HasSubstr("unknown flag --ops (replay accepts --board, --profile, --json, --noncoherent)"));
+  EXPECT_THAT(o.err, HasSubstr("unknown flag --ops (replay accepts --board, --profile, --json, --noncoherent, --timeline)"));
 }
 
 TEST(CliTest, BothFlagSyntaxesMeanTheSame) {

@@ -307,7 +307,7 @@ const std::vector<cli::Command>& Commands() {
       {.name = "replay",
        .args = "TRACE",
        .summary = "runs a trace (a file, or - for stdin) on the model and prints its canonical output",
-       .flags = {"board", "profile", "json", "noncoherent"},
+       .flags = {"board", "profile", "json", "noncoherent", "timeline"},
        .min_args = 1,
        .max_args = 1,
        .main = ReplayMain},

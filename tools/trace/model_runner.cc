@@ -13,6 +13,7 @@
 #include "model/kernel/cpu_cache.h"
 #include "tools/trace/model_devices.h"
 #include "tools/trace/model_explain.h"
+#include "tools/trace/timeline.h"
 
 namespace ionsim::trace {
 
@@ -119,9 +120,18 @@ bool ModelRunner::Run(const Trace& trace, bool build_output, bool check, ExecRep
   size_t events = events_before;
   size_t coherency = kernel::bug_event_count(kernel::BugKind::kCoherency);
   size_t done = 0;
-  options.check = [this, model, check, &events, &coherency, &done](const Op& op) {
+  options.check = [this, model, check, &trace, &events, &coherency, &done](const Op& op) {
     if (after_op_) after_op_(++done);
     kernel::cpu_cache_report(model->mem(), "CPU access");
+    if (timeline_ != nullptr) {
+      std::vector<std::string> reports;
+      if (kernel::bug_event_count(kernel::BugKind::kCoherency) != coherency) {
+        for (const kernel::BugEvent& e : kernel::bug_events()) {
+          if (e.kind == kernel::BugKind::kCoherency) reports.push_back(e.message);
+        }
+      }
+      timeline_->Sample(model, trace, op, reports);
+    }
     std::string out = check ? model->check_invariants() : std::string();
     const size_t now = kernel::bug_event_count();
     const size_t coh_now = kernel::bug_event_count(kernel::BugKind::kCoherency);
