@@ -10,6 +10,7 @@
 #include "model/ion_priv.h"
 #include "model/kernel/bug.h"
 #include "model/kernel/compiler.h"
+#include "model/kernel/cpu_cache.h"
 #include "model/kernel/printk.h"
 #include "model/kernel/slab.h"
 
@@ -104,11 +105,14 @@ namespace {
 
 // Mirrors ion_heap.c:ion_heap_clear_pages() / ion_heap_sglist_zero() @ v4.4.
 // Divergence: upstream vmaps 32 pages at a time and memsets through the mapping; the model clears the struct
-// pages directly (the same bytes result, and clearing drops a page's backing).
+// pages directly (the same bytes result, and clearing drops a page's backing), telling the CPU cache model
+// (model/kernel/cpu_cache.h) that a cacheable pgprot leaves every line dirty, as the memset through a cached vmap
+// does: the flushes upstream makes after zeroing (the heaps' free paths, the pools' allocations) clean them.
 // Left out of fuzzing coverage (ION_NO_COVERAGE): its one comparison is the loop's page counter, and
 // libFuzzer's callback for it on every page of a zeroed range was a noticeable part of each input.
-ION_NO_COVERAGE int ion_heap_clear_pages(struct page** pages, int num, pgprot_t /*pgprot*/) {
-  for (int i = 0; i < num; i++) clear_page(pages[i]);
+ION_NO_COVERAGE int ion_heap_clear_pages(struct page** pages, int num, pgprot_t pgprot) {
+  const bool cacheable = pgprot.cache == page_cache_mode::kCached;
+  for (int i = 0; i < num; i++) cpu_cache_zeroed(pages[i], cacheable);
   return 0;
 }
 

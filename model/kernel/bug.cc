@@ -23,7 +23,7 @@ std::atomic<bool> g_printing{true};
 
 // The number of recorded events in all and of each kind, kept with the list (under events_mu) and readable
 // without the lock: the fuzzers ask after every operation.
-constexpr size_t kKinds = static_cast<size_t>(BugKind::kOutOfBounds) + 1;
+constexpr size_t kKinds = static_cast<size_t>(BugKind::kCoherency) + 1;
 std::atomic<size_t> g_event_count{0};
 std::atomic<size_t> g_kind_count[kKinds];
 
@@ -58,6 +58,7 @@ const char* bug_kind_name(BugKind kind) {
     case BugKind::kPageAllocFailure: return "page allocation failure";
     case BugKind::kSoftLockup: return "BUG: soft lockup";
     case BugKind::kOutOfBounds: return "BUG: out-of-bounds write";
+    case BugKind::kCoherency: return "coherency";
   }
   return "?";
 }

@@ -26,6 +26,9 @@ enum class BugKind {
   kSoftLockup,         // kernel/watchdog.c: "BUG: soft lockup"; the kernel would spin, the model stops the loop
   kOutOfBounds,        // a store past the end of an allocation (what KASAN would report); the model bounds the
                        // store, records it and carries on, so a run keeps its output
+  kCoherency,          // model/kernel/cpu_cache.h: stale data a non-coherent SoC would see (a device reading lines
+                       // the CPU dirtied and nobody cleaned, a CPU load of lines a device wrote and nobody
+                       // invalidated, ...); x86 is coherent, so only the model reports it
 };
 
 const char* bug_kind_name(BugKind kind);

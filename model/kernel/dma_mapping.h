@@ -1,9 +1,12 @@
 // Copyright 2026 The ionsim Authors. SPDX-License-Identifier: Apache-2.0
 //
-// Devices and the streaming DMA API, as include/linux/dma-mapping.h @ v4.4 behaves on a coherent, IOMMU-less
-// machine: a mapped entry's DMA address is its physical address, and syncs move no data (the model's memory is
-// coherent). Each device counts its maps, unmaps and syncs so tests can see cache maintenance happen. A direction
-// other than DMA_BIDIRECTIONAL, DMA_TO_DEVICE or DMA_FROM_DEVICE is a BUG, as valid_dma_direction() makes it.
+// Devices and the streaming DMA API, as include/linux/dma-mapping.h @ v4.4 behaves with arch/arm's
+// arm_dma_ops on an IOMMU-less machine: a mapped entry's DMA address is its physical address; maps, unmaps and
+// syncs do the cache maintenance of arch/arm/mm/dma-mapping.c on the CPU cache model
+// (model/kernel/cpu_cache.h), whose oracle reports stale data; the bytes stay coherent unless the machine is
+// put in non-coherent mode. Each device counts its maps, unmaps and syncs so tests can see cache maintenance
+// happen. A direction other than DMA_BIDIRECTIONAL, DMA_TO_DEVICE or DMA_FROM_DEVICE is a BUG, as
+// valid_dma_direction() makes it.
 #ifndef MODEL_KERNEL_DMA_MAPPING_H_
 #define MODEL_KERNEL_DMA_MAPPING_H_
 
@@ -41,6 +44,13 @@ void dma_unmap_sg(struct device* dev, struct scatterlist* sg, int nents, enum dm
 void dma_sync_sg_for_device(struct device* dev, struct scatterlist* sg, int nents, enum dma_data_direction dir);
 // Mirrors include/linux/dma-mapping.h:dma_sync_sg_for_cpu() @ v4.4; dev may be NULL.
 void dma_sync_sg_for_cpu(struct device* dev, struct scatterlist* sg, int nents, enum dma_data_direction dir);
+
+// A device's DMA engine (not a kernel function): reads (write false) or writes len bytes at byte offset `off` of
+// a scatterlist the device mapped, through the CPU cache model (model/kernel/cpu_cache.h), which reports stale
+// data under `owner`'s name ("buffer b3"). -EFAULT when an entry the range touches is not mapped for DMA,
+// -EINVAL when the range runs past the list.
+Errno dma_device_transfer(struct device* dev, struct scatterlist* sg, int nents, uint64_t off, void* buf,
+                          size_t len, bool write, const char* owner);
 
 // ---- Coherent allocations (arch/arm/mm/dma-mapping.c @ v4.4, CMA path) --------------------------------------------
 

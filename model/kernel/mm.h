@@ -190,6 +190,8 @@ struct shrinker {
 };
 
 // The simulated machine. Layout fields are fixed at creation; read them freely.
+struct cpu_cache;
+
 struct phys_mem {
   phys_addr_t ram_base = 0;
   unsigned long ram_size = 0;
@@ -206,6 +208,9 @@ struct phys_mem {
   // Whether the machine's kernel has dma_buf_ioctl() (DMA_BUF_IOCTL_SYNC, v4.6): false for an older kernel, whose
   // dma-buf files answer every ioctl with ENOTTY. Set at boot, before any dma-buf exists.
   bool dma_buf_ioctl = true;
+
+  // The CPU data cache and coherency oracle of this machine (model/kernel/cpu_cache.h).
+  struct cpu_cache* cpu_cache = nullptr;
 
   unsigned long totalram_pages = 0;   // managed pages of both zones
   unsigned long totalhigh_pages = 0;  // managed highmem pages

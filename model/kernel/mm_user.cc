@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "model/kernel/bug.h"
+#include "model/kernel/cpu_cache.h"
 #include "model/kernel/sched.h"
 #include "model/kernel/slab.h"
 
@@ -360,8 +361,10 @@ bool try_access(struct mm_struct* mm, struct vm_area_struct* vma, unsigned long 
   if (page != nullptr) {
     // A write to a private mapping copies the page first (do_wp_page).
     if (write && !(vma_flags(vma) & VM_SHARED)) return false;
-    if (dst != nullptr) page_read(page, offset, dst, len);
-    if (src != nullptr) page_write(page, offset, src, len);
+    // Through the CPU cache (model/kernel/cpu_cache.h): a cached mapping's stores leave dirty lines.
+    const bool cacheable = vma->vm_page_prot.cache == page_cache_mode::kCached;
+    if (dst != nullptr) cpu_cache_read(page, offset, dst, len, cacheable);
+    if (src != nullptr) cpu_cache_write(page, offset, src, len, cacheable);
     return true;
   }
   // Reads of untouched anonymous memory see the zero page.
@@ -527,6 +530,7 @@ Errno user_access(struct mm_struct* mm, unsigned long addr, uint8_t* dst, const 
   bool ok = access_user_range(mm, addr, nullptr, nullptr, len, write) == len;
   if (ok) ok = access_user_range(mm, addr, dst, src, len, write) == len;
   up_read(&mm->mmap_sem);
+  cpu_cache_report(mm->mem, write ? "CPU store" : "CPU load");
   return ok ? Errno::Ok() : Errno(-EFAULT);
 }
 
@@ -692,7 +696,8 @@ VmallocSpace& vmalloc_space() {
 }
 
 // The struct page a kernel virtual address maps, or NULL.
-struct page* kva_to_page(unsigned long addr) {
+struct page* kva_to_page(unsigned long addr, bool* cacheable = nullptr) {
+  if (cacheable != nullptr) *cacheable = true;  // the linear map and kmap are PAGE_KERNEL
   if (addr >= VMALLOC_START && addr <= VMALLOC_END) {
     VmallocSpace& space = vmalloc_space();
     struct page* page = nullptr;
@@ -702,6 +707,7 @@ struct page* kva_to_page(unsigned long addr) {
       const struct vm_struct* area = std::prev(it)->second;
       const unsigned long idx = (addr - area->addr) >> PAGE_SHIFT;
       if (idx < area->pages.size()) page = area->pages[idx];
+      if (cacheable != nullptr) *cacheable = area->prot.cache == page_cache_mode::kCached;
     }
     spin_unlock(&space.lock);
     return page;
@@ -735,23 +741,26 @@ Errno kva_access(unsigned long addr, uint8_t* dst, const uint8_t* src, size_t le
     struct page* page;
     size_t offset;
     size_t len;
+    bool cacheable;
   };
   std::vector<piece> pieces;
   for (size_t done = 0; done < len;) {
     const unsigned long at = addr + done;
     const size_t offset = at & ~PAGE_MASK;
     const size_t n = std::min<size_t>(len - done, PAGE_SIZE - offset);
-    struct page* page = kva_to_page(at);
+    bool cacheable = true;
+    struct page* page = kva_to_page(at, &cacheable);
     if (page == nullptr) return Errno(-EFAULT);
-    pieces.push_back({page, offset, n});
+    pieces.push_back({page, offset, n, cacheable});
     done += n;
   }
   size_t done = 0;
   for (const piece& p : pieces) {
-    if (dst != nullptr) page_read(p.page, p.offset, dst + done, p.len);
-    if (src != nullptr) page_write(p.page, p.offset, src + done, p.len);
+    if (dst != nullptr) cpu_cache_read(p.page, p.offset, dst + done, p.len, p.cacheable);
+    if (src != nullptr) cpu_cache_write(p.page, p.offset, src + done, p.len, p.cacheable);
     done += p.len;
   }
+  cpu_cache_report(page_phys_mem(pieces.front().page), dst != nullptr ? "kernel load" : "kernel store");
   return Errno::Ok();
 }
 

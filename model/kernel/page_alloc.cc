@@ -13,6 +13,7 @@
 
 #include "model/kernel/bug.h"
 #include "model/kernel/compiler.h"
+#include "model/kernel/cpu_cache.h"
 #include "model/kernel/mm.h"
 #include "model/kernel/slab.h"
 
@@ -588,6 +589,7 @@ struct phys_mem* phys_mem_create(const struct phys_mem_config& config) {
   }
 
   struct phys_mem* mem = new phys_mem();
+  mem->cpu_cache = cpu_cache_create();
   mem->ram_base = config.ram_base;
   mem->ram_size = config.ram_size;
   mem->ram_start_pfn = ram_start_pfn;
@@ -694,6 +696,7 @@ unsigned long phys_mem_destroy(struct phys_mem* mem) {
     }
   }
   keep_mem_map(mem->mem_map, mem->mem_map_bytes);
+  cpu_cache_destroy(mem->cpu_cache);
   delete mem;
   return leaked > 0 ? static_cast<unsigned long>(leaked) : 0;
 }

@@ -138,7 +138,8 @@ TEST(CliTest, DemoRunsItsIonWalkThroughOnTheBoardsCarveout) {
 TEST(CliTest, AFlagOfAnotherCommandIsRejected) {
   const Outcome o = RunIonsim({"replay", "--ops=3", "x.trace"});
   EXPECT_EQ(o.code, 2);
-  EXPECT_THAT(o.err, HasSubstr("unknown flag --ops (replay accepts --board, --profile, --json, --schedule)"));
+  EXPECT_THAT(o.err, HasSubstr("unknown flag --ops (replay accepts --board, --profile, --json, --schedule, "
+                               "--noncoherent, --timeline)"));
 }
 
 TEST(CliTest, BothFlagSyntaxesMeanTheSame) {

@@ -417,6 +417,13 @@ class Crosscheck {
       }
       it.name = Basename(f);
       it.source = f;
+      // Device operations and explain run on the model only: the module side has no test device to drive them.
+      if (trace::UsesModelOnlyOps(it.trace)) {
+        Say("skipped %s: device operations (device, attach, dev_*) and explain run on the model only; the "
+            "module has no simulated device yet (`ionsim replay` runs it)\n",
+            it.name.c_str());
+        continue;
+      }
       items.push_back(std::move(it));
     }
     // Fuzz corpora: each input decoded as `ionsim decode` does, on the board of the run (the decoder's heap and

@@ -45,6 +45,7 @@
 #include "tools/ionsim/inputs.h"
 #include "tools/ionsim/profiles.h"
 #include "tools/ionsim/progress.h"
+#include "tools/ionsim/explain.h"
 #include "tools/ionsim/explore.h"
 #include "tools/ionsim/replay.h"
 #include "tools/ionsim/workload.h"
@@ -371,7 +372,7 @@ const std::vector<cli::Command>& Commands() {
       {.name = "replay",
        .args = "TRACE",
        .summary = "runs a trace (a file, or - for stdin) on the model and prints its canonical output",
-       .flags = {"board", "profile", "json", "schedule"},
+       .flags = {"board", "profile", "json", "schedule", "noncoherent", "timeline"},
        .min_args = 1,
        .max_args = 1,
        .main = ReplayMain},
@@ -388,6 +389,15 @@ const std::vector<cli::Command>& Commands() {
        .min_args = 1,
        .max_args = 1,
        .main = ExploreMain},
+      {.name = "explain",
+       .args = "TRACE",
+       .summary = "runs a trace on the model up to a line and prints who holds each ION buffer: handles, dma-buf "
+                  "fds and mappings per process, kernel references, attachments, deferred frees, each with the "
+                  "operation that created it",
+       .flags = {"board", "profile", "at", "all"},
+       .min_args = 1,
+       .max_args = 1,
+       .main = ExplainMain},
       {.name = "gen",
        .summary = "prints a random trace for a board",
        .flags = {"board", "profile", "seed", "ops"},

@@ -22,7 +22,15 @@
 #include "tools/trace/executor.h"
 #include "tools/trace/explorer.h"
 #include "tools/trace/model_runner.h"
+#include "tools/trace/timeline.h"
 #include "tools/trace/trace.h"
+
+ABSL_FLAG(std::string, timeline, "",
+          "<PATH> also write an SVG timeline of the run: a lane per buffer, a mark per operation that changed its "
+          "holders, coloured by process, and each coherency report");
+ABSL_FLAG(bool, noncoherent, false,
+          "the model returns the stale bytes a non-coherent SoC would where its coherency oracle reports "
+          "(docs/trace.md, \"Devices\")");
 
 namespace ionsim {
 namespace {
@@ -90,10 +98,25 @@ int ReplayMain(const std::vector<std::string>& args) {
     return run.failed() ? cli::kExitFinding : cli::kExitOk;
   }
   trace::ExecReport report;
+  trace::Timeline timeline;
+  const std::string timeline_path = absl::GetFlag(FLAGS_timeline);
+  if (!timeline_path.empty()) (*runner)->set_timeline(&timeline);
   {
     Progress progress("replay", "operations", t->ops.size());
     (*runner)->set_after_op([&progress](size_t done) { progress.Update(done); });
+    (*runner)->set_noncoherent(absl::GetFlag(FLAGS_noncoherent));
     (*runner)->Run(*t, /*build_output=*/true, /*check=*/true, &report);
+  }
+  if (!timeline_path.empty()) {
+    std::FILE* f = std::fopen(timeline_path.c_str(), "w");
+    const std::string svg = timeline.Svg("ionsim replay " + path);
+    if (f == nullptr || std::fwrite(svg.data(), 1, svg.size(), f) != svg.size()) {
+      if (f != nullptr) std::fclose(f);
+      absl::FPrintF(stderr, "ionsim replay: cannot write the timeline to %s\n", timeline_path);
+      return json ? JsonError(path, "cannot write the timeline to " + timeline_path, cli::kExitError)
+                  : cli::kExitError;
+    }
+    std::fclose(f);
   }
   // A run that could not start or go on (a heap the board does not have) is an input error; a result that did
   // not match, a violation, a leak or a WARN is a finding.

@@ -24,6 +24,7 @@
 #include "model/backend/model_backend.h"
 #include "model/ion_priv.h"
 #include "model/kernel/bug.h"
+#include "model/kernel/cpu_cache.h"
 #include "model/kernel/debugfs.h"
 #include "model/kernel/dma_buf.h"
 #include "model/kernel/fs.h"
@@ -35,6 +36,7 @@
 #include "model/kernel/slab.h"
 #include "tools/ionsim/heap_svg.h"
 #include "tools/ionsim/json.h"
+#include "tools/trace/model_devices.h"
 
 namespace ionsim {
 namespace {
@@ -183,6 +185,8 @@ class Workload {
   void VideoFrame(int f);
   void Compose(int f);
   void CodecDies();
+  void VpuDecode(int f, size_t au);
+  void VpuDetach();
   void Summary();
   void DebugfsViews();
   void Teardown();
@@ -206,6 +210,11 @@ class Workload {
   std::optional<Buffer> still_;
   size_t still_align_ = 1 << 20;
   Buffer bitstream_;
+  // The video decoder's hardware (VPU): it reads each access unit from the bitstream buffer by DMA, mapping its
+  // attachment for every frame as a V4L2 driver maps a queued dma-buf; the coherency oracle checks the reads.
+  std::unique_ptr<trace::ModelDevices> devices_;
+  int vpu_ = -1;
+  int vpu_attachment_ = -1;
   std::vector<Buffer> video_out_;
   std::string video_mode_;
   std::map<int, Received> sf_camera_;  // slot -> received
@@ -808,6 +817,7 @@ void Workload::VideoFrame(int f) {
       Step("media.codec DMA_BUF_SYNC end");
       if (!e.ok()) Error(std::string("media.codec: DMA_BUF_SYNC: ") + e.name());
     }
+    VpuDecode(f, au);
   }
   const int slot = f % static_cast<int>(video_out_.size());
   Buffer& b = video_out_[static_cast<size_t>(slot)];
@@ -865,7 +875,38 @@ void Workload::Compose(int f) {
   }
 }
 
+void Workload::VpuDecode(int f, size_t au) {
+  if (!devices_) return;
+  if (vpu_attachment_ < 0) {
+    ErrnoOr<int> a = devices_->Attach(vpu_, codec_.pid, bitstream_.fd);
+    if (!a.ok()) {
+      Error(std::string("vpu: attach to the bitstream buffer: ") + a.error().name());
+      return;
+    }
+    vpu_attachment_ = a.value();
+  }
+  k::cpu_cache_set_origin(backend_->mem(), absl::StrFormat("frame %d: the VPU decodes the access unit", f));
+  Errno e = devices_->Map(vpu_attachment_, k::DMA_TO_DEVICE);
+  if (!e.ok()) {
+    Error(std::string("vpu: map the bitstream buffer: ") + e.name());
+    return;
+  }
+  if (!devices_->Read(vpu_attachment_, 0, au).ok()) Error("vpu: DMA read of the bitstream buffer failed");
+  ++result_.device_reads;
+  e = devices_->Unmap(vpu_attachment_);
+  if (!e.ok()) Error(std::string("vpu: unmap: ") + e.name());
+  k::cpu_cache_set_origin(backend_->mem(), "");
+}
+
+void Workload::VpuDetach() {
+  if (!devices_ || vpu_attachment_ < 0) return;
+  const Errno e = devices_->Detach(vpu_attachment_);
+  if (!e.ok()) Error(std::string("vpu: detach: ") + e.name());
+  vpu_attachment_ = -1;
+}
+
 void Workload::CodecDies() {
+  VpuDetach();  // the driver lets go of the decoder's buffers when its file is closed
   // The decoder's process goes away with its buffers still queued to the display: closing /dev/ion destroys
   // its handles (ion_client_destroy), exit closes its dma-buf fds and mappings. The compositor's fds and
   // mappings keep the buffers alive without any handle: orphans, which debugfs attributes to media.codec.
@@ -951,6 +992,7 @@ void Workload::DebugfsViews() {
 
 void Workload::Teardown() {
   frame_ = -1;
+  VpuDetach();
   // Every process lets go of what it holds, in the order a clean stop takes: the compositor drops the buffers it
   // received, the camera HAL frees its own, then both exit.
   for (auto& [slot, r] : sf_camera_) Drop(&r);
@@ -994,6 +1036,9 @@ WorkloadResult Workload::Run() {
     return result_;
   }
   backend_ = std::move(booted.value());
+  devices_ = std::make_unique<trace::ModelDevices>(backend_.get());
+  vpu_ = devices_->Create("vpu").value();
+  const size_t coherency_before = k::bug_event_count(k::BugKind::kCoherency);
   // A fresh machine numbers its processes from 1 (a WARN, counted in the verdict, if anyone's tasks are alive).
   k::pid_ns_reset(1);
   Out("ionsim run: board %s%s, seed %" PRIu64 ", %d frames\n", options_.board.c_str(),
@@ -1078,6 +1123,10 @@ WorkloadResult Workload::Run() {
                       FormatBytes(p.bits.size() * p.granule - FreeBytes(p)).c_str());
     }
   }
+  result_.coherency_reports = k::bug_event_count(k::BugKind::kCoherency) - coherency_before;
+  const std::string left = devices_->Teardown();
+  if (!left.empty()) leaks += left + "\n";
+  devices_.reset();
   leaks += backend_->Shutdown();
   backend_.reset();
   const size_t objects = k::live_object_count();
@@ -1104,7 +1153,11 @@ std::string Verdict(const WorkloadResult& r) {
   } else {
     out += "shutdown: LEAKS:\n" + r.leak_report;
   }
-  if (r.kernel_reports) out += absl::StrFormat("kernel reports (WARN/BUG): %zu\n", r.kernel_reports);
+  // Model only (x86 is coherent): what a non-coherent SoC would have read stale.
+  out += absl::StrFormat("coherency: %d DMA reads of the cached bitstream buffer by the VPU, %zu stale-data "
+                         "report%s\n",
+                         r.device_reads, r.coherency_reports, r.coherency_reports == 1 ? "" : "s");
+  if (r.kernel_reports) out += absl::StrFormat("kernel reports (WARN/BUG/coherency): %zu\n", r.kernel_reports);
   if (r.frame_mismatches) out += absl::StrFormat("frames read back wrong: %d\n", r.frame_mismatches);
   if (r.setup_errors) out += absl::StrFormat("operations that failed unexpectedly: %d (see ERROR lines)\n", r.setup_errors);
   out += r.ok() ? "result: OK\n" : "result: FAILED\n";

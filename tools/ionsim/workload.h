@@ -49,7 +49,9 @@ struct WorkloadResult {
   int allocation_failures = 0;
   int orphans_seen = 0;          // buffers alive without a handle after the codec died
   int setup_errors = 0;          // operations that must not fail and did (each is in the report)
-  size_t kernel_reports = 0;     // WARN/BUG events during the run
+  size_t kernel_reports = 0;     // WARN/BUG/coherency events during the run
+  int device_reads = 0;          // DMA reads by the simulated VPU
+  size_t coherency_reports = 0;  // the coherency oracle's reports (model/kernel/cpu_cache.h) among them
   // True when every invariant held, nothing leaked, every frame read back intact and nothing unexpected failed.
   bool ok() const {
     return invariant_violations.empty() && leak_report.empty() && frame_mismatches == 0 && setup_errors == 0 &&

@@ -283,6 +283,18 @@ bool Executor::Run(const Trace& trace, ExecReport* report) {
     if (!ResolveHeaps(trace, trace.ops.front(), report)) return false;
     heaps_resolved = true;
   }
+  if ((options_.devices == nullptr && UsesDevices(trace)) || (!options_.explain && UsesModelOnlyOps(trace))) {
+    for (const Op& op : trace.ops) {
+      if (!(IsDeviceOp(op.kind) && options_.devices == nullptr) && !(op.kind == OpKind::kExplain && !options_.explain)) {
+        continue;
+      }
+      report->error = "line " + std::to_string(op.line) + ": '" + OpName(op.kind) +
+                      (op.kind == OpKind::kExplain
+                           ? "': explain runs on the model only (this backend cannot look inside the kernel)"
+                           : "': device operations run on the model only (this backend has no simulated devices)");
+      return false;
+    }
+  }
   for (size_t i = 0; i < trace.ops.size();) {
     const Op& op = trace.ops[i];
     // A run of operations of declared threads is one concurrent section; every heap it names is resolved first.
@@ -322,6 +334,7 @@ bool Executor::Run(const Trace& trace, ExecReport* report) {
 
 void Executor::RunOp(const Trace& trace, size_t i, ExecReport* report, std::string* text, std::string* failure) {
   const Op& op = trace.ops[i];
+  if (options_.before) options_.before(trace, op);
   const bool want_text = options_.build_output || !op.expect.empty();
   details_.clear();
   std::string block;
@@ -462,6 +475,15 @@ void Executor::Step(const Trace& trace, const Op& op, OpResult* res, bool want_t
     val.v = val.bound ? v : (trace.symbols[op.bind].kind == SymKind::kFd ? -1 : 0);
     val.len = len;
   };
+  if (IsDeviceOp(op.kind)) {
+    StepDevice(trace, op, res, want_text);
+    return;
+  }
+  if (op.kind == OpKind::kExplain) {
+    // Reading has no side effect: without output there is nothing to do.
+    if (want_text) details_ = "\n" + options_.explain(op, Bindings(trace));
+    return;
+  }
   switch (op.kind) {
     case OpKind::kSpawn: {
       ErrnoOr<ProcId> pid = backend_->spawn(op.text);

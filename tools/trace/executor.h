@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "model/backend/ion_backend.h"
+#include "tools/trace/devices.h"
 #include "tools/trace/trace.h"
 
 namespace ionsim::trace {
@@ -44,6 +45,28 @@ struct ExecOptions {
   // Called on the thread that runs it just before (before=true) and just after each operation of a declared
   // thread.
   std::function<void(const Op& op, bool before)> thread_op;
+  // Runs before every operation (naming it to the model's coherency oracle); may be empty.
+  std::function<void(const Trace&, const Op&)> before;
+  // The simulated devices of device operations (docs/trace.md, "Devices"); nullptr on a backend without them:
+  // a trace with a device operation then does not run (ExecReport::error).
+  TraceDevices* devices = nullptr;
+  // The text of an `explain` operation (docs/trace.md, "Explain"), given what the trace's symbols are bound to;
+  // empty on a backend that cannot look inside: a trace with `explain` then does not run.
+  std::function<std::string(const Op& op, const std::vector<struct Binding>& bindings)> explain;
+};
+
+// A bound symbol, for explanations: what the trace calls a process, fd, handle or mapping, and the operation that
+// bound it.
+struct Binding {
+  std::string name;      // the symbol
+  SymKind kind = SymKind::kProcess;
+  ProcId pid = -1;       // the process (of a process symbol: itself)
+  std::string process;   // the process's symbol
+  int64_t value = -1;    // fd number, handle id, mapping address
+  uint64_t len = 0;      // a mapping's length
+  int client_fd = -1;    // a handle: the fd of its client (/dev/ion) in `pid`
+  int line = 0;          // the binding operation's line
+  std::string op;        // its text
 };
 
 struct ExecReport {
@@ -94,6 +117,10 @@ class Executor {
   void RunOp(const Trace& trace, size_t i, ExecReport* report, std::string* text, std::string* failure);
   // Runs the threaded operations [begin, end) as one concurrent section.
   void RunSection(const Trace& trace, size_t begin, size_t end, ExecReport* report);
+  // The device operations (executor_devices.cc).
+  void StepDevice(const Trace& trace, const Op& op, OpResult* res, bool want_text);
+  // What the trace's symbols are bound to now.
+  std::vector<Binding> Bindings(const Trace& trace) const;
 
   IonBackend* backend_;
   ExecOptions options_;

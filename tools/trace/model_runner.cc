@@ -10,6 +10,10 @@
 #include "kmod/uapi/ion.h"
 #include "model/backend/board_config.h"
 #include "model/kernel/bug.h"
+#include "model/kernel/cpu_cache.h"
+#include "tools/trace/model_devices.h"
+#include "tools/trace/model_explain.h"
+#include "tools/trace/timeline.h"
 
 namespace ionsim::trace {
 
@@ -98,19 +102,56 @@ bool ModelRunner::Run(const Trace& trace, bool build_output, bool check, ExecRep
     machine = std::move(booted.value());
   }
   ModelBackend* model = machine.get();
+  kernel::cpu_cache_set_noncoherent(model->mem(), noncoherent_);
+  ModelDevices devices(model);
   ExecOptions options;
   options.build_output = build_output;
   options.heaps = heaps_;
-  // After every operation: the invariants, and WARNs only where the trace expects one (`# ... warn`).
+  options.devices = &devices;
+  options.explain = [model](const Op& op, const std::vector<Binding>& bindings) {
+    return ExplainModel(model, op, bindings);
+  };
+  // The coherency oracle names each operation by its line and text.
+  options.before = [model](const Trace& t, const Op& op) {
+    kernel::cpu_cache_set_origin(model->mem(), "line " + std::to_string(op.line) + " `" + FormatOp(t, op) + "`");
+  };
+  // After every operation: the invariants, WARNs only where the trace expects one (`# ... warn`), and coherency
+  // reports only where it expects one (`# ... coherency`).
   size_t events = events_before;
+  size_t coherency = kernel::bug_event_count(kernel::BugKind::kCoherency);
   size_t done = 0;
-  options.check = [this, model, check, &events, &done](const Op& op) {
+  options.check = [this, model, check, &trace, &events, &coherency, &done](const Op& op) {
     if (after_op_) after_op_(++done);
+    kernel::cpu_cache_report(model->mem(), "CPU access");
+    if (timeline_ != nullptr) {
+      std::vector<std::string> reports;
+      if (kernel::bug_event_count(kernel::BugKind::kCoherency) != coherency) {
+        for (const kernel::BugEvent& e : kernel::bug_events()) {
+          if (e.kind == kernel::BugKind::kCoherency) reports.push_back(e.message);
+        }
+      }
+      timeline_->Sample(model, trace, op, reports);
+    }
     std::string out = check ? model->check_invariants() : std::string();
     const size_t now = kernel::bug_event_count();
-    if (now != events && !op.expect_warn) out += "unexpected kernel report: " + kernel::format_bug_events();
-    if (now == events && op.expect_warn) out += "expected a kernel WARN, none came";
-    events = now;
+    const size_t coh_now = kernel::bug_event_count(kernel::BugKind::kCoherency);
+    const bool other = now - coh_now != events - coherency;
+    if (other && !op.expect_warn) out += "unexpected kernel report: " + kernel::format_bug_events();
+    if (!other && op.expect_warn) out += "expected a kernel WARN, none came";
+    if (coh_now != coherency && !op.expect_coherency) {
+      for (const kernel::BugEvent& e : kernel::bug_events()) {
+        if (e.kind == kernel::BugKind::kCoherency) out += "coherency: " + e.message + "\n";
+      }
+      if (!out.empty() && out.back() == '\n') out.pop_back();
+      kernel::clear_bug_events();
+    } else if (coh_now == coherency && op.expect_coherency) {
+      out += "expected a coherency report, none came";
+    } else if (coh_now != coherency) {
+      // Expected: the report is in the output's failures only when it was not.
+      kernel::clear_bug_events();
+    }
+    events = kernel::bug_event_count();
+    coherency = kernel::bug_event_count(kernel::BugKind::kCoherency);
     return out;
   };
   options.run_threads = run_threads_;
@@ -122,6 +163,8 @@ bool ModelRunner::Run(const Trace& trace, bool build_output, bool check, ExecRep
     static_cast<void>(machine.release());
     return false;
   }
+  const std::string left = devices.Teardown();
+  if (!left.empty()) report->failures.push_back("model devices: " + left);
   if (mode_ == MachineMode::kReload) {
     const std::string leaks = model->ReloadModule();
     if (!leaks.empty()) {

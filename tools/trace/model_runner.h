@@ -38,6 +38,8 @@ enum class MachineMode {
   kReload,  // one machine for every trace, the ION module reloaded after each (ModelBackend::ReloadModule())
 };
 
+class Timeline;
+
 class ModelRunner {
  public:
   // A runner for a board (an embedded board's name or board text). all_lowmem makes all of RAM lowmem, as on a
@@ -70,6 +72,12 @@ class ModelRunner {
     thread_op_ = std::move(thread_op);
   }
 
+  // Non-coherent mode for every later Run() (model/kernel/cpu_cache.h): the model returns the stale bytes a
+  // non-coherent SoC would, where its coherency oracle reports.
+  void set_noncoherent(bool on) { noncoherent_ = on; }
+  // Samples every later Run()'s buffers after each operation into `timeline` (timeline.h); nullptr for none.
+  void set_timeline(Timeline* timeline) { timeline_ = timeline; }
+
  private:
   ModelConfig config_;
   MachineMode mode_ = MachineMode::kFresh;
@@ -77,7 +85,9 @@ class ModelRunner {
   std::unique_ptr<ModelBackend> machine_;
   decltype(ExecOptions::run_threads) run_threads_;
   decltype(ExecOptions::thread_op) thread_op_;
-  std::function<void(size_t)> after_op_;  // kReload: the machine, NULL until the first trace
+  std::function<void(size_t)> after_op_;
+  bool noncoherent_ = false;
+  Timeline* timeline_ = nullptr;  // kReload: the machine, NULL until the first trace
 };
 
 }  // namespace ionsim::trace

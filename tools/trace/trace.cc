@@ -11,10 +11,17 @@
 namespace ionsim::trace {
 namespace {
 
+// dev_map dir= names, by enum dma_data_direction value.
+constexpr const char* kDmaDirNames[3] = {"bidirectional", "to_device", "from_device"};
+
 constexpr const char* kOpNames[kNumOpKinds] = {
     "spawn", "fork",   "exit",      "open",    "close", "dup",   "pass",        "alloc",   "free",
     "share", "map",    "import",    "sync",    "custom", "new_alloc", "query",  "ioctl",   "mmap",
     "munmap", "store", "load",      "dmabuf_sync", "drain", "shrink", "debugfs", "state",
+    // Simulated devices.
+    "device", "attach", "dev_map", "dev_unmap", "dev_write", "dev_read", "dev_sync", "detach",
+    // Explain.
+    "explain",
 };
 
 // _IOC_SIZE of an ioctl command (asm-generic/ioctl.h: 14 size bits at bit 16).
@@ -148,6 +155,8 @@ class LineParser {
 
  private:
   bool ParseBody(Op* op, SymKind* binds, bool* can_bind) {
+    if (IsDeviceOp(op->kind)) return ParseDeviceOp(op, binds, can_bind);
+    if (op->kind == OpKind::kExplain) return ParseExplain(op, can_bind);
     switch (op->kind) {
       case OpKind::kSpawn:
         *binds = SymKind::kProcess;
@@ -362,6 +371,8 @@ class LineParser {
         op->text = positional_[next_++];
         if (op->text.find("..") != std::string::npos || op->text[0] == '/') return Fail("bad debugfs path");
         return true;
+      default:
+        break;  // the device operations: ParseDeviceOp
     }
     return Fail("unhandled operation");
   }
@@ -428,7 +439,8 @@ class LineParser {
   }
 
   bool Sym(SymKind kind, bool allow_at, SymRef* ref) {
-    static constexpr const char* kKindNames[] = {"process", "fd", "handle", "mapping", "thread"};
+    static constexpr const char* kKindNames[] = {"process", "fd",     "handle",    "mapping",
+                                                 "thread",  "device", "attachment"};
     if (next_ >= positional_.size()) return Fail(std::string("missing ") + kKindNames[static_cast<int>(kind)]);
     const std::string word = positional_[next_++];
     std::string name = word;
@@ -452,6 +464,82 @@ class LineParser {
       if (ref->at < 0) return Fail("symbol '" + at + "' is not bound");
       if (trace_->symbols[ref->at].kind != SymKind::kProcess) return Fail("'" + at + "' is not a process");
     }
+    return true;
+  }
+
+  // ---- Simulated devices (docs/trace.md, "Devices") ----------------------------------------------------------
+  bool ParseDeviceOp(Op* op, SymKind* binds, bool* can_bind) {
+    switch (op->kind) {
+      case OpKind::kDevice:
+        *binds = SymKind::kDevice;
+        if (next_ >= positional_.size()) return Fail("device needs a name");
+        op->text = positional_[next_++];
+        if (!IsIdent(op->text)) return Fail("bad device name '" + op->text + "'");
+        return true;
+      case OpKind::kAttach:
+        *binds = SymKind::kAttachment;
+        return Sym(SymKind::kDevice, false, &op->a) && Sym(SymKind::kFd, true, &op->b);
+      case OpKind::kDevMap: {
+        *can_bind = false;
+        if (!Sym(SymKind::kAttachment, false, &op->a)) return false;
+        std::string dir;
+        op->flags = 0;
+        if (!Key("dir", &dir)) return true;
+        for (uint64_t d = 0; d < 3; ++d) {
+          if (dir == kDmaDirNames[d]) {
+            op->flags = d;
+            return true;
+          }
+        }
+        return Fail("bad dir '" + dir + "' (bidirectional, to_device or from_device)");
+      }
+      case OpKind::kDevUnmap:
+      case OpKind::kDetach:
+        *can_bind = false;
+        return Sym(SymKind::kAttachment, false, &op->a);
+      case OpKind::kDevWrite: {
+        *can_bind = false;
+        uint64_t b = 0;
+        if (!Sym(SymKind::kAttachment, false, &op->a) || !Num("off", true, &op->off) ||
+            !Num("len", true, &op->len) || !Num("byte", true, &b)) {
+          return false;
+        }
+        if (b > 0xff) return Fail("byte is 0..255");
+        op->byte = static_cast<uint8_t>(b);
+        return true;
+      }
+      case OpKind::kDevRead:
+        *can_bind = false;
+        return Sym(SymKind::kAttachment, false, &op->a) && Num("off", true, &op->off) && Num("len", true, &op->len);
+      case OpKind::kDevSync: {
+        *can_bind = false;
+        if (!Sym(SymKind::kAttachment, false, &op->a)) return false;
+        if (next_ >= positional_.size()) return Fail("dev_sync needs cpu or device");
+        const std::string& to = positional_[next_++];
+        if (to != "cpu" && to != "device") return Fail("expected cpu or device, got '" + to + "'");
+        op->flags = to == "device" ? 1 : 0;
+        return true;
+      }
+      default:
+        return Fail("unhandled operation");
+    }
+  }
+
+  // ---- explain (docs/trace.md, "Explain") ---------------------------------------------------------------------
+  // `explain` (every buffer), `explain b<N>` (op->id = N), `explain table` (op->flags = 1).
+  bool ParseExplain(Op* op, bool* can_bind) {
+    *can_bind = false;
+    if (next_ >= positional_.size()) return true;
+    const std::string& w = positional_[next_++];
+    if (w == "table") {
+      op->flags = 1;
+      return true;
+    }
+    uint64_t serial = 0;
+    if (w.size() < 2 || w[0] != 'b' || !ParseNumber(w.substr(1), &serial) || serial == 0 || serial > 0xffffffffULL) {
+      return Fail("explain takes a buffer (b1, b2, ...) or table, got '" + w + "'");
+    }
+    op->id = static_cast<int64_t>(serial);
     return true;
   }
 
@@ -530,11 +618,30 @@ bool ParseNumber(const std::string& s, uint64_t* out) {
   return true;
 }
 
+bool IsDeviceOp(OpKind kind) { return kind >= OpKind::kDevice && kind <= OpKind::kDetach; }
+
+bool UsesDevices(const Trace& trace) {
+  for (const Op& op : trace.ops) {
+    if (IsDeviceOp(op.kind)) return true;
+  }
+  return false;
+}
+
+bool IsModelOnlyOp(OpKind kind) { return IsDeviceOp(kind) || kind == OpKind::kExplain; }
+
+bool UsesModelOnlyOps(const Trace& trace) {
+  for (const Op& op : trace.ops) {
+    if (IsModelOnlyOp(op.kind)) return true;
+  }
+  return false;
+}
+
 bool Op::SameAs(const Op& o) const {
   return kind == o.kind && bind == o.bind && a == o.a && b == o.b && raw_id == o.raw_id && id == o.id &&
          heap == o.heap && mask == o.mask && len == o.len && align == o.align && flags == o.flags && off == o.off &&
          prot == o.prot && byte == o.byte && has_len == o.has_len && arg == o.arg && text == o.text &&
-         bytes == o.bytes && expect == o.expect && expect_warn == o.expect_warn && thread == o.thread;
+         bytes == o.bytes && expect == o.expect && expect_warn == o.expect_warn && thread == o.thread &&
+         expect_coherency == o.expect_coherency;
 }
 
 bool Trace::SameAs(const Trace& o) const {
@@ -658,6 +765,10 @@ bool ParseTrace(const std::string& text, Trace* out, std::string* error) {
       const size_t dash = expect.find(" --");
       if (dash != std::string::npos) expect = Trim(expect.substr(0, dash));
       std::vector<std::string> words = Split(expect);
+      if (words.size() >= 2 && words.back() == "coherency") {
+        op.expect_coherency = true;
+        words.pop_back();
+      }
       if (words.size() >= 2 && words.back() == "warn") {
         op.expect_warn = true;
         words.pop_back();
@@ -813,6 +924,37 @@ std::string FormatOp(const Trace& t, const Op& op) {
     case OpKind::kDebugfs:
       add(op.text);
       break;
+    // Simulated devices.
+    case OpKind::kDevice:
+      add(op.text);
+      break;
+    case OpKind::kAttach:
+      add(Ref(t, op.a));
+      add(Ref(t, op.b));
+      break;
+    case OpKind::kDevMap:
+      add(Ref(t, op.a));
+      if (op.flags != 0 && op.flags < 3) add(std::string("dir=") + kDmaDirNames[op.flags]);
+      break;
+    case OpKind::kDevUnmap:
+    case OpKind::kDetach:
+      add(Ref(t, op.a));
+      break;
+    case OpKind::kDevWrite:
+    case OpKind::kDevRead:
+      add(Ref(t, op.a));
+      add("off=" + Size(op.off));
+      add("len=" + Size(op.len));
+      if (op.kind == OpKind::kDevWrite) add("byte=" + std::to_string(op.byte));
+      break;
+    case OpKind::kDevSync:
+      add(Ref(t, op.a));
+      add(op.flags ? "device" : "cpu");
+      break;
+    case OpKind::kExplain:
+      if (op.flags == 1) add("table");
+      if (op.id > 0) add("b" + std::to_string(op.id));
+      break;
   }
   return s;
 }
@@ -830,7 +972,9 @@ std::string PrintTrace(const Trace& t) {
     if (i == t.ops.size()) break;
     const Op& op = t.ops[i];
     out += FormatOp(t, op);
-    if (!op.expect.empty()) out += "  # " + op.expect + (op.expect_warn ? " warn" : "");
+    if (!op.expect.empty()) {
+      out += "  # " + op.expect + (op.expect_warn ? " warn" : "") + (op.expect_coherency ? " coherency" : "");
+    }
     out += '\n';
   }
   return out;

@@ -40,14 +40,34 @@ enum class OpKind : uint8_t {
   kShrink,
   kDebugfs,
   kState,
+  // Simulated devices (docs/trace.md, "Devices"): a driver's dma-buf importer side.
+  kDevice,    // D = device <name>
+  kAttach,    // A = attach D F: dma_buf_get + dma_buf_attach
+  kDevMap,    // dev_map A [dir=...]: dma_buf_map_attachment
+  kDevUnmap,  // dev_unmap A: dma_buf_unmap_attachment
+  kDevWrite,  // dev_write A off= len= byte=: DMA into the buffer
+  kDevRead,   // dev_read A off= len=: DMA out of the buffer, crc32
+  kDevSync,   // dev_sync A cpu|device: the driver's dma_sync_sg_for_cpu / dma_sync_sg_for_device
+  kDetach,    // detach A: dma_buf_detach + dma_buf_put
+  // Who holds a buffer (docs/trace.md, "Explain"): model only.
+  kExplain,  // explain [b<N>|table]
 };
-inline constexpr int kNumOpKinds = static_cast<int>(OpKind::kState) + 1;
+inline constexpr int kNumOpKinds = static_cast<int>(OpKind::kExplain) + 1;
+
+// Whether an operation drives a simulated device.
+bool IsDeviceOp(OpKind kind);
+// Whether a trace has a device operation.
+bool UsesDevices(const struct Trace& trace);
+// Whether an operation runs on the model only (the device operations and explain).
+bool IsModelOnlyOp(OpKind kind);
+// Whether a trace has an operation that runs on the model only.
+bool UsesModelOnlyOps(const struct Trace& trace);
 
 // The keyword of an operation ("alloc").
 const char* OpName(OpKind kind);
 
 // What a symbol names; fixed by the operation that binds it.
-enum class SymKind : uint8_t { kProcess, kFd, kHandle, kMapping, kThread };
+enum class SymKind : uint8_t { kProcess, kFd, kHandle, kMapping, kThread, kDevice, kAttachment };
 
 // A symbolic operand: symbol `sym` (an index into Trace::symbols), seen from process `at` (also a symbol index)
 // when written SYM@AT, otherwise at == -1.
@@ -105,6 +125,7 @@ struct Op {
   std::string expect;    // expected result ("EINVAL", "ok", "ok id=3"), "" when none
   bool expect_warn = false;  // `# <result> warn`: the operation is expected to raise a kernel WARN
   int32_t thread = -1;   // `T: op`: the thread symbol that runs the operation, or -1 (the trace's own thread)
+  bool expect_coherency = false;  // `# <result> coherency`: the model's coherency oracle is expected to report
 
   bool SameAs(const Op& o) const;
 };
