@@ -8,6 +8,7 @@
 
 #include "kmod/uapi/ion.h"
 #include "model/backend/board_config.h"
+#include "tools/trace/model_runner.h"
 
 namespace ionsim::fuzz {
 
@@ -29,12 +30,28 @@ const char kFuzzBoard[] =
     "heap dma id=4 name=dma size=4M align=4M\n";
 const char kFuzzBoardPath[] = "fuzz/fuzz.board";
 
+const std::string& FuzzBoardName() {
+  static const std::string* const name = [] {
+    const char* board = std::getenv(kFuzzBoardEnv);
+    return new std::string(board != nullptr && board[0] != '\0' ? board : kFuzzBoardPath);
+  }();
+  return *name;
+}
+
 const ModelConfig& FuzzConfig() {
   static const ModelConfig* config = [] {
+    // The machine the harnesses run (docs/boards.md): IONSIM_FUZZ_BOARD, which `ionsim fuzz --board` and
+    // `ionsim decode --board` set; unset or empty is the fuzz board.
     std::string error;
-    ErrnoOr<ModelConfig> c = ModelConfigFromBoard(kFuzzBoard, &error);
+    std::string text = kFuzzBoard;
+    if (FuzzBoardName() != kFuzzBoardPath && !trace::ResolveBoard(FuzzBoardName(), &text, &error)) {
+      std::fprintf(stderr, "%s: board '%s' is neither an embedded board nor a readable board file (%s)\n",
+                   kFuzzBoardEnv, FuzzBoardName().c_str(), error.c_str());
+      std::abort();
+    }
+    ErrnoOr<ModelConfig> c = ModelConfigFromBoard(text, &error);
     if (!c.ok()) {
-      std::fprintf(stderr, "fuzz board: %s\n", error.c_str());
+      std::fprintf(stderr, "fuzz board %s: %s\n", FuzzBoardName().c_str(), error.c_str());
       std::abort();
     }
     // The profile the harnesses run (docs/profiles.md): IONSIM_FUZZ_PROFILE, which `ionsim fuzz --profile` and
@@ -78,10 +95,30 @@ constexpr OpKind kOpTable[32] = {
 };
 
 constexpr const char* kComms[4] = {"app", "camera", "surfaceflinger", "mediaserver"};
-constexpr const char* kHeapNames[5] = {"system", "system_contig", "carveout", "chunk", "dma"};
-constexpr const char* kDebugfsPaths[8] = {"ion/heaps/system", "ion/heaps/system_contig", "ion/heaps/carveout",
-                                          "ion/heaps/chunk",  "ion/heaps/dma",           "ion/heaps/system_shrink",
-                                          "ion/state",        "ion/heaps/none"};
+
+// The names a program can use on the board it runs: its heaps in board order (as trace tokens: a space in a
+// heap's name becomes '_', as the generator writes them), and the debugfs files it reads: every heap's file,
+// the first shrinkable heap's _shrink file, the canonical dump and a file no board has. On the fuzz board these
+// are system, system_contig, carveout, chunk, dma and 8 files.
+struct Vocabulary {
+  std::vector<std::string> heaps;
+  std::vector<std::string> debugfs;
+};
+
+const Vocabulary& Words() {
+  static const Vocabulary* const words = [] {
+    auto* w = new Vocabulary();
+    const trace::GeneratorOptions gen = trace::GeneratorOptionsFor(FuzzConfig());
+    w->heaps = gen.heaps;
+    for (const std::string& heap : gen.heaps) w->debugfs.push_back("ion/heaps/" + heap);
+    if (!gen.shrinkable.empty()) w->debugfs.push_back("ion/heaps/" + gen.shrinkable.front() + "_shrink");
+    w->debugfs.push_back("ion/state");
+    w->debugfs.push_back("ion/heaps/none");
+    return w;
+  }();
+  return *words;
+}
+
 constexpr uint64_t kLens[32] = {
     0,         1,         100,       4095,          4096,          4097,         8192,    12288,
     16384,     16385,     32768,     65536,         65537,         131072,       262144,  1 << 20,
@@ -182,8 +219,9 @@ class Decoder {
   }
   void SetHeapMask(uint8_t r, trace::Op* op) {
     const int m = r % 8;
-    if (m < 5) {
-      op->heap = HeapIndex(kHeapNames[m]);
+    const std::vector<std::string>& heaps = Words().heaps;
+    if (m < 5 && !heaps.empty()) {
+      op->heap = HeapIndex(heaps[m % heaps.size()]);
     } else {
       op->mask = m == 5 ? 0 : m == 6 ? 0xffffffffu : 1u << (r >> 3);
     }
@@ -412,11 +450,12 @@ class Decoder {
       case OpKind::kDrain:
         break;
       case OpKind::kShrink:
-        op.text = kHeapNames[r[3] % 5];
+        if (Words().heaps.empty()) return;
+        op.text = Words().heaps[r[3] % Words().heaps.size()];
         op.flags = r[4] % 4 == 0 ? 0 : r[5];
         break;
       case OpKind::kDebugfs:
-        op.text = kDebugfsPaths[r[3] % 8];
+        op.text = Words().debugfs[r[3] % Words().debugfs.size()];
         break;
       default:
         return;
@@ -439,7 +478,7 @@ class Decoder {
 
 trace::Trace DecodeProgram(const uint8_t* data, size_t size) {
   trace::Trace t;
-  t.board = kFuzzBoardPath;
+  t.board = FuzzBoardName();
   t.ops.reserve(2 + std::min(size / kRecordBytes, kMaxOps));
   t.symbols.reserve(t.ops.capacity());  // at most one per operation
   Decoder d(&t);

@@ -39,9 +39,15 @@ inline constexpr size_t kMaxOps = 32;
 extern const char kFuzzBoard[];
 // The board path a decoded trace names (relative to the repository root).
 extern const char kFuzzBoardPath[];
+// The environment variable naming the board the harnesses run instead of the fuzz board (an embedded board's
+// name or a board file, docs/boards.md); unset or empty: the fuzz board. The decoder's heap and debugfs names
+// are the board's.
+inline constexpr char kFuzzBoardEnv[] = "IONSIM_FUZZ_BOARD";
+// What a decoded trace's `board` line names: IONSIM_FUZZ_BOARD, or kFuzzBoardPath.
+const std::string& FuzzBoardName();
 // The environment variable naming the ION profile the fuzz machine runs (docs/profiles.md); unset: the default.
 inline constexpr char kFuzzProfileEnv[] = "IONSIM_FUZZ_PROFILE";
-// The machine of kFuzzBoard, running the profile IONSIM_FUZZ_PROFILE names (an unknown name aborts), and its
+// The machine of IONSIM_FUZZ_BOARD (default kFuzzBoard; a board that does not resolve or validate aborts), running the profile IONSIM_FUZZ_PROFILE names (an unknown name aborts), and its
 // heap table (name, id).
 const ModelConfig& FuzzConfig();
 const std::vector<std::pair<std::string, unsigned int>>& FuzzHeaps();

@@ -75,6 +75,7 @@ long ion_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 	struct ion_client *client = filp->private_data;
 	struct ion_device *dev = client->dev;
 	struct ion_handle *cleanup_handle = NULL;
+	bool grabbed;
 	int ret = 0;
 	unsigned int dir;
 	union ion_ioctl_arg data;
@@ -106,12 +107,22 @@ long ion_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 	{
 		struct ion_handle *handle;
 
-		handle = ion_alloc(client, data.allocation.len,
-				   data.allocation.align,
-				   data.allocation.heap_id_mask,
-				   data.allocation.flags);
+		/*
+		 * Profile android-3.18 (switches alloc_grab_handle,
+		 * user_ref_count): ion-ioctl.c:ion_ioctl() @ v4.9.299 grabs a
+		 * reference until the ioctl ends and passes the handle to
+		 * userspace, ignoring pass_to_user()'s result.
+		 */
+		handle = __ion_alloc(client, data.allocation.len,
+				     data.allocation.align,
+				     data.allocation.heap_id_mask,
+				     data.allocation.flags,
+				     ion_profile_has(dev->profile,
+						     ION_SW_ALLOC_GRAB_HANDLE));
 		if (IS_ERR(handle))
 			return PTR_ERR(handle);
+		if (ion_profile_has(dev->profile, ION_SW_USER_REF_COUNT))
+			pass_to_user(handle);
 
 		data.allocation.handle = handle->id;
 
@@ -146,7 +157,14 @@ long ion_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 			mutex_unlock(&client->lock);
 			return PTR_ERR(handle);
 		}
-		ion_free_nolock(client, handle);
+		/*
+		 * Profile android-3.18 (switch user_ref_count):
+		 * user_ion_free_nolock() @ v4.9.299 drops a user reference.
+		 */
+		if (ion_profile_has(dev->profile, ION_SW_USER_REF_COUNT))
+			user_ion_free_nolock(client, handle);
+		else
+			ion_free_nolock(client, handle);
 		ion_handle_put_nolock(handle);
 		mutex_unlock(&client->lock);
 		break;
@@ -170,6 +188,13 @@ long ion_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		struct ion_handle *handle;
 
 		handle = ion_import_dma_buf(client, data.fd.fd);
+		/*
+		 * Profile android-3.18 (switch user_ref_count): the import's
+		 * reference becomes a user reference.
+		 */
+		if (!IS_ERR(handle) &&
+		    ion_profile_has(dev->profile, ION_SW_USER_REF_COUNT))
+			handle = pass_to_user(handle);
 		if (IS_ERR(handle))
 			ret = PTR_ERR(handle);
 		else
@@ -215,12 +240,35 @@ long ion_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		return -ENOTTY;
 	}
 
+	grabbed = ion_profile_has(dev->profile, ION_SW_ALLOC_GRAB_HANDLE);
 	if (dir & _IOC_READ) {
 		if (copy_to_user((void __user *)arg, &data, _IOC_SIZE(cmd))) {
-			if (cleanup_handle)
+			if (cleanup_handle &&
+			    ion_profile_has(dev->profile,
+					    ION_SW_USER_REF_COUNT)) {
+				/*
+				 * Mirrors ion-ioctl.c:ion_ioctl() @ v4.9.299:
+				 * the user reference and the grabbed one, in
+				 * one section.
+				 */
+				mutex_lock(&client->lock);
+				user_ion_free_nolock(client, cleanup_handle);
+				if (grabbed)
+					ion_handle_put_nolock(cleanup_handle);
+				mutex_unlock(&client->lock);
+			} else if (cleanup_handle) {
 				ion_free(client, cleanup_handle);
+				if (grabbed)
+					ion_handle_put(cleanup_handle);
+			}
 			return -EFAULT;
 		}
 	}
+	/*
+	 * Profile android-3.18 (switch alloc_grab_handle): ALLOC's grabbed
+	 * reference ends with the ioctl.
+	 */
+	if (cleanup_handle && grabbed)
+		ion_handle_put(cleanup_handle);
 	return ret;
 }

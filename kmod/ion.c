@@ -366,17 +366,36 @@ static struct ion_handle *ion_handle_lookup(struct ion_client *client,
 	return ERR_PTR(-EINVAL);
 }
 
-/* Mirrors ion.c:ion_handle_get_by_id_nolock() @ v4.4. */
+/*
+ * Mirrors ion.c:ion_handle_get_check_overflow() @ v4.9.299 (Android 3.18
+ * marlin; profile android-3.18, switch handle_overflow_check).
+ */
+struct ion_handle *ion_handle_get_check_overflow(struct ion_handle *handle)
+{
+	if (kref_read(&handle->ref) + 1 == 0)
+		return ERR_PTR(-EOVERFLOW);
+	ion_handle_get(handle);
+	return handle;
+}
+
+/*
+ * Mirrors ion.c:ion_handle_get_by_id_nolock() @ v4.4 (profile
+ * android-3.18, switch handle_overflow_check: the reference through
+ * ion_handle_get_check_overflow(), @ v4.9.299).
+ */
 struct ion_handle *ion_handle_get_by_id_nolock(struct ion_client *client,
 					       int id)
 {
 	struct ion_handle *handle;
 
 	handle = idr_find(&client->idr, id);
-	if (handle)
-		ion_handle_get(handle);
-
-	return handle ? handle : ERR_PTR(-EINVAL);
+	if (!handle)
+		return ERR_PTR(-EINVAL);
+	if (ion_profile_has(client->dev->profile,
+			    ION_SW_HANDLE_OVERFLOW_CHECK))
+		return ion_handle_get_check_overflow(handle);
+	ion_handle_get(handle);
+	return handle;
 }
 
 /* Mirrors ion.c:ion_handle_get_by_id() @ v4.4. */
@@ -477,10 +496,15 @@ static struct ion_buffer *ion_alloc_buffer(struct ion_device *dev, size_t len,
 	return buffer;
 }
 
-/* Mirrors ion.c:ion_alloc() @ v4.4. */
-struct ion_handle *ion_alloc(struct ion_client *client, size_t len,
-			     size_t align, unsigned int heap_id_mask,
-			     unsigned int flags)
+/*
+ * Mirrors ion.c:ion_alloc() @ v4.4, as ion.c:__ion_alloc() @ v4.9.299
+ * (Android 3.18 marlin) split it: with grab_handle (profile android-3.18,
+ * switch alloc_grab_handle) a second reference is taken under client->lock
+ * before ion_handle_add() makes the id visible.
+ */
+struct ion_handle *__ion_alloc(struct ion_client *client, size_t len,
+			       size_t align, unsigned int heap_id_mask,
+			       unsigned int flags, bool grab_handle)
 {
 	struct ion_handle *handle;
 	struct ion_device *dev = client->dev;
@@ -506,6 +530,8 @@ struct ion_handle *ion_alloc(struct ion_client *client, size_t len,
 		return handle;
 
 	mutex_lock(&client->lock);
+	if (grab_handle)
+		ion_handle_get(handle);
 	ret = ion_handle_add(client, handle);
 	mutex_unlock(&client->lock);
 	if (ret) {
@@ -514,6 +540,87 @@ struct ion_handle *ion_alloc(struct ion_client *client, size_t len,
 	}
 
 	return handle;
+}
+
+/* Mirrors ion.c:ion_alloc() @ v4.9.299: the in-kernel interface. */
+struct ion_handle *ion_alloc(struct ion_client *client, size_t len,
+			     size_t align, unsigned int heap_id_mask,
+			     unsigned int flags)
+{
+	return __ion_alloc(client, len, align, heap_id_mask, flags, false);
+}
+
+/*
+ * Android's user handle references (profile android-3.18, switch
+ * user_ref_count): ion.c @ Android 3.18 marlin, the same functions as
+ * ion-ioctl.c @ v4.9.299.
+ */
+
+/* Mirrors ion.c:user_ion_handle_get() @ marlin; client->lock held. */
+static void user_ion_handle_get(struct ion_handle *handle)
+{
+	if (handle->user_ref_count++ == 0)
+		kref_get(&handle->ref);
+}
+
+/*
+ * Mirrors ion.c:user_ion_handle_get_check_overflow() @ marlin;
+ * client->lock held.
+ */
+static struct ion_handle *
+user_ion_handle_get_check_overflow(struct ion_handle *handle)
+{
+	if (handle->user_ref_count + 1 == 0)
+		return ERR_PTR(-EOVERFLOW);
+	user_ion_handle_get(handle);
+	return handle;
+}
+
+/*
+ * Mirrors ion.c:pass_to_user() @ marlin: the caller's temporary reference
+ * becomes a user reference.
+ */
+struct ion_handle *pass_to_user(struct ion_handle *handle)
+{
+	struct ion_client *client = handle->client;
+	struct ion_handle *ret;
+
+	mutex_lock(&client->lock);
+	ret = user_ion_handle_get_check_overflow(handle);
+	ion_handle_put_nolock(handle);
+	mutex_unlock(&client->lock);
+	return ret;
+}
+
+/*
+ * Mirrors ion.c:user_ion_handle_put_nolock() @ marlin. Port: upstream
+ * returns an uninitialised int when the count stays above zero (no caller
+ * reads it); 0 here.
+ */
+static int user_ion_handle_put_nolock(struct ion_handle *handle)
+{
+	if (--handle->user_ref_count == 0)
+		return ion_handle_put_nolock(handle);
+	return 0;
+}
+
+/* Mirrors ion-ioctl.c:user_ion_free_nolock() @ v4.9.299. */
+void user_ion_free_nolock(struct ion_client *client, struct ion_handle *handle)
+{
+	bool valid_handle;
+
+	WARN_ON(client != handle->client);
+
+	valid_handle = ion_handle_validate(client, handle);
+	if (!valid_handle) {
+		WARN(1, "%s: invalid handle passed to free.\n", __func__);
+		return;
+	}
+	if (handle->user_ref_count == 0) {
+		WARN(1, "%s: User does not have access!\n", __func__);
+		return;
+	}
+	user_ion_handle_put_nolock(handle);
 }
 
 /* Mirrors ion.c:ion_free_nolock() @ v4.4. */
@@ -893,9 +1000,17 @@ void ion_client_destroy(struct ion_client *client)
 			kref_read(&handle->buffer->ref) == 1 ? client->serial : 0;
 		ion_handle_destroy(&handle->ref);
 	}
-	mutex_unlock(&client->lock);
-
-	idr_destroy(&client->idr);
+	/*
+	 * Profile android-3.18 (switch client_destroy_lock): the idr goes
+	 * under the lock too, as ion.c:ion_client_destroy() @ marlin.
+	 */
+	if (ion_profile_has(dev->profile, ION_SW_CLIENT_DESTROY_LOCK)) {
+		idr_destroy(&client->idr);
+		mutex_unlock(&client->lock);
+	} else {
+		mutex_unlock(&client->lock);
+		idr_destroy(&client->idr);
+	}
 
 	down_write(&dev->lock);
 	if (client->task)
@@ -1265,7 +1380,15 @@ struct ion_handle *ion_import_dma_buf(struct ion_client *client, int fd)
 	/* if a handle exists for this buffer just take a reference to it */
 	handle = ion_handle_lookup(client, buffer);
 	if (!IS_ERR(handle)) {
-		ion_handle_get(handle);
+		/*
+		 * Profile android-3.18, switch handle_overflow_check:
+		 * ion_handle_get_check_overflow() @ v4.9.299.
+		 */
+		if (ion_profile_has(client->dev->profile,
+				    ION_SW_HANDLE_OVERFLOW_CHECK))
+			handle = ion_handle_get_check_overflow(handle);
+		else
+			ion_handle_get(handle);
 		mutex_unlock(&client->lock);
 		goto end;
 	}

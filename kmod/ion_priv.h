@@ -371,6 +371,12 @@ struct ion_handle {
 	struct rb_node node;
 	unsigned int kmap_cnt;
 	int id;
+	/*
+	 * Mirrors ion_priv.h:struct ion_handle.user_ref_count @ v4.9.299
+	 * (Android 3.18 marlin; profile android-3.18, switch user_ref_count):
+	 * userspace's references, which together hold one kref.
+	 */
+	unsigned int user_ref_count;
 };
 
 /* Mirrors ion.c:struct ion_vma_list @ v4.4. */
@@ -407,6 +413,12 @@ struct ion_handle *ion_handle_get_by_id(struct ion_client *client, int id);
 int ion_handle_put_nolock(struct ion_handle *handle);
 int ion_handle_put(struct ion_handle *handle);
 void ion_free_nolock(struct ion_client *client, struct ion_handle *handle);
+struct ion_handle *__ion_alloc(struct ion_client *client, size_t len,
+			       size_t align, unsigned int heap_id_mask,
+			       unsigned int flags, bool grab_handle);
+struct ion_handle *ion_handle_get_check_overflow(struct ion_handle *handle);
+struct ion_handle *pass_to_user(struct ion_handle *handle);
+void user_ion_free_nolock(struct ion_client *client, struct ion_handle *handle);
 int ion_sync_for_device(struct ion_client *client, int fd);
 int ion_query_heaps(struct ion_client *client, struct ion_heap_query *query);
 int ion_alloc_fd(struct ion_device *dev, size_t len, unsigned int heap_id_mask,

@@ -36,13 +36,20 @@ static const struct ion_profile ion_profiles[] = {
 		.about = "4.4 as released, before the CVE-2016-9120 fix",
 		.column = 2,
 	},
+	{
+		.name = "android-3.18",
+		.upstream = "Android 3.18 (Pixel marlin) drivers/staging/android/ion/ion.c: the legacy ABI with "
+			    "Android's handle hardening (the same patches as linux-4.9.y 4.9.299 ion-ioctl.c)",
+		.about = "legacy ION as Android 7/8 devices shipped it: user handle references counted apart",
+		.column = 3,
+	},
 };
 
 #define ION_NR_PROFILES (sizeof(ion_profiles) / sizeof(ion_profiles[0]))
 
 /*
  * The switch table: one row per switch, one column per profile, in the
- * order of ion_profiles[] (4.4-compat, 4.4, 4.4.0).
+ * order of ion_profiles[] (4.4-compat, 4.4, 4.4.0, android-3.18).
  */
 static const struct {
 	struct ion_profile_switch_info info;
@@ -53,21 +60,21 @@ static const struct {
 		  "ION_IOC_HEAP_QUERY lists the heaps, and a nonzero reserved field is EINVAL with a WARN_ON_ONCE",
 		  "drivers/staging/android/ion/ion-ioctl.c:ion_ioctl(), validate_ioctl_arg() @ v4.11",
 		  "ENOTTY, after the argument is copied in (ion.c:ion_ioctl() @ v4.4)" },
-		{ true, false, false },
+		{ true, false, false, false },
 	},
 	[ION_SW_NEW_ALLOC] = {
 		{ "new_alloc",
 		  "ION_IOC_NEW_ALLOC allocates and returns an O_CLOEXEC dma-buf fd, no handle",
 		  "drivers/staging/android/ion/ion.c:ion_alloc() @ v4.14 (the 4.12 ALLOC)",
 		  "ENOTTY, after the argument is copied in (ion.c:ion_ioctl() @ v4.4)" },
-		{ true, false, false },
+		{ true, false, false, false },
 	},
 	[ION_SW_DMA_BUF_SYNC] = {
 		{ "dma_buf_sync",
 		  "DMA_BUF_IOCTL_SYNC on a dma-buf fd brackets CPU access (begin/end_cpu_access)",
 		  "drivers/dma-buf/dma-buf.c:dma_buf_ioctl() @ v4.6",
 		  "a dma-buf file has no ioctl: ENOTTY (dma_buf_fops @ v4.4)" },
-		{ true, false, false },
+		{ true, false, false, false },
 	},
 	[ION_SW_FREE_ONE_LOCK] = {
 		{ "free_one_lock",
@@ -75,7 +82,44 @@ static const struct {
 		  "drivers/staging/android/ion/ion.c:ion_ioctl() @ v4.4.121 (commit 9590232bb4f4, CVE-2016-9120)",
 		  "four client->lock sections: ion_handle_get_by_id(), ion_free()'s validate, its put, the final put "
 		  "(ion.c:ion_ioctl() @ v4.4)" },
-		{ true, true, false },
+		{ true, true, false, true },
+	},
+	[ION_SW_USER_REF_COUNT] = {
+		{ "user_ref_count",
+		  "ALLOC and IMPORT pass the handle to userspace through user_ref_count (one kref for all of "
+		  "userspace's references); FREE drops a user reference, and WARNs \"User does not have access!\" "
+		  "and does nothing when the user holds none",
+		  "drivers/staging/android/ion/ion-ioctl.c:pass_to_user(), user_ion_free_nolock() @ v4.9.299 "
+		  "(Android 3.18 marlin ion.c; \"ion: Protect kref from userspace manipulation\")",
+		  "every ALLOC, IMPORT and FREE moves the handle's kref itself (ion.c:ion_ioctl() @ v4.4)" },
+		{ false, false, false, true },
+	},
+	[ION_SW_ALLOC_GRAB_HANDLE] = {
+		{ "alloc_grab_handle",
+		  "ALLOC takes an extra handle reference under client->lock before the id becomes visible and drops "
+		  "it when the ioctl ends",
+		  "drivers/staging/android/ion/ion.c:__ion_alloc() @ v4.9.299 (grab_handle; Android 3.18 marlin; "
+		  "\"ion: Fix use after free during ION_IOC_ALLOC\")",
+		  "the id is live and freeable by another thread before ALLOC reads handle->id (ion.c:ion_alloc() @ "
+		  "v4.4)" },
+		{ false, false, false, true },
+	},
+	[ION_SW_HANDLE_OVERFLOW_CHECK] = {
+		{ "handle_overflow_check",
+		  "a handle reference taken for userspace (lookup by id, IMPORT of a held buffer, the user count) "
+		  "fails with EOVERFLOW instead of wrapping",
+		  "drivers/staging/android/ion/ion.c:ion_handle_get_check_overflow(), ion-ioctl.c:"
+		  "user_ion_handle_get_check_overflow() @ v4.9.299 (Android 3.18 marlin; \"ion: check for kref "
+		  "overflow\")",
+		  "the count wraps (ion.c:ion_handle_get() @ v4.4)" },
+		{ false, false, false, true },
+	},
+	[ION_SW_CLIENT_DESTROY_LOCK] = {
+		{ "client_destroy_lock",
+		  "ion_client_destroy() destroys the client's handles under client->lock",
+		  "drivers/staging/android/ion/ion.c:ion_client_destroy() @ Android 3.18 marlin",
+		  "the handle walk takes no lock (ion.c:ion_client_destroy() @ v4.4)" },
+		{ false, false, false, true },
 	},
 };
 

@@ -43,6 +43,21 @@ enum ion_profile_switch {
 	 * off: four sections, the race window of v4.4.0.
 	 */
 	ION_SW_FREE_ONE_LOCK,
+	/*
+	 * Android's hardening of the legacy ABI (Android 3.18, 4.4 and 4.9
+	 * trees, Bug 34276203): userspace holds at most one handle reference,
+	 * counted in handle->user_ref_count; FREE drops only that.
+	 */
+	ION_SW_USER_REF_COUNT,
+	/*
+	 * ALLOC holds an extra handle reference from before the id is visible
+	 * until the ioctl returns (__ion_alloc(grab_handle)).
+	 */
+	ION_SW_ALLOC_GRAB_HANDLE,
+	/* Handle references userspace can take fail with EOVERFLOW at wrap. */
+	ION_SW_HANDLE_OVERFLOW_CHECK,
+	/* ion_client_destroy() walks the handles under client->lock. */
+	ION_SW_CLIENT_DESTROY_LOCK,
 	ION_SW_COUNT
 };
 

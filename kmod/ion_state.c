@@ -15,7 +15,8 @@
  *       flags=0x<hex> ref=<n> handles=<handle_count> kmap=<kmap_cnt>
  *       [ map=<coherent|wc>]
  *   client c<serial> handles=<n>
- *     handle <id> b<serial> ref=<n> kmap=<kmap_cnt>
+ *     handle <id> b<serial> ref=<n> kmap=<kmap_cnt>[ user=<n>]
+ *       (user=: profiles with user_ref_count, handle->user_ref_count)
  * Heaps in plist order, buffers in the device tree by serial, free lists
  * from head to tail, clients by serial, handles by id. offset= lists the
  * offset from the heap's base of each sg entry of a carveout, chunk or dma
@@ -237,11 +238,17 @@ static int ion_state_show(struct seq_file *s, void *unused)
 				handles++;
 			seq_printf(s, "client c%lu handles=%zu\n",
 				   client->serial, handles);
-			idr_for_each_entry(&client->idr, handle, id)
-				seq_printf(s, "  handle %d b%lu ref=%d kmap=%u\n",
+			idr_for_each_entry(&client->idr, handle, id) {
+				seq_printf(s, "  handle %d b%lu ref=%d kmap=%u",
 					   id, handle->buffer->serial,
 					   kref_read(&handle->ref),
 					   handle->kmap_cnt);
+				if (ion_profile_has(dev->profile,
+						    ION_SW_USER_REF_COUNT))
+					seq_printf(s, " user=%u",
+						   handle->user_ref_count);
+				seq_puts(s, "\n");
+			}
 			mutex_unlock(&client->lock);
 		}
 		kvfree(nodes);

@@ -79,9 +79,14 @@ long ion_ioctl(struct file* filp, unsigned int cmd, unsigned long arg) {
 
   switch (cmd) {
     case ION_IOC_ALLOC: {
-      ErrnoOr<struct ion_handle*> handle = ion_alloc(client, data.allocation.len, data.allocation.align,
-                                                     data.allocation.heap_id_mask, data.allocation.flags);
+      // Profile android-3.18 (switches alloc_grab_handle, user_ref_count): ion-ioctl.c:ion_ioctl() @ v4.9.299
+      // grabs a reference until the ioctl ends and passes the handle to userspace, ignoring pass_to_user()'s
+      // result.
+      ErrnoOr<struct ion_handle*> handle =
+          __ion_alloc(client, data.allocation.len, data.allocation.align, data.allocation.heap_id_mask,
+                      data.allocation.flags, ion_profile_has(dev->profile, ION_SW_ALLOC_GRAB_HANDLE));
       if (!handle.ok()) return handle.error().kernel_ret();
+      if (ion_profile_has(dev->profile, ION_SW_USER_REF_COUNT)) pass_to_user(handle.value()).IgnoreError();
       data.allocation.handle = handle.value()->id;
       cleanup_handle = handle.value();
       break;
@@ -102,7 +107,12 @@ long ion_ioctl(struct file* filp, unsigned int cmd, unsigned long arg) {
         mutex_unlock(&client->lock);
         return handle.error().kernel_ret();
       }
-      ion_free_nolock(client, handle.value());
+      // Profile android-3.18 (switch user_ref_count): user_ion_free_nolock() @ v4.9.299 drops a user reference.
+      if (ion_profile_has(dev->profile, ION_SW_USER_REF_COUNT)) {
+        user_ion_free_nolock(client, handle.value());
+      } else {
+        ion_free_nolock(client, handle.value());
+      }
       // Test-only (ion_priv.h: ion_injected_bugs): besides the reference ion_handle_get_by_id_nolock() took, a
       // handle still referenced after the free's put is held by another import.
       if (ion_injected_bugs.free_unlinks_referenced_handle && kref_read(&handle.value()->ref) > 1) {
@@ -123,6 +133,8 @@ long ion_ioctl(struct file* filp, unsigned int cmd, unsigned long arg) {
     }
     case ION_IOC_IMPORT: {
       ErrnoOr<struct ion_handle*> handle = ion_import_dma_buf(client, data.fd.fd);
+      // Profile android-3.18 (switch user_ref_count): the import's reference becomes a user reference.
+      if (handle.ok() && ion_profile_has(dev->profile, ION_SW_USER_REF_COUNT)) handle = pass_to_user(handle.value());
       if (!handle.ok()) {
         ret = handle.error().kernel_ret();
       } else {
@@ -158,12 +170,26 @@ long ion_ioctl(struct file* filp, unsigned int cmd, unsigned long arg) {
       return -ENOTTY;
   }
 
+  const bool grabbed = ion_profile_has(dev->profile, ION_SW_ALLOC_GRAB_HANDLE);
   if (dir & kIocRead) {
     if (copy_to_user(arg, &data, ioc_size(cmd))) {
-      if (cleanup_handle) ion_free(client, cleanup_handle);
+      if (cleanup_handle) {
+        if (ion_profile_has(dev->profile, ION_SW_USER_REF_COUNT)) {
+          // Mirrors ion-ioctl.c:ion_ioctl() @ v4.9.299: the user reference and the grabbed one, in one section.
+          mutex_lock(&client->lock);
+          user_ion_free_nolock(client, cleanup_handle);
+          if (grabbed) ion_handle_put_nolock(cleanup_handle);
+          mutex_unlock(&client->lock);
+        } else {
+          ion_free(client, cleanup_handle);
+          if (grabbed) ion_handle_put(cleanup_handle);
+        }
+      }
       return -EFAULT;
     }
   }
+  // Profile android-3.18 (switch alloc_grab_handle): ALLOC's grabbed reference ends with the ioctl.
+  if (cleanup_handle && grabbed) ion_handle_put(cleanup_handle);
   return ret;
 }
 

@@ -377,11 +377,23 @@ int ion_handle_put(struct ion_handle* handle) {
   return ret;
 }
 
-// Mirrors ion.c:ion_handle_get_by_id_nolock() @ v4.4.
+// Mirrors ion.c:ion_handle_get_check_overflow() @ v4.9.299 (Android 3.18 marlin; profile android-3.18, switch
+// handle_overflow_check). With the model's narrowed counters (kref_set_counter_bits) the wrap comes sooner.
+ErrnoOr<struct ion_handle*> ion_handle_get_check_overflow(struct ion_handle* handle) {
+  if (kref_read(&handle->ref) + 1 == 0) return Errno(-EOVERFLOW);
+  ion_handle_get(handle);
+  return handle;
+}
+
+// Mirrors ion.c:ion_handle_get_by_id_nolock() @ v4.4 (profile android-3.18, switch handle_overflow_check: the
+// reference through ion_handle_get_check_overflow(), @ v4.9.299).
 ErrnoOr<struct ion_handle*> ion_handle_get_by_id_nolock(struct ion_client* client, int id) {
   struct ion_handle* handle = static_cast<struct ion_handle*>(idr_find(&client->idr, id));
-  if (handle) ion_handle_get(handle);
   if (!handle) return Errno(-EINVAL);
+  if (ion_profile_has(client->dev->profile, ION_SW_HANDLE_OVERFLOW_CHECK)) {
+    return ion_handle_get_check_overflow(handle);
+  }
+  ion_handle_get(handle);
   return handle;
 }
 
@@ -421,9 +433,13 @@ ErrnoOr<struct ion_buffer*> ion_alloc_buffer(struct ion_device* dev, size_t len,
 }
 }  // namespace
 
-// Mirrors ion.c:ion_alloc() @ v4.4.
-ErrnoOr<struct ion_handle*> ion_alloc(struct ion_client* client, size_t len, size_t align, unsigned int heap_id_mask,
-                                      unsigned int flags) {
+// Mirrors ion.c:ion_alloc() @ v4.4, as ion.c:__ion_alloc() @ v4.9.299 (Android 3.18 marlin) split it: with
+// grab_handle (profile android-3.18, switch alloc_grab_handle) a second handle reference is taken under
+// client->lock before ion_handle_add() makes the id visible, so a FREE of the id from another thread cannot
+// destroy the handle under the ioctl. If ion_handle_add() then fails, upstream puts once and the grabbed
+// reference keeps the handle (and buffer) forever; the model does the same.
+ErrnoOr<struct ion_handle*> __ion_alloc(struct ion_client* client, size_t len, size_t align, unsigned int heap_id_mask,
+                                        unsigned int flags, bool grab_handle) {
   ErrnoOr<struct ion_buffer*> buffer = ion_alloc_buffer(client->dev, len, align, heap_id_mask, flags);
   if (!buffer.ok()) return buffer.error();
 
@@ -433,6 +449,7 @@ ErrnoOr<struct ion_handle*> ion_alloc(struct ion_client* client, size_t len, siz
   if (!handle.ok()) return handle;
 
   mutex_lock(&client->lock);
+  if (grab_handle) ion_handle_get(handle.value());
   const int ret = ion_handle_add(client, handle.value());
   mutex_unlock(&client->lock);
   if (ret) {
@@ -440,6 +457,72 @@ ErrnoOr<struct ion_handle*> ion_alloc(struct ion_client* client, size_t len, siz
     return Errno(ret);
   }
   return handle;
+}
+
+// Mirrors ion.c:ion_alloc() @ v4.9.299: the in-kernel interface never grabs.
+ErrnoOr<struct ion_handle*> ion_alloc(struct ion_client* client, size_t len, size_t align, unsigned int heap_id_mask,
+                                      unsigned int flags) {
+  return __ion_alloc(client, len, align, heap_id_mask, flags, false);
+}
+
+namespace {
+
+// The width of handle->user_ref_count: an unsigned int, narrowed with the model's counters
+// (kref_set_counter_bits) so that overflow experiments reach its wrap too.
+unsigned int user_ref_mask() {
+  const int bits = kref_counter_bits();
+  return bits >= 32 ? ~0U : (1U << bits) - 1;
+}
+
+// Mirrors ion-ioctl.c:user_ion_handle_get() @ v4.9.299: the first user reference takes the user's kref.
+void user_ion_handle_get(struct ion_handle* handle) {
+  if (handle->user_ref_count++ == 0) kref_get(&handle->ref);
+  handle->user_ref_count &= user_ref_mask();
+}
+
+// Mirrors ion-ioctl.c:user_ion_handle_get_check_overflow() @ v4.9.299.
+ErrnoOr<struct ion_handle*> user_ion_handle_get_check_overflow(struct ion_handle* handle) {
+  if (((handle->user_ref_count + 1) & user_ref_mask()) == 0) return Errno(-EOVERFLOW);
+  user_ion_handle_get(handle);
+  return handle;
+}
+
+// Mirrors ion-ioctl.c:user_ion_handle_put_nolock() @ v4.9.299: the last user reference puts the user's kref.
+// Upstream returns an uninitialised int when the count stays above zero; no caller reads it, and the model
+// returns 0 there.
+int user_ion_handle_put_nolock(struct ion_handle* handle) {
+  handle->user_ref_count = (handle->user_ref_count - 1) & user_ref_mask();
+  if (handle->user_ref_count == 0) return ion_handle_put_nolock(handle);
+  return 0;
+}
+
+}  // namespace
+
+// Mirrors ion-ioctl.c:pass_to_user() @ v4.9.299 (Android 3.18 marlin): under client->lock, a user reference is
+// taken and the caller's temporary reference dropped; the handle is not validated again, because the caller's
+// reference kept it alive.
+ErrnoOr<struct ion_handle*> pass_to_user(struct ion_handle* handle) {
+  struct ion_client* client = handle->client;
+  mutex_lock(&client->lock);
+  ErrnoOr<struct ion_handle*> ret = user_ion_handle_get_check_overflow(handle);
+  ion_handle_put_nolock(handle);
+  mutex_unlock(&client->lock);
+  return ret;
+}
+
+// Mirrors ion-ioctl.c:user_ion_free_nolock() @ v4.9.299 (Android 3.18 marlin).
+void user_ion_free_nolock(struct ion_client* client, struct ion_handle* handle) {
+  WARN_ON(client != handle->client);
+  const bool valid_handle = ion_handle_validate(client, handle);
+  if (!valid_handle) {
+    WARN(1, "%s: invalid handle passed to free.\n", __func__);
+    return;
+  }
+  if (handle->user_ref_count == 0) {
+    WARN(1, "%s: User does not have access!\n", __func__);
+    return;
+  }
+  user_ion_handle_put_nolock(handle);
 }
 
 struct ion_injected_bugs ion_injected_bugs;
@@ -629,12 +712,15 @@ ErrnoOr<struct ion_client*> ion_client_create(struct ion_device* dev, const char
 }
 
 // Mirrors ion.c:ion_client_destroy() @ v4.4: handles are destroyed directly, whatever their counts, without
-// client->lock (as v4.4; Android 3.18 takes it).
+// client->lock. Profile android-3.18 (switch client_destroy_lock): the walk and idr_destroy() run under
+// client->lock, as ion.c:ion_client_destroy() @ Android 3.18 marlin.
 void ion_client_destroy(struct ion_client* client) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   struct ion_device* dev = client->dev;
   struct rb_node* n;
-  // No client->lock around the walk, as v4.4 (the module takes it: see the Divergence in kmod/ion.c and the
-  // lock notes in kmod/ion_priv.h).
+  // v4.4 takes no client->lock around the walk (the module does: see the Divergence in kmod/ion.c and the lock
+  // notes in kmod/ion_priv.h).
+  const bool locked = ion_profile_has(dev->profile, ION_SW_CLIENT_DESTROY_LOCK);
+  if (locked) mutex_lock(&client->lock);
   while ((n = rb_first(&client->handles))) {
     struct ion_handle* handle = rb_entry(n, struct ion_handle, node);
     // Canonical-dump bookkeeping (not in v4.4): this handle holds the buffer's last reference.
@@ -642,6 +728,7 @@ void ion_client_destroy(struct ion_client* client) ABSL_NO_THREAD_SAFETY_ANALYSI
     ion_handle_destroy(&handle->ref);
   }
   idr_destroy(&client->idr);
+  if (locked) mutex_unlock(&client->lock);
 
   down_write(&dev->lock);
   rb_erase(&client->node, &dev->clients);
@@ -873,7 +960,12 @@ ErrnoOr<struct ion_handle*> ion_import_dma_buf(struct ion_client* client, int fd
   // If a handle exists for this buffer just take a reference to it.
   handle = ion_handle_lookup(client, buffer);
   if (handle.ok()) {
-    ion_handle_get(handle.value());
+    // Profile android-3.18, switch handle_overflow_check: ion_handle_get_check_overflow() @ v4.9.299.
+    if (ion_profile_has(client->dev->profile, ION_SW_HANDLE_OVERFLOW_CHECK)) {
+      handle = ion_handle_get_check_overflow(handle.value());
+    } else {
+      ion_handle_get(handle.value());
+    }
     mutex_unlock(&client->lock);
     dma_buf_put(dmabuf);
     return handle;

@@ -175,6 +175,9 @@ struct ion_handle {
   struct rb_node node;
   unsigned int kmap_cnt;
   int id;
+  // Mirrors ion_priv.h:struct ion_handle.user_ref_count @ v4.9.299 (Android 3.18 marlin; profile android-3.18,
+  // switch user_ref_count): userspace's references, which together hold one kref. Unused by other profiles.
+  unsigned int user_ref_count;
 };
 
 // Mirrors ion.c:struct ion_vma_list @ v4.4.
@@ -212,6 +215,19 @@ struct ion_injected_bugs {
 };
 extern struct ion_injected_bugs ion_injected_bugs;
 
+// Mirrors ion.c:__ion_alloc() @ v4.9.299 (Android 3.18 marlin; switch alloc_grab_handle): ion_alloc() that, with
+// grab_handle, takes a second handle reference under client->lock before the id is visible.
+ErrnoOr<struct ion_handle*> __ion_alloc(struct ion_client* client, size_t len, size_t align, unsigned int heap_id_mask,
+                                        unsigned int flags, bool grab_handle);
+// Mirrors ion.c:ion_handle_get_check_overflow() @ v4.9.299 (Android 3.18 marlin; switch handle_overflow_check):
+// a reference, or -EOVERFLOW when the count would wrap to 0.
+ErrnoOr<struct ion_handle*> ion_handle_get_check_overflow(struct ion_handle* handle);
+// Mirrors ion-ioctl.c:pass_to_user() @ v4.9.299 (switch user_ref_count): turns the caller's temporary reference
+// into a user reference (-EOVERFLOW when the user count would wrap).
+ErrnoOr<struct ion_handle*> pass_to_user(struct ion_handle* handle) ABSL_LOCKS_EXCLUDED(handle->client->lock);
+// Mirrors ion-ioctl.c:user_ion_free_nolock() @ v4.9.299 (switch user_ref_count): drops one user reference.
+void user_ion_free_nolock(struct ion_client* client, struct ion_handle* handle)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(client->lock);
 // Mirrors ion.c:ion_free_nolock() @ v4.4: WARNs for a handle that is not the client's.
 void ion_free_nolock(struct ion_client* client, struct ion_handle* handle) ABSL_EXCLUSIVE_LOCKS_REQUIRED(client->lock);
 // Mirrors ion.c:ion_free() @ v4.4.0 (profile 4.4.0): validate under client->lock, unlock, then ion_handle_put().

@@ -159,9 +159,12 @@ std::string ion_canonical_dump(struct ion_device* dev) ABSL_NO_THREAD_SAFETY_ANA
       handles[handle->id] = handle;
     }
     out += format("client c%lu handles=%zu\n", client->serial, handles.size());
+    // Profile android-3.18 (switch user_ref_count): userspace's references, counted apart from the kref.
+    const bool user_refs = ion_profile_has(dev->profile, ION_SW_USER_REF_COUNT);
     for (const auto& [id, handle] : handles) {
-      out += format("  handle %d b%lu ref=%d kmap=%u\n", id, handle->buffer->serial, kref_read(&handle->ref),
+      out += format("  handle %d b%lu ref=%d kmap=%u", id, handle->buffer->serial, kref_read(&handle->ref),
                     handle->kmap_cnt);
+      out += user_refs ? format(" user=%u\n", handle->user_ref_count) : "\n";
     }
     mutex_unlock(&client->lock);
   }

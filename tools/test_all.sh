@@ -56,8 +56,11 @@ step "trace crosscheck: the scenario corpus and 2,000 random traces, model vs th
 bazel build //tools/ionsim //tools/trace:ionsim-guest-replay
 bazel-bin/tools/ionsim/ionsim crosscheck --random 2000 --seed 1 --out-dir "$(mktemp -d)" tests/traces/*.trace
 
+step "fuzz corpora on the module: every committed ion_ops_fuzzer input, decoded, on the fuzz board"
+bazel-bin/tools/ionsim/ionsim crosscheck --corpus fuzz/corpus/ion_ops,fuzz/reproducers/ion_ops --out-dir "$(mktemp -d)"
+
 step "trace crosscheck per profile: each profile's scenario traces and 500 random traces (docs/profiles.md)"
-for profile in 4.4 4.4.0; do
+for profile in 4.4 4.4.0 android-3.18; do
   bazel-bin/tools/ionsim/ionsim crosscheck --profile "$profile" --random 500 --seed 1 --out-dir "$(mktemp -d)" \
     tests/traces/"$profile"/*.trace
 done

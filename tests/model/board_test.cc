@@ -1112,7 +1112,7 @@ TEST(BoardTest, ProfileRecordNamesAKnownProfileOnceAndIsRenderedBack) {
 
   Board unknown = Parse("board b\nram size=64M\nprofile 3.18\n");
   EXPECT_EQ(unknown.ret, -EINVAL);
-  EXPECT_EQ(unknown.err, "board:3: unknown profile '3.18' (known: 4.4-compat, 4.4, 4.4.0)");
+  EXPECT_EQ(unknown.err, "board:3: unknown profile '3.18' (known: 4.4-compat, 4.4, 4.4.0, android-3.18)");
   Board twice = Parse("board b\nprofile 4.4\nram size=64M\nprofile 4.4.0\n");
   EXPECT_EQ(twice.ret, -EINVAL);
   EXPECT_EQ(twice.err, "board:4: duplicate profile record (first at line 2)");

@@ -4,6 +4,7 @@
 // model (the board's profile record: board_test.cc). 4.4-compat is v4.4.121 with HEAP_QUERY (v4.11), the 4.12 ALLOC and
 // DMA_BUF_IOCTL_SYNC (v4.6); 4.4 is strict v4.4.121; 4.4.0 is v4.4 before the CVE-2016-9120 fix.
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -42,23 +43,40 @@ TEST(IonProfileTableTest, DefaultIsTheCompatMixAndEveryProfileIsFoundByItsName) 
     EXPECT_GT(std::strlen(p->upstream), 0u);
     EXPECT_LE(std::strlen(p->name), static_cast<size_t>(ION_PROFILE_NAME_MAX));
   }
-  EXPECT_THAT(names, ::testing::ElementsAre("4.4-compat", "4.4", "4.4.0"));
+  EXPECT_THAT(names, ::testing::ElementsAre("4.4-compat", "4.4", "4.4.0", "android-3.18"));
   EXPECT_EQ(ion_profile_find("4.14"), nullptr);
   EXPECT_EQ(ion_profile_find(nullptr), nullptr);
   char list[128];
   ion_profile_names(list, sizeof(list));
-  EXPECT_STREQ(list, "4.4-compat, 4.4, 4.4.0");
+  EXPECT_STREQ(list, "4.4-compat, 4.4, 4.4.0, android-3.18");
 }
 
-TEST(IonProfileTableTest, EverySwitchNamesItsUpstreamSourceAndTheCompatProfileHasThemAll) {
+TEST(IonProfileTableTest, EverySwitchNamesItsUpstreamSourceAndSomeProfileHasIt) {
   for (int sw = 0; sw < ION_SW_COUNT; sw++) {
     const struct ion_profile_switch_info* info = ion_profile_switch_info(static_cast<ion_profile_switch>(sw));
     ASSERT_NE(info, nullptr);
     EXPECT_THAT(info->provenance, HasSubstr(" @ ")) << info->name;
     EXPECT_THAT(info->provenance, HasSubstr("()")) << info->name;
     EXPECT_GT(std::strlen(info->without), 0u) << info->name;
-    EXPECT_TRUE(ion_profile_has(ion_profile_default(), static_cast<ion_profile_switch>(sw))) << info->name;
+    bool someone = false;
+    for (unsigned int i = 0; ion_profile_at(i) != nullptr; i++) {
+      someone |= ion_profile_has(ion_profile_at(i), static_cast<ion_profile_switch>(sw));
+    }
+    EXPECT_TRUE(someone) << info->name;
   }
+  // The default keeps v4.4.121's core with the three later ABI additions, and none of Android's hardening.
+  for (ion_profile_switch sw : {ION_SW_HEAP_QUERY, ION_SW_NEW_ALLOC, ION_SW_DMA_BUF_SYNC, ION_SW_FREE_ONE_LOCK}) {
+    EXPECT_TRUE(ion_profile_has(ion_profile_default(), sw)) << sw;
+  }
+  const ion_profile* android = ion_profile_find("android-3.18");
+  for (ion_profile_switch sw : {ION_SW_USER_REF_COUNT, ION_SW_ALLOC_GRAB_HANDLE, ION_SW_HANDLE_OVERFLOW_CHECK,
+                                ION_SW_CLIENT_DESTROY_LOCK}) {
+    EXPECT_FALSE(ion_profile_has(ion_profile_default(), sw)) << sw;
+    EXPECT_TRUE(ion_profile_has(android, sw)) << sw;
+  }
+  EXPECT_TRUE(ion_profile_has(android, ION_SW_FREE_ONE_LOCK));
+  EXPECT_FALSE(ion_profile_has(android, ION_SW_HEAP_QUERY));
+  EXPECT_FALSE(ion_profile_has(android, ION_SW_DMA_BUF_SYNC));
   EXPECT_EQ(ion_profile_switch_info(ION_SW_COUNT), nullptr);
   EXPECT_FALSE(ion_profile_has(nullptr, ION_SW_HEAP_QUERY));
   const ion_profile* strict = ion_profile_find("4.4");
@@ -191,6 +209,107 @@ TEST_F(IonProfileTest, PreFixFreeTakesTheClientLockFourTimesWithTheSameResult) {
   EXPECT_THAT(ion_->Free(fd_, 1), IsOk());
   EXPECT_THAT(ion_->Free(fd_, 1), IsOk());
   EXPECT_THAT(ion_->Free(fd_, 1), IsErrno(EINVAL));
+  EXPECT_THAT(backend_->close(proc_, shared.value()), IsOk());
+}
+
+int ClientLocksOf(const std::function<void()>& op) {
+  g_client_locks = 0;
+  k::set_lock_hook(CountClientLocks);
+  op();
+  k::set_lock_hook(nullptr);
+  return g_client_locks;
+}
+
+// Android 3.18: userspace's references are counted apart; repeated IMPORTs leave the kref alone and every one
+// of them needs its FREE.
+TEST_F(IonProfileTest, AndroidFreeDropsOneUserReferenceAndTheKrefWithTheLast) {
+  Boot("android-3.18");
+  ASSERT_THAT(ion_->Alloc(fd_, 4096, 0, kCarveoutMask, 0), IsOkAndHolds(1));
+  ErrnoOr<int> shared = ion_->Share(fd_, 1);
+  ASSERT_THAT(shared, IsOk());
+  EXPECT_THAT(ion_->Import(fd_, shared.value()), IsOkAndHolds(1));
+  EXPECT_THAT(ion_->Import(fd_, shared.value()), IsOkAndHolds(1));
+  ErrnoOr<std::string> dump = backend_->canonical_dump();
+  ASSERT_THAT(dump, IsOk());
+  EXPECT_THAT(dump.value(), HasSubstr("  handle 1 b1 ref=1 kmap=0 user=3\n"));
+  EXPECT_THAT(ion_->Free(fd_, 1), IsOk());
+  EXPECT_THAT(ion_->Free(fd_, 1), IsOk());
+  EXPECT_THAT(ion_->Free(fd_, 1), IsOk());
+  EXPECT_THAT(ion_->Free(fd_, 1), IsErrno(EINVAL));
+  EXPECT_EQ(k::bug_event_count(k::BugKind::kWarn), 0u);
+  EXPECT_THAT(backend_->close(proc_, shared.value()), IsOk());
+}
+
+// The same three references on v4.4 are three krefs of the handle, and no user= column is printed.
+TEST_F(IonProfileTest, V44ImportsMoveTheHandleKref) {
+  Boot("4.4");
+  ASSERT_THAT(ion_->Alloc(fd_, 4096, 0, kCarveoutMask, 0), IsOkAndHolds(1));
+  ErrnoOr<int> shared = ion_->Share(fd_, 1);
+  ASSERT_THAT(shared, IsOk());
+  EXPECT_THAT(ion_->Import(fd_, shared.value()), IsOkAndHolds(1));
+  EXPECT_THAT(ion_->Import(fd_, shared.value()), IsOkAndHolds(1));
+  ErrnoOr<std::string> dump = backend_->canonical_dump();
+  ASSERT_THAT(dump, IsOk());
+  EXPECT_THAT(dump.value(), HasSubstr("  handle 1 b1 ref=3 kmap=0\n"));
+  for (int i = 0; i < 3; i++) EXPECT_THAT(ion_->Free(fd_, 1), IsOk());
+  EXPECT_THAT(backend_->close(proc_, shared.value()), IsOk());
+}
+
+// ALLOC on Android 3.18 takes client->lock three times (the grab with ion_handle_add(), pass_to_user(), the
+// grab's put when the ioctl ends); v4.4 once.
+TEST_F(IonProfileTest, AndroidAllocHoldsAGrabbedReferenceUntilTheIoctlEnds) {
+  Boot("android-3.18");
+  EXPECT_EQ(ClientLocksOf([&] { EXPECT_THAT(ion_->Alloc(fd_, 4096, 0, kCarveoutMask, 0), IsOkAndHolds(1)); }), 3);
+  ErrnoOr<std::string> dump = backend_->canonical_dump();
+  ASSERT_THAT(dump, IsOk());
+  EXPECT_THAT(dump.value(), HasSubstr("  handle 1 b1 ref=1 kmap=0 user=1\n"));
+  EXPECT_THAT(ion_->Free(fd_, 1), IsOk());
+}
+
+TEST_F(IonProfileTest, V44AllocTakesTheClientLockOnce) {
+  Boot("4.4");
+  EXPECT_EQ(ClientLocksOf([&] { EXPECT_THAT(ion_->Alloc(fd_, 4096, 0, kCarveoutMask, 0), IsOkAndHolds(1)); }), 1);
+  EXPECT_THAT(ion_->Free(fd_, 1), IsOk());
+}
+
+// Reference section 5 item 4 with 8-bit counters: on v4.4 the 255th IMPORT wraps the handle's kref; on
+// Android 3.18 it fails with EOVERFLOW (the user count would wrap) and nothing wraps.
+class IonOverflowTest : public IonProfileTest {
+ protected:
+  void SetUp() override {
+    k::kref_set_counter_bits(8);
+    k::kref_reset_wrap_count();
+  }
+  void TearDown() override {
+    IonProfileTest::TearDown();
+    k::kref_set_counter_bits(32);
+    k::clear_bug_events();
+  }
+};
+
+TEST_F(IonOverflowTest, AndroidImportGivesEoverflowBeforeTheUserCountWraps) {
+  Boot("android-3.18");
+  ASSERT_THAT(ion_->Alloc(fd_, 4096, 0, kCarveoutMask, 0), IsOkAndHolds(1));
+  ErrnoOr<int> shared = ion_->Share(fd_, 1);
+  ASSERT_THAT(shared, IsOk());
+  for (int i = 0; i < 254; i++) ASSERT_THAT(ion_->Import(fd_, shared.value()), IsOkAndHolds(1)) << i;
+  EXPECT_THAT(ion_->Import(fd_, shared.value()), IsErrno(EOVERFLOW));
+  EXPECT_EQ(k::kref_wrap_count(), 0u);
+  for (int i = 0; i < 255; i++) ASSERT_THAT(ion_->Free(fd_, 1), IsOk()) << i;
+  EXPECT_THAT(ion_->Free(fd_, 1), IsErrno(EINVAL));
+  EXPECT_THAT(backend_->close(proc_, shared.value()), IsOk());
+}
+
+TEST_F(IonOverflowTest, V44ImportWrapsTheHandleKref) {
+  Boot("4.4");
+  ASSERT_THAT(ion_->Alloc(fd_, 4096, 0, kCarveoutMask, 0), IsOkAndHolds(1));
+  ErrnoOr<int> shared = ion_->Share(fd_, 1);
+  ASSERT_THAT(shared, IsOk());
+  // An 8-bit two's-complement count goes 1 .. 127, wraps to -128, and reaches -1 after 254 IMPORTs.
+  for (int i = 0; i < 254; i++) ASSERT_THAT(ion_->Import(fd_, shared.value()), IsOkAndHolds(1)) << i;
+  EXPECT_EQ(k::kref_wrap_count(), 1u);
+  // The next IMPORT takes the count to 0 without a release: the handle is still in the idr with no references.
+  EXPECT_THAT(ion_->Import(fd_, shared.value()), IsOkAndHolds(1));
   EXPECT_THAT(backend_->close(proc_, shared.value()), IsOk());
 }
 

@@ -3,6 +3,7 @@
 // The ionsim command line (tools/ionsim/cli.h), through the binary: every subcommand rejects a misspelt flag
 // with exit code 2 and names it, --help is generated from the flag definitions, both flag syntaxes mean the
 // same, README's command table is `ionsim help --markdown`, and `gen --board` writes traces that board runs.
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::IsSupersetOf;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 TEST(CliTest, HelpListsEveryCommand) {
@@ -63,18 +65,74 @@ TEST(CliTest, EveryCommandHasGeneratedHelpNamingItsFlags) {
 
 TEST(CliTest, EveryCommandThatBootsAModelRejectsAnUnknownProfileTheSameWay) {
   const std::vector<std::vector<std::string>> commands = {
-      {"run"}, {"replay", "x.trace"}, {"explore", "x.trace"}, {"gen"}, {"crosscheck"}, {"decode", "x.input"},
-      {"fuzz"}};
+      {"run"},  {"demo"},     {"replay", "x.trace"},   {"explore", "x.trace"},
+      {"gen"},  {"crosscheck"}, {"decode", "x.input"}, {"fuzz"}};
   for (std::vector<std::string> args : commands) {
     const std::string command = args[0];
     args.push_back("--profile=4.5");
     const Outcome o = RunIonsim(args);
     EXPECT_EQ(o.code, 2) << command;
     EXPECT_THAT(o.err, HasSubstr("ionsim " + command +
-                                 ": bad value '4.5' for --profile (NAME: one of 4.4-compat, 4.4, 4.4.0)"))
+                                 ": bad value '4.5' for --profile (NAME: one of 4.4-compat, 4.4, 4.4.0, android-3.18)"))
         << command;
     EXPECT_EQ(o.out, "") << command;
   }
+}
+
+TEST(CliTest, EveryCommandThatBootsAModelTakesBoardAndRejectsAnUnknownOne) {
+  const std::vector<std::vector<std::string>> commands = {
+      {"run"},  {"demo"},     {"replay", "x.trace"},   {"explore", "x.trace"},
+      {"gen"},  {"crosscheck"}, {"decode", "x.input"}, {"fuzz"}};
+  for (std::vector<std::string> args : commands) {
+    const std::string command = args[0];
+    args.push_back("--board=no-such-board");
+    const Outcome o = RunIonsim(args);
+    EXPECT_EQ(o.code, 2) << command;
+    EXPECT_THAT(o.err, HasSubstr("ionsim " + command +
+                                 ": bad value 'no-such-board' for --board (NAME|FILE: an embedded board, one of "
+                                 "dummy, msm8x25, phone, or a readable board file; no-such-board: No such file or "
+                                 "directory)"))
+        << command << ": " << o.err;
+    EXPECT_EQ(o.out, "") << command;
+  }
+}
+
+// A fuzz input decoded for a board names the board and allocates from the board's heaps, and the board's
+// machine runs it (--run records every result); on the fuzz board the same input names only the fuzz heaps.
+TEST(CliTest, DecodeUsesTheHeapsOfTheBoardItIsGiven) {
+  // Records of 8 bytes (fuzz/ion_program.h): byte 0 picks the operation (8: alloc), byte 1 the client, byte 3
+  // the length (4: 4 KiB), byte 4 the heap (below 5: the board's heap of that index, modulo the heap count).
+  std::string input;
+  for (char heap = 0; heap < 5; ++heap) input += std::string({8, 0, 0, 4, heap, 0, 0, 0});
+  const std::string path = TempPath("decode-board.input");
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << input;
+  }
+  const Outcome msm = RunIonsim({"decode", "--board=msm8x25", "--run", path});
+  ASSERT_EQ(msm.code, 0) << msm.err;
+  EXPECT_THAT(msm.out, HasSubstr("\nboard msm8x25\n"));
+  EXPECT_THAT(msm.out, HasSubstr("# Board msm8x25: heaps vmalloc 30, camera_preview 20, audio 28, sf 24."));
+  for (const std::string heap : {"vmalloc", "camera_preview", "audio", "sf"}) {
+    EXPECT_THAT(msm.out, HasSubstr("heap=" + heap + "  # ")) << msm.out;
+  }
+  EXPECT_THAT(msm.out, Not(HasSubstr("heap=system")));
+  const Outcome fuzz_board = RunIonsim({"decode", path});
+  ASSERT_EQ(fuzz_board.code, 0) << fuzz_board.err;
+  EXPECT_THAT(fuzz_board.out, HasSubstr("\nboard fuzz/fuzz.board\n"));
+  EXPECT_THAT(fuzz_board.out, HasSubstr("heap=system_contig\n"));
+}
+
+// demo's ION walk-through runs on the board's first carveout heap, with sizes in proportion.
+TEST(CliTest, DemoRunsItsIonWalkThroughOnTheBoardsCarveout) {
+  const Outcome msm = RunIonsim({"demo", "--board=msm8x25"});
+  ASSERT_EQ(msm.code, 0) << msm.err;
+  EXPECT_THAT(msm.out, HasSubstr("through /dev/ion on a 18 MiB carveout (heap id 20)"));
+  EXPECT_THAT(msm.out, HasSubstr("/sys/kernel/debug/ion/heaps/camera_preview:"));
+  const Outcome plain = RunIonsim({"demo"});
+  ASSERT_EQ(plain.code, 0) << plain.err;
+  EXPECT_THAT(plain.out, HasSubstr("through /dev/ion on a 10 MiB carveout (heap id 2)"));
+  EXPECT_THAT(plain.out, HasSubstr("ION_IOC_ALLOC 4 MiB"));
 }
 
 TEST(CliTest, AFlagOfAnotherCommandIsRejected) {

@@ -431,6 +431,31 @@ TEST_F(JsonSchemaTest, CrosscheckDivergenceMinimisedWithTheKernelsResults) {
   EXPECT_THAT(o.err, HasSubstr("minimising round 1: "));
 }
 
+// --corpus decodes every fuzz input of a directory (in file-name order) into a trace on the fuzz board and
+// cross-checks it like a trace file: the fake kernel answers id 7 where the model allocates handle 2, so the
+// input with two allocations diverges and the one with a single allocation agrees.
+TEST_F(JsonSchemaTest, CrosscheckDecodesAFuzzCorpus) {
+  const std::string dir = TempPath("corpus");
+  mkdir(dir.c_str(), 0755);
+  // 8-byte records (fuzz/ion_program.h): operation 8 is alloc; byte 3 picks 4 KiB, byte 4 the system heap.
+  const std::string alloc = std::string({8, 0, 0, 4, 0, 0, 0, 0});
+  std::ofstream(dir + "/a-one", std::ios::binary) << alloc;
+  std::ofstream(dir + "/b-two", std::ios::binary) << alloc + alloc;
+  const Outcome o = RunIonsim({"crosscheck", "--json", "--no-minimise", "--qemu=tests/tools/fake_qemu.sh",
+                               "--guest-bin=/bin/true", "--out-dir=" + TempPath("corpus-out"), "--corpus=" + dir});
+  EXPECT_EQ(o.code, 1) << o.err;
+  EXPECT_EQ(Problems(o.out), "");
+  const Value v = ParseJson(o.out);
+  ASSERT_NE(v.Get("traces"), nullptr);
+  ASSERT_EQ(v.Get("traces")->array.size(), 2u);
+  EXPECT_EQ(v.Get("traces")->array[0].Get("name")->string, "corpus-a-one");
+  EXPECT_EQ(v.Get("traces")->array[0].Get("verdict")->string, "agree");
+  EXPECT_EQ(v.Get("traces")->array[1].Get("name")->string, "corpus-b-two");
+  EXPECT_EQ(v.Get("traces")->array[1].Get("verdict")->string, "diverge");
+  EXPECT_THAT(v.Get("traces")->array[1].Get("difference")->string,
+              HasSubstr("kernel: 4 H2 = alloc C1 len=4K heap=system => ok id=7"));
+}
+
 TEST_F(JsonSchemaTest, Fuzz) {
   // A stand-in for a libFuzzer binary: one fork-mode status line.
   const std::string fake = TempPath("fake_fuzzer");

@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -29,6 +30,7 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/flags/marshalling.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -41,6 +43,7 @@
 #include "model/backend/model_backend.h"
 #include "tools/ionsim/cli.h"
 #include "tools/ionsim/flags.h"
+#include "fuzz/ion_program.h"
 #include "tools/ionsim/inputs.h"
 #include "tools/ionsim/json.h"
 #include "tools/ionsim/progress.h"
@@ -58,6 +61,9 @@ ABSL_FLAG(std::string, qemu, "tools/qemu/ionsim-qemu", "<PATH> the QEMU harness"
 ABSL_FLAG(uint64_t, max_rounds, 40, "<R> minimisation rounds at most (each round is one boot)");
 ABSL_FLAG(bool, no_minimise, false, "report divergences without minimising them");
 ABSL_FLAG(std::string, junit, "", "<FILE> also write the results as JUnit XML, one test case per trace");
+ABSL_FLAG(std::vector<std::string>, corpus, {},
+          "<DIR,...> also cross-check every ion_ops_fuzzer input in these directories, decoded into a trace as "
+          "`ionsim decode` does (the board defaults to the fuzz board)");
 ABSL_FLAG(bool, fresh_machines, false,
           "the model boots a machine per trace (default: one machine, the ION module reloaded between traces, as "
           "in the guest)");
@@ -83,6 +89,7 @@ struct Options {
   bool json = false;            // the report as one JSON document on stdout; the text goes to stderr
   std::string junit;            // where the JUnit XML goes, "" for none
   std::vector<std::string> files;
+  std::vector<std::string> corpora;  // ion_ops_fuzzer corpus directories
 };
 
 struct Item {
@@ -393,6 +400,30 @@ class Crosscheck {
       it.source = f;
       items.push_back(std::move(it));
     }
+    // Fuzz corpora: each input decoded as `ionsim decode` does, on the board of the run (the decoder's heap and
+    // debugfs names are that board's: SetFuzzMachineFlags), in file-name order.
+    for (const std::string& dir : o_.corpora) {
+      std::vector<std::string> inputs;
+      std::error_code ec;
+      for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+        if (e.is_regular_file()) inputs.push_back(e.path().string());
+      }
+      if (ec) return Fail("cannot read the corpus " + dir + ": " + ec.message());
+      std::sort(inputs.begin(), inputs.end());
+      for (const std::string& input : inputs) {
+        std::string bytes;
+        if (!ReadFile(input, &bytes)) return Fail("cannot read " + input);
+        Item it;
+        Trace decoded = fuzz::DecodeProgram(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+        decoded.board.clear();  // the run's board, which decoded it
+        // Parsed back from its text, so its line numbers are the text's, as the guest counts them.
+        it.text = trace::PrintTrace(decoded);
+        if (!trace::ParseTrace(it.text, &it.trace, &error)) return Fail(input + " (decoded): " + error);
+        it.name = Basename(dir) + "-" + Basename(input);
+        it.source = input + " (decoded)";
+        items.push_back(std::move(it));
+      }
+    }
     // The generator uses the board's heaps, without partial shrinks (generator.h).
     trace::GeneratorOptions gen = trace::GeneratorOptionsFor(runner_->config());
     gen.partial_shrink = false;
@@ -405,7 +436,7 @@ class Crosscheck {
       it.text = trace::PrintTrace(it.trace);
       items.push_back(std::move(it));
     }
-    if (items.empty()) return Fail("no traces (give TRACE files or --random N)");
+    if (items.empty()) return Fail("no traces (give TRACE files, --random N or --corpus DIR)");
 
     // The model: first with the invariant checker (a violation is a model failure by itself), then timed as the
     // guest runs: a module reload and the canonical output per trace.
@@ -785,7 +816,22 @@ int CrosscheckMain(const std::vector<std::string>& args) {
   if (o.ops == 0 || o.ops >= 100000) {
     return cli::UsageError("crosscheck", absl::StrFormat("bad value '%d' for --ops (K: 1 to 99999)", o.ops));
   }
-  o.board = absl::GetFlag(FLAGS_board);
+  const absl::StatusOr<std::string> board = BoardFlag();
+  if (!board.ok()) return cli::UsageError("crosscheck", board.status().message());
+  o.board = *board;
+  o.corpora = absl::GetFlag(FLAGS_corpus);
+  if (!o.corpora.empty()) {
+    // Fuzz inputs decode for the fuzz machine's board: --board, else the fuzz board (fuzz/fuzz.board, from the
+    // repository root).
+    if (o.board.empty()) {
+      o.board = fuzz::kFuzzBoardPath;
+      if (!std::filesystem::exists(o.board)) {
+        return cli::UsageError("crosscheck", absl::StrCat("--corpus without --board needs ", fuzz::kFuzzBoardPath,
+                                                          ": run from the repository root, or give --board"));
+      }
+    }
+    setenv(fuzz::kFuzzBoardEnv, o.board.c_str(), 1);
+  }
   const absl::StatusOr<std::string> profile = ProfileFlag();
   if (!profile.ok()) return cli::UsageError("crosscheck", profile.status().message());
   o.profile = *profile;

@@ -3,12 +3,15 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "fuzz/fuzz_machine.h"
 #include "fuzz/ion_program.h"
 #include "model/kernel/bug.h"
@@ -55,14 +58,44 @@ void AddExpectations(trace::Trace* t) {
   }
 }
 
+// What the decoded traces' header says of the machine they run on.
+std::string MachineComment() {
+  if (fuzz::FuzzBoardName() == fuzz::kFuzzBoardPath) {
+    return "# The fuzz board: 16 MiB of RAM; heaps system 0, system_contig 1, carveout 2 (1 MiB), chunk 3 (1 MiB,\n"
+           "# 4 KiB chunks), dma 4 (4 MiB CMA area). Replay from the repository root: ionsim replay FILE\n";
+  }
+  std::vector<std::string> heaps;
+  for (const auto& [name, id] : fuzz::FuzzHeaps()) heaps.push_back(absl::StrCat(name, " ", id));
+  return absl::StrCat("# Board ", fuzz::FuzzBoardName(), ": heaps ", absl::StrJoin(heaps, ", "),
+                      ". Replay: ionsim replay FILE\n");
+}
+
 }  // namespace
+
+absl::Status SetFuzzMachineFlags() {
+  const absl::StatusOr<std::string> board_flag = BoardFlag();
+  if (!board_flag.ok()) return board_flag.status();
+  const absl::StatusOr<std::string> profile = ProfileFlag();
+  if (!profile.ok()) return profile.status();
+  std::string board = *board_flag;
+  if (!board.empty()) {
+    // A board file is named by its absolute path, so the fuzzer processes and the decoded traces find it from
+    // any directory.
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(board, ec)) board = std::filesystem::absolute(board, ec).string();
+    setenv(fuzz::kFuzzBoardEnv, board.c_str(), 1);
+  }
+  if (!profile->empty()) setenv(fuzz::kFuzzProfileEnv, profile->c_str(), 1);
+  return absl::OkStatus();
+}
 
 int DecodeMain(const std::vector<std::string>& inputs) {
   const bool run = absl::GetFlag(FLAGS_run);
-  // The traces run (--run) on the fuzz machine under --profile, and name it in a `profile` line.
+  // The traces run (--run) on the fuzz machine of --board under --profile, and name both in their header lines.
+  if (const absl::Status status = SetFuzzMachineFlags(); !status.ok()) {
+    return cli::UsageError("decode", status.message());
+  }
   const absl::StatusOr<std::string> profile = ProfileFlag();
-  if (!profile.ok()) return cli::UsageError("decode", profile.status().message());
-  if (!profile->empty()) setenv(fuzz::kFuzzProfileEnv, profile->c_str(), 1);
   for (const std::string& path : inputs) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
@@ -75,8 +108,7 @@ int DecodeMain(const std::vector<std::string>& inputs) {
     const std::string base = path.substr(path.find_last_of('/') + 1);
     std::printf("# ion_ops_fuzzer input %s (%zu bytes), decoded by `ionsim decode%s`.\n", base.c_str(), bytes.size(),
                 run ? " --run" : "");
-    std::printf("# The fuzz board: 16 MiB of RAM; heaps system 0, system_contig 1, carveout 2 (1 MiB), chunk 3 (1 MiB,\n"
-                "# 4 KiB chunks), dma 4 (4 MiB CMA area). Replay from the repository root: ionsim replay FILE\n");
+    std::printf("%s", MachineComment().c_str());
     if (run) {
       std::fflush(stdout);
       AddExpectations(&t);

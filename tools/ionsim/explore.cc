@@ -37,6 +37,8 @@ namespace ionsim {
 
 int ExploreMain(const std::vector<std::string>& args) {
   const std::string& path = args.at(0);
+  const absl::StatusOr<std::string> board_flag = BoardFlag();
+  if (!board_flag.ok()) return cli::UsageError("explore", board_flag.status().message());
   const absl::StatusOr<std::string> profile = ProfileFlag();
   if (!profile.ok()) return cli::UsageError("explore", profile.status().message());
   const std::string strategy = absl::GetFlag(FLAGS_strategy);
@@ -89,7 +91,7 @@ int ExploreMain(const std::vector<std::string>& args) {
                   path);
     return cli::kExitError;
   }
-  const std::string board = absl::GetFlag(FLAGS_board);
+  const std::string& board = *board_flag;
   // One machine for every schedule, the ION module reloaded between them: booting dominates a run otherwise.
   absl::StatusOr<std::unique_ptr<trace::ModelRunner>> runner =
       BoardRunner(board.empty() ? t->board : board, /*all_lowmem=*/false, trace::MachineMode::kReload);

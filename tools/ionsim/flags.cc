@@ -7,11 +7,15 @@
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "kmod/ion_board.h"
 #include "kmod/ion_profile.h"
+#include "model/backend/board_config.h"
+#include "tools/trace/model_runner.h"
 
 ABSL_FLAG(std::string, board, "",
           "<NAME|FILE> the board: an embedded board (dummy, msm8x25, phone) or a board file (docs/boards.md); "
-          "empty means dummy (replay: the trace's board line)");
+          "empty means dummy (replay: the trace's board line; decode and fuzz: the fuzz board, fuzz/fuzz.board)");
 ABSL_FLAG(std::string, profile, "",
           "<NAME> the ION profile (era; `ionsim profiles` lists them); empty means the trace's profile line, else "
           "the board's profile record");
@@ -28,6 +32,25 @@ absl::StatusOr<std::string> ProfileFlag() {
   char names[128];
   ion_profile_names(names, sizeof(names));
   return absl::InvalidArgumentError(absl::StrFormat("bad value '%s' for --profile (NAME: one of %s)", profile, names));
+}
+
+absl::StatusOr<std::string> BoardFlag() {
+  const std::string board = absl::GetFlag(FLAGS_board);
+  if (board.empty()) return board;
+  std::string text;
+  std::string error;
+  if (!trace::ResolveBoard(board, &text, &error)) {
+    std::vector<std::string> names;
+    for (unsigned int i = 0; ion_board_builtin_name(i) != nullptr; ++i) names.push_back(ion_board_builtin_name(i));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("bad value '%s' for --board (NAME|FILE: an embedded board, one of %s, or a readable board "
+                        "file; %s)",
+                        board, absl::StrJoin(names, ", "), error));
+  }
+  if (!ModelConfigFromBoard(text, &error).ok()) {
+    return absl::InvalidArgumentError(absl::StrFormat("bad value '%s' for --board: %s", board, error));
+  }
+  return board;
 }
 
 }  // namespace ionsim

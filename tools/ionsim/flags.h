@@ -37,6 +37,11 @@ namespace ionsim {
 // with this before it boots anything.
 absl::StatusOr<std::string> ProfileFlag();
 
+// The value of --board: "" or a board that resolves (an embedded board's name or a readable board file) and
+// validates; otherwise an InvalidArgument error "bad value '<value>' for --board ..." naming what is wrong. Every
+// command that takes --board checks it with this before it reads any other input or boots anything.
+absl::StatusOr<std::string> BoardFlag();
+
 }  // namespace ionsim
 
 #endif  // TOOLS_IONSIM_FLAGS_H_

@@ -24,6 +24,7 @@
 #include "absl/strings/str_join.h"
 #include "fuzz/ion_program.h"
 #include "tools/ionsim/cli.h"
+#include "tools/ionsim/decode.h"
 #include "tools/ionsim/flags.h"
 #include "tools/ionsim/json.h"
 #include "tools/ionsim/progress.h"
@@ -116,10 +117,9 @@ int FuzzMain(const std::vector<std::string>&) {
   o.harness = absl::GetFlag(FLAGS_harness);
   o.workdir = absl::GetFlag(FLAGS_workdir);
   o.binary = absl::GetFlag(FLAGS_binary);
-  // The harness's machine runs --profile: the fuzzer processes inherit IONSIM_FUZZ_PROFILE (fuzz/ion_program.h).
-  const absl::StatusOr<std::string> profile = ProfileFlag();
-  if (!profile.ok()) return cli::UsageError("fuzz", profile.status().message());
-  if (!profile->empty()) setenv(fuzz::kFuzzProfileEnv, profile->c_str(), 1);
+  // The harness's machine is --board's running --profile: the fuzzer processes inherit IONSIM_FUZZ_BOARD and
+  // IONSIM_FUZZ_PROFILE (fuzz/ion_program.h).
+  if (const absl::Status status = SetFuzzMachineFlags(); !status.ok()) return cli::UsageError("fuzz", status.message());
   if (o.seconds <= 0) {
     return cli::UsageError("fuzz", absl::StrFormat("bad value '%d' for --seconds (N > 0)", o.seconds));
   }

@@ -22,7 +22,9 @@ namespace ionsim {
 int GenMain(const std::vector<std::string>&) {
   const uint64_t ops = absl::GetFlag(FLAGS_ops);
   if (ops > 1000000) return cli::UsageError("gen", absl::StrFormat("bad value '%d' for --ops (K: 0 to 1000000)", ops));
-  const std::string board = absl::GetFlag(FLAGS_board);
+  const absl::StatusOr<std::string> board_flag = BoardFlag();
+  if (!board_flag.ok()) return cli::UsageError("gen", board_flag.status().message());
+  const std::string& board = *board_flag;
   trace::GeneratorOptions options;
   if (!board.empty()) {
     // The board's heap names, and a `board` line so that replay and crosscheck boot the same board.

@@ -12,6 +12,7 @@
 //                 printed is computed.
 // and the trace and fuzzing commands (replay, gen, crosscheck, decode, fuzz) of the files beside this one.
 // Commands() below is the one table of subcommands (tools/ionsim/cli.h); flags.h holds the shared flags.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -20,6 +21,7 @@
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "kmod/uapi/ion.h"
 #include "model/backend/libion.h"
@@ -45,6 +47,7 @@
 #include "tools/ionsim/explore.h"
 #include "tools/ionsim/replay.h"
 #include "tools/ionsim/workload.h"
+#include "tools/trace/model_runner.h"
 
 ABSL_FLAG(uint64_t, frames, 12, "<N> frames to run, at least 12");
 ABSL_FLAG(std::string, svg, "ionsim-heaps.svg",
@@ -58,17 +61,25 @@ namespace k = ::ionsim::kernel;
 
 constexpr unsigned long kMiB = 1UL << 20;
 
-// One character per 256 KiB of the chunk: X all allocated, . all free, : partly allocated.
-std::string Picture(struct k::gen_pool* pool) {
+// "10 MiB", "880 KiB", "100 bytes": the largest unit that divides the size.
+std::string HumanSize(unsigned long bytes) {
+  if (bytes != 0 && bytes % kMiB == 0) return absl::StrCat(bytes / kMiB, " MiB");
+  if (bytes != 0 && bytes % 1024 == 0) return absl::StrCat(bytes / 1024, " KiB");
+  return absl::StrCat(bytes, " bytes");
+}
+
+// One character per `per_char` bytes of the pool: X all allocated, . all free, : partly allocated.
+std::string Picture(struct k::gen_pool* pool, unsigned long per_char_bytes = 256 * 1024) {
   struct k::gen_pool_chunk* chunk;
   std::string out;
   list_for_each_entry(chunk, &pool->chunks, next_chunk) {
     const unsigned long granules = k::chunk_size(chunk) >> pool->min_alloc_order;
-    const unsigned long per_char = (256 * 1024) >> pool->min_alloc_order;
+    const unsigned long per_char = std::max(1UL, per_char_bytes >> pool->min_alloc_order);
     for (unsigned long g = 0; g < granules; g += per_char) {
       unsigned long used = 0;
-      for (unsigned long b = g; b < g + per_char && b < granules; ++b) used += k::test_bit(b, chunk->bits);
-      out += used == 0 ? '.' : used == per_char ? 'X' : ':';
+      const unsigned long span = std::min(per_char, granules - g);
+      for (unsigned long b = g; b < g + span; ++b) used += k::test_bit(b, chunk->bits);
+      out += used == 0 ? '.' : used == span ? 'X' : ':';
     }
   }
   return out;
@@ -203,14 +214,58 @@ void DemoSystemHeapPages() {
   k::phys_mem_destroy(mem);
 }
 
+// The machine of the ION walk-through and its carveout: without --board, the core machine with a 10 MiB carveout
+// (heap id 2), the size of the genalloc walk-through above; with --board, the board's first carveout heap.
+struct DemoMachine {
+  ModelConfig config;
+  ModelHeapConfig carveout;
+};
+
+absl::StatusOr<DemoMachine> DemoMachineFromFlags() {
+  DemoMachine m;
+  const absl::StatusOr<std::string> board_flag = BoardFlag();
+  if (!board_flag.ok()) return board_flag.status();
+  const std::string& board = *board_flag;
+  if (board.empty()) {
+    m.config = CoreModelConfig();
+    m.config.heaps[1].size = 10 * kMiB;
+    m.config.heaps[1].base = m.config.ram_base + m.config.ram_size - m.config.heaps[1].size;
+  } else {
+    absl::StatusOr<std::unique_ptr<trace::ModelRunner>> runner = BoardRunner(board);
+    if (!runner.ok()) return runner.status();
+    m.config = (*runner)->config();
+  }
+  const auto carveout = std::find_if(m.config.heaps.begin(), m.config.heaps.end(), [](const ModelHeapConfig& h) {
+    return h.type == ION_HEAP_TYPE_CARVEOUT;
+  });
+  if (carveout == m.config.heaps.end()) {
+    return absl::InvalidArgumentError(absl::StrCat("bad value '", board,
+                                                   "' for --board: the walk-through needs a carveout heap"));
+  }
+  m.carveout = *carveout;
+  const absl::StatusOr<std::string> profile = ProfileFlag();
+  if (!profile.ok()) return profile.status();
+  m.config.profile = *profile;
+  return m;
+}
+
 // The same walk-through on the ION model itself, driven from a simulated process through /dev/ion: legacy ALLOC
-// and FREE ioctls, the carveout's real deferred-free list, and what debugfs and the canonical dump show.
-int DemoIonModel() {
-  std::printf("\n== the ION model: the same walk-through through /dev/ion on a 10 MiB carveout (heap id 2)\n");
-  ModelConfig config = CoreModelConfig();
-  config.heaps[1].size = 10 * kMiB;
-  config.heaps[1].base = config.ram_base + config.ram_size - config.heaps[1].size;
-  ErrnoOr<std::unique_ptr<ModelBackend>> booted = ModelBackend::Create(config);
+// and FREE ioctls, the carveout's real deferred-free list, and what debugfs and the canonical dump show. The
+// sizes are the genalloc walk-through's in tenths of the carveout (4, 2, 3, 4 and 3 MiB of 10 MiB).
+int DemoIonModel(const DemoMachine& m) {
+  // A tenth of the carveout, rounded down to an eighth of its highest power of two (and to whole pages), so
+  // the sizes read round: 1 MiB of 10 MiB, 9 MiB of 96 MiB, 1792 KiB of 18 MiB.
+  unsigned long tenth = m.carveout.size / 10;
+  const unsigned long grain =
+      std::max(1UL << k::PAGE_SHIFT, (1UL << (63 - __builtin_clzl(std::max(tenth, 1UL)))) / 8);
+  tenth -= tenth % grain;
+  // At most 40 characters per picture: 256 KiB per character, doubled as the carveout grows.
+  unsigned long per_char = 256 * 1024;
+  while (m.carveout.size / per_char > 40) per_char *= 2;
+  std::printf("\n== the ION model: the same walk-through through /dev/ion on a %s carveout (heap id %u)\n",
+              HumanSize(m.carveout.size).c_str(), m.carveout.id);
+  if (per_char != 256 * 1024) std::printf("  (1 char = %s)\n", HumanSize(per_char).c_str());
+  ErrnoOr<std::unique_ptr<ModelBackend>> booted = ModelBackend::Create(m.config);
   if (!booted.ok()) {
     std::printf("  boot failed: %s\n", booted.error().name());
     return 1;
@@ -221,26 +276,28 @@ int DemoIonModel() {
   LibIon ion(backend, proc.value());
   ErrnoOr<int> fd = ion.Open();
   if (!fd.ok()) return 1;
-  struct k::gen_pool* pool = k::ion_carveout_heap_pool(backend->heap(2));
-  auto alloc = [&](size_t size, const char* what) {
-    ErrnoOr<int> handle = ion.Alloc(fd.value(), size, 0, 1U << 2, 0);
-    std::printf("  %-36s -> %-9s |%s|\n", what,
+  struct k::gen_pool* pool = k::ion_carveout_heap_pool(backend->heap(m.carveout.id));
+  auto alloc = [&](int tenths) {
+    const std::string what = absl::StrCat("ION_IOC_ALLOC ", HumanSize(tenths * tenth));
+    ErrnoOr<int> handle = ion.Alloc(fd.value(), tenths * tenth, 0, 1U << m.carveout.id, 0);
+    std::printf("  %-36s -> %-9s |%s|\n", what.c_str(),
                 handle.ok() ? ("id " + std::to_string(handle.value())).c_str() : handle.error().name(),
-                Picture(pool).c_str());
+                Picture(pool, per_char).c_str());
     return handle.ok() ? handle.value() : -1;
   };
-  const int a = alloc(4 * kMiB, "ION_IOC_ALLOC 4 MiB");
-  const int b = alloc(2 * kMiB, "ION_IOC_ALLOC 2 MiB");
+  const int a = alloc(4);
+  const int b = alloc(2);
   ion.Free(fd.value(), a).IgnoreError();
   ion.Free(fd.value(), b).IgnoreError();
-  std::printf("  %-36s    %-9s |%s|\n", "ION_IOC_FREE both (deferred)", "", Picture(pool).c_str());
-  alloc(3 * kMiB, "ION_IOC_ALLOC 3 MiB");
+  std::printf("  %-36s    %-9s |%s|\n", "ION_IOC_FREE both (deferred)", "", Picture(pool, per_char).c_str());
+  alloc(3);
   backend->run_deferred_free().IgnoreError();
-  std::printf("  %-36s    %-9s |%s|\n", "the deferred-free thread runs", "", Picture(pool).c_str());
-  alloc(4 * kMiB, "ION_IOC_ALLOC 4 MiB");
-  alloc(3 * kMiB, "ION_IOC_ALLOC 3 MiB");
-  ErrnoOr<std::string> heap_file = backend->debugfs_read("ion/heaps/carveout");
-  std::printf("\n  /sys/kernel/debug/ion/heaps/carveout:\n%s", heap_file.ok() ? heap_file.value().c_str() : "");
+  std::printf("  %-36s    %-9s |%s|\n", "the deferred-free thread runs", "", Picture(pool, per_char).c_str());
+  alloc(4);
+  alloc(3);
+  const std::string heap_path = "ion/heaps/" + m.carveout.name;
+  ErrnoOr<std::string> heap_file = backend->debugfs_read(heap_path);
+  std::printf("\n  /sys/kernel/debug/%s:\n%s", heap_path.c_str(), heap_file.ok() ? heap_file.value().c_str() : "");
   ErrnoOr<std::string> dump = backend->canonical_dump();
   std::printf("\n  canonical state:\n%s", dump.ok() ? dump.value().c_str() : "");
   const std::string violations = backend->check_invariants();
@@ -249,9 +306,9 @@ int DemoIonModel() {
   return violations.empty() ? 0 : 1;
 }
 
-int Demo() {
+int Demo(const DemoMachine& machine) {
   DemoCarveoutFragmentation();
-  const int ion_ok = DemoIonModel();
+  const int ion_ok = DemoIonModel(machine);
   DemoIdr();
   DemoHeapOrder();
   DemoKrefWrap();
@@ -267,10 +324,9 @@ int Demo() {
 int RunMain(const std::vector<std::string>&) {
   WorkloadOptions options;
   options.seed = absl::GetFlag(FLAGS_seed);
-  if (!absl::GetFlag(FLAGS_board).empty()) options.board = absl::GetFlag(FLAGS_board);
-  if (const absl::Status board = BoardRunner(options.board).status(); !board.ok()) {
-    return cli::UsageError("run", board.message());
-  }
+  const absl::StatusOr<std::string> board = BoardFlag();
+  if (!board.ok()) return cli::UsageError("run", board.status().message());
+  if (!board->empty()) options.board = *board;
   const absl::StatusOr<std::string> profile = ProfileFlag();
   if (!profile.ok()) return cli::UsageError("run", profile.status().message());
   options.profile = *profile;
@@ -290,7 +346,11 @@ int RunMain(const std::vector<std::string>&) {
   return RunWorkloadCommand(options, svg, absl::GetFlag(FLAGS_json));
 }
 
-int DemoMain(const std::vector<std::string>&) { return Demo(); }
+int DemoMain(const std::vector<std::string>&) {
+  const absl::StatusOr<DemoMachine> machine = DemoMachineFromFlags();
+  if (!machine.ok()) return cli::UsageError("demo", machine.status().message());
+  return Demo(*machine);
+}
 
 // Every subcommand: `ionsim help`, each command's --help and README's command table come from these entries.
 const std::vector<cli::Command>& Commands() {
@@ -303,6 +363,9 @@ const std::vector<cli::Command>& Commands() {
       {.name = "demo",
        .summary = "runs the kernel primitives ION is built from on scenarios from ION's history and prints what "
                   "they compute",
+       .details = "The last scenario runs on the ION model: a 10 MiB carveout, or --board's first carveout heap "
+                  "with the sizes in\nproportion, under --profile.\n",
+       .flags = {"board", "profile"},
        .main = DemoMain},
       {.name = "replay",
        .args = "TRACE",
@@ -335,14 +398,14 @@ const std::vector<cli::Command>& Commands() {
        .details = "The model boots one machine (all of RAM lowmem, as the 64-bit guest) and reloads the ION module "
                   "between traces,\nunless --fresh-machines; the guest runs every trace in one boot. Divergences, "
                   "their outputs and minimised\ntraces go to --out-dir (default crosscheck-out).\n",
-       .flags = {"board", "profile", "seed", "ops", "out_dir", "random", "guest_bin", "qemu", "max_rounds", "no_minimise",
-                 "fresh_machines", "json", "junit"},
+       .flags = {"board", "profile", "seed", "ops", "out_dir", "random", "corpus", "guest_bin", "qemu", "max_rounds",
+                 "no_minimise", "fresh_machines", "json", "junit"},
        .max_args = -1,
        .main = CrosscheckMain},
       {.name = "decode",
        .args = "INPUT...",
        .summary = "prints ion_ops_fuzzer inputs as traces",
-       .flags = {"profile", "run"},
+       .flags = {"board", "profile", "run"},
        .min_args = 1,
        .max_args = -1,
        .main = DecodeMain},
@@ -351,7 +414,7 @@ const std::vector<cli::Command>& Commands() {
                   "finding decoded",
        .details = "Builds the harness with bazel unless --binary is given, runs it from WORKDIR/corpus (seeded from "
                   "fuzz/corpus/HARNESS)\nand merges the new inputs back into WORKDIR/corpus.\n",
-       .flags = {"profile", "seconds", "jobs", "harness", "workdir", "binary", "json"},
+       .flags = {"board", "profile", "seconds", "jobs", "harness", "workdir", "binary", "json"},
        .main = FuzzMain},
       {.name = "profiles",
        .summary = "lists the ION profiles (eras) and the behaviour each switch changes, with its upstream source",

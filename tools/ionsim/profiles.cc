@@ -1,7 +1,9 @@
 // Copyright 2026 The ionsim Authors. SPDX-License-Identifier: Apache-2.0
 #include "tools/ionsim/profiles.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -11,6 +13,12 @@ namespace ionsim {
 
 std::string ProfilesText() {
   std::string out;
+  // The switch names' column is as wide as the longest name.
+  int width = 0;
+  for (int sw = 0; sw < ION_SW_COUNT; sw++) {
+    const char* name = ion_profile_switch_info(static_cast<ion_profile_switch>(sw))->name;
+    width = std::max(width, static_cast<int>(std::strlen(name)));
+  }
   for (unsigned int i = 0; ion_profile_at(i) != nullptr; i++) {
     const ion_profile* p = ion_profile_at(i);
     out += p->name;
@@ -21,8 +29,8 @@ std::string ProfilesText() {
       const auto which = static_cast<ion_profile_switch>(sw);
       const struct ion_profile_switch_info* info = ion_profile_switch_info(which);
       const bool on = ion_profile_has(p, which);
-      char line[64];
-      std::snprintf(line, sizeof(line), "  %-14s %-4s", info->name, on ? "on" : "off");
+      char line[96];
+      std::snprintf(line, sizeof(line), "  %-*s %-4s", width, info->name, on ? "on" : "off");
       out += line;
       out += on ? info->what : info->without;
       out += std::string(" [") + info->provenance + "]\n";

@@ -51,8 +51,10 @@ int JsonError(const std::string& path, const std::string& message, int code) {
 
 int ReplayMain(const std::vector<std::string>& args) {
   const std::string& path = args.at(0);
-  const std::string board = absl::GetFlag(FLAGS_board);
   const bool json = absl::GetFlag(FLAGS_json);
+  const absl::StatusOr<std::string> board_flag = BoardFlag();
+  if (!board_flag.ok()) return cli::UsageError("replay", board_flag.status().message());
+  const std::string& board = *board_flag;
   const absl::StatusOr<std::string> profile = ProfileFlag();
   if (!profile.ok()) return cli::UsageError("replay", profile.status().message());
   absl::StatusOr<trace::Trace> t = LoadTrace(path);

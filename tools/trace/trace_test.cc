@@ -101,7 +101,7 @@ TEST(TraceTest, ErrorsNameTheLine) {
       {"P = spawn a\nprofile 4.4\n", "line 2: 'profile' must come before every operation (after an optional board line)"},
       {"profile 4.4\nboard dummy\n", "line 2: 'board' must be the first operation"},
       {"profile 4.4\nprofile 4.4\n", "line 2: 'profile' must come before every operation (after an optional board line)"},
-      {"profile 2.6\n", "line 1: unknown profile '2.6' (known: 4.4-compat, 4.4, 4.4.0)"},
+      {"profile 2.6\n", "line 1: unknown profile '2.6' (known: 4.4-compat, 4.4, 4.4.0, android-3.18)"},
       {"profile\n", "line 1: profile takes one name"},
       {"profile 4.4   # ok\n", "line 1: 'profile' has no result"},
   };
