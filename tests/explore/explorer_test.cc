@@ -72,17 +72,21 @@ TEST_F(ExplorerTest, FindsCve20169120OnProfile440) {
   EXPECT_NE(report.find("preempted"), std::string::npos) << report;
 }
 
-TEST_F(ExplorerTest, ExhaustsCve20169120CleanOnProfile44Compat) {
+// The fixed FREE (one hold of client->lock), and Android 3.18's hardened handles on top of it.
+TEST_F(ExplorerTest, ExhaustsCve20169120CleanOnTheFixedProfiles) {
   const Trace t = LoadTrace("cve_2016_9120.trace");
-  std::unique_ptr<ModelRunner> runner = Runner("4.4-compat");
-  Explorer explorer(runner.get(), t);
-  ExploreOptions options;
-  options.preemptions = 2;
-  const ExploreResult r = explorer.Explore(options);
-  EXPECT_FALSE(r.found) << explorer.FormatRun(r.failure);
-  EXPECT_TRUE(r.exhausted);
-  EXPECT_GT(r.explored, 10u);
-  EXPECT_GT(r.bounded_out, 0u);
+  for (const char* profile : {"4.4-compat", "android-3.18"}) {
+    std::unique_ptr<ModelRunner> runner = Runner(profile);
+    Explorer explorer(runner.get(), t);
+    ExploreOptions options;
+    options.preemptions = 2;
+    const ExploreResult r = explorer.Explore(options);
+    EXPECT_FALSE(r.found) << profile << "\n" << explorer.FormatRun(r.failure);
+    EXPECT_TRUE(r.exhausted) << profile;
+    EXPECT_GT(r.explored, 10u) << profile;
+    EXPECT_GT(r.bounded_out, 0u) << profile;
+    EXPECT_GT(r.pruned, 0u) << profile;
+  }
 }
 
 TEST_F(ExplorerTest, ReplayOfTheFailingScheduleReproducesIt) {
