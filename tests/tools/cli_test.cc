@@ -65,11 +65,11 @@ TEST(CliTest, EveryCommandHasGeneratedHelpNamingItsFlags) {
 
 TEST(CliTest, EveryCommandThatBootsAModelRejectsAnUnknownProfileTheSameWay) {
   const std::vector<std::vector<std::string>> commands = {
-      {"run"},       {"demo"}, {"replay", "x.trace"}, {"explore", "x.trace"}, {"gen"}, {"crosscheck"},
-      {"decode", "x.input"}, {"fuzz"}};
+      {"run"},       {"demo"},           {"replay", "x.trace"}, {"explore", "x.trace"}, {"explain", "x.trace"},
+      {"gen"},       {"crosscheck"},     {"decode", "x.input"}, {"fuzz"},               {"exec", "--", "true"}};
   for (std::vector<std::string> args : commands) {
     const std::string command = args[0];
-    args.push_back("--profile=4.5");
+    args.insert(args.begin() + 1, "--profile=4.5");
     const Outcome o = RunIonsim(args);
     EXPECT_EQ(o.code, 2) << command;
     EXPECT_THAT(o.err, HasSubstr("ionsim " + command +
@@ -81,11 +81,11 @@ TEST(CliTest, EveryCommandThatBootsAModelRejectsAnUnknownProfileTheSameWay) {
 
 TEST(CliTest, EveryCommandThatBootsAModelTakesBoardAndRejectsAnUnknownOne) {
   const std::vector<std::vector<std::string>> commands = {
-      {"run"},       {"demo"}, {"replay", "x.trace"}, {"explore", "x.trace"}, {"gen"}, {"crosscheck"},
-      {"decode", "x.input"}, {"fuzz"}};
+      {"run"},       {"demo"},           {"replay", "x.trace"}, {"explore", "x.trace"}, {"explain", "x.trace"},
+      {"gen"},       {"crosscheck"},     {"decode", "x.input"}, {"fuzz"},               {"exec", "--", "true"}};
   for (std::vector<std::string> args : commands) {
     const std::string command = args[0];
-    args.push_back("--board=no-such-board");
+    args.insert(args.begin() + 1, "--board=no-such-board");
     const Outcome o = RunIonsim(args);
     EXPECT_EQ(o.code, 2) << command;
     EXPECT_THAT(o.err, HasSubstr("ionsim " + command +

@@ -75,15 +75,13 @@ std::string FindPreload(const std::string& exe_path) {
 }
 
 int ExecMain(const std::vector<std::string>& args) {
+  // Checked here, so a bad board is a usage error rather than an ENODEV inside the program.
+  const absl::StatusOr<std::string> board_flag = BoardFlag();
+  if (!board_flag.ok()) return cli::UsageError("exec", board_flag.status().message());
   const absl::StatusOr<std::string> profile = ProfileFlag();
   if (!profile.ok()) return cli::UsageError("exec", profile.status().message());
-  const std::string board = absl::GetFlag(FLAGS_board);
+  const std::string& board = *board_flag;
   std::string board_env = board.empty() ? "dummy" : board;
-  if (!board.empty()) {
-    // Checked here, so a bad board is a usage error rather than an ENODEV inside the program.
-    absl::StatusOr<std::unique_ptr<trace::ModelRunner>> runner = BoardRunner(board);
-    if (!runner.ok()) return cli::UsageError("exec", runner.status().message());
-  }
   if (IsFile(board_env)) {
     char* real = realpath(board_env.c_str(), nullptr);
     if (real != nullptr) {

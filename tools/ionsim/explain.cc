@@ -46,7 +46,9 @@ std::string BlockOf(const std::string& output, int line) {
 
 int ExplainMain(const std::vector<std::string>& args) {
   const std::string& path = args.at(0);
-  const std::string board = absl::GetFlag(FLAGS_board);
+  const absl::StatusOr<std::string> board_flag = BoardFlag();
+  if (!board_flag.ok()) return cli::UsageError("explain", board_flag.status().message());
+  const std::string& board = *board_flag;
   const uint64_t at = absl::GetFlag(FLAGS_at);
   const bool all = absl::GetFlag(FLAGS_all);
   const absl::StatusOr<std::string> profile = ProfileFlag();
