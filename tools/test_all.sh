@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every ionsim test: the whole suite under the default config (gcc), AddressSanitizer,
-# UndefinedBehaviorSanitizer and ThreadSanitizer; the clang build with the thread-safety analysis; the fuzz
+# Runs every ionsim test: the whole suite under the default config (gcc), AddressSanitizer and
+# UndefinedBehaviorSanitizer, the tests that run threads under ThreadSanitizer; the clang build with the thread-safety analysis; the fuzz
 # build with a short run of every fuzzer from its committed corpus; the kernel module in QEMU
 # (tools/qemu/ionsim-qemu). Stops at the first failure.
 # Usage: tools/test_all.sh   (after tools/setup.sh)
@@ -18,8 +18,13 @@ bazel test --config=asan //...
 step "ubsan: bazel test --config=ubsan //..."
 bazel test --config=ubsan //...
 
-step "tsan: bazel test --config=tsan //..."
-bazel test --config=tsan //...
+# ThreadSanitizer where threads are involved: the interleaving scheduler and explorer, the lock, file and
+# memory primitives the model's tests run from several threads, the concurrency tests, the executor and trace
+# tests of threaded traces, the preload (fork, its lock) and the command line that drives them.
+tsan_targets=(//tests/explore/... //tests/kernel/... //tests/model:ion_concurrency_test //tools/trace:executor_test
+  //tools/trace:trace_test //tools/preload/... //tests/tools:cli_test)
+step "tsan: bazel test --config=tsan ${tsan_targets[*]}"
+bazel test --config=tsan "${tsan_targets[@]}"
 
 step "clang-14 with -Wthread-safety: bazel build --config=clang //..."
 bazel build --config=clang //...
@@ -54,9 +59,9 @@ tools/qemu/ionsim-qemu run --no-build --timeout 120 \
 # The example programs print in the guest what they print on the model under `ionsim exec` (one boot).
 examples/guest_compare.sh
 
-step "trace crosscheck: the scenario corpus and 2,000 random traces, model vs the module in one QEMU boot"
+step "trace crosscheck: the scenario corpus and 1,000 random traces, model vs the module in one QEMU boot"
 bazel build //tools/ionsim //tools/trace:ionsim-guest-replay
-bazel-bin/tools/ionsim/ionsim crosscheck --random 2000 --seed 1 --out-dir "$(mktemp -d)" tests/traces/*.trace
+bazel-bin/tools/ionsim/ionsim crosscheck --random 1000 --seed 1 --out-dir "$(mktemp -d)" tests/traces/*.trace
 
 step "fuzz corpora on the module: every committed ion_ops_fuzzer input, decoded, on the fuzz board"
 bazel-bin/tools/ionsim/ionsim crosscheck --corpus fuzz/corpus/ion_ops,fuzz/reproducers/ion_ops --out-dir "$(mktemp -d)"

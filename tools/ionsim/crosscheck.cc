@@ -597,10 +597,12 @@ class Crosscheck {
     const std::string data_dir = o_.out_dir + "/guest-" + tag;
     mkdir(data_dir.c_str(), 0755);
     std::vector<trace::BundleEntry> entries;
-    int warn_ops = 0;
+    int warn_traces = 0;
     for (size_t i = 0; i < traces.size(); ++i) {
       entries.push_back({names[i], texts[i]});
-      for (const trace::Op& op : traces[i]->ops) warn_ops += op.expect_warn;
+      bool warns = false;
+      for (const trace::Op& op : traces[i]->ops) warns |= op.expect_warn;
+      warn_traces += warns;
     }
     if (!WriteFile(data_dir + "/bundle", trace::WriteBundle(board_text_, entries)).ok()) {
       Say("crosscheck: cannot write %s/bundle\n", data_dir.c_str());
@@ -613,7 +615,7 @@ class Crosscheck {
     const uint64_t timeout = 120 + traces.size() / 2;
     std::string board_arg = o_.board.empty() ? "dummy" : o_.board;
     // The harness boots with panic_on_warn=1; traces that expect a WARN need the guest to go on after it.
-    const std::string append = warn_ops > 0 ? " --append panic_on_warn=0" : "";
+    const std::string append = warn_traces > 0 ? " --append panic_on_warn=0" : "";
     // The first boot builds the module (make is incremental); the minimisation rounds reuse it.
     const std::string build = built_ ? " --no-build" : "";
     built_ = true;
@@ -635,11 +637,11 @@ class Crosscheck {
       return false;
     }
     if (rc != 0) {
-      // A guest whose only complaint is the WARNs the traces expect (`# ... warn`, one per operation that
-      // expects one: the module is reloaded between traces, so a WARN_ON_ONCE fires again in each) is a pass.
+      // A guest whose only complaint is the WARNs the traces expect (`# ... warn`, one per trace: the module
+      // is reloaded between traces, so WARN_ON_ONCE fires once per trace) is a pass.
       // The log may hold the serial log twice (the harness prints it on failure): count distinct WARNING lines.
       std::vector<std::string> warning_lines;
-      bool only_warns = warn_ops > 0;
+      bool only_warns = warn_traces > 0;
       std::istringstream lines(log);
       std::string line;
       while (std::getline(lines, line)) {
@@ -657,14 +659,14 @@ class Crosscheck {
         }
       }
       const size_t warnings = warning_lines.size();
-      if (!only_warns || warnings != static_cast<size_t>(warn_ops)) {
-        Say("crosscheck: the guest run failed (rc %d, %zu WARNING lines for %d operations that expect one); "
+      if (!only_warns || warnings != static_cast<size_t>(warn_traces)) {
+        Say("crosscheck: the guest run failed (rc %d, %zu WARNING lines for %d traces that expect one); "
                     "see %s\n",
-                    rc, warnings, warn_ops, log_file.c_str());
+                    rc, warnings, warn_traces, log_file.c_str());
         error_ = absl::StrFormat("the guest run failed (rc %d); see %s", rc, log_file);
         return false;
       }
-      Say("crosscheck: the guest log has the %d WARNs the traces expect\n", warn_ops);
+      Say("crosscheck: the guest log has the %d WARNs the traces expect\n", warn_traces);
     }
     std::vector<trace::GuestResult> results;
     uint64_t total_us = 0;

@@ -2,7 +2,6 @@
 #include "tools/trace/model_explain.h"
 
 #include <algorithm>
-#include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -10,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "model/ion_priv.h"
 #include "model/kernel/dma_buf.h"
 #include "model/kernel/fs.h"
@@ -22,15 +22,6 @@ namespace k = ::ionsim::kernel;
 
 namespace {
 
-std::string Format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
-std::string Format(const char* fmt, ...) {
-  char buf[512];
-  va_list ap;
-  va_start(ap, fmt);
-  std::vsnprintf(buf, sizeof(buf), fmt, ap);
-  va_end(ap);
-  return buf;
-}
 
 std::string Size(uint64_t v) {
   if (v != 0 && v % (1ULL << 20) == 0) return std::to_string(v >> 20) + "M";
@@ -140,16 +131,16 @@ std::string ExplainBuffer(const Snapshot& s, const std::vector<Binding>& binding
   const int kmap_cnt = buffer->kmap_cnt;
   const int handle_count = buffer->handle_count;
   mutex_unlock(&buffer->lock);
-  out += Format("b%lu: %s heap %s, flags %#lx%s, ref %d, handle_count %d, kmap_cnt %d", buffer->serial,
+  out += absl::StrFormat("b%lu: %s heap %s, flags %#lx%s, ref %d, handle_count %d, kmap_cnt %d", buffer->serial,
                 Size(buffer->size).c_str(), buffer->heap->name, buffer->flags, (buffer->flags & 1) ? " (cached)" : "",
                 k::kref_read(&buffer->ref), handle_count, kmap_cnt);
   // v4.4 records the last client to drop a handle (ion_buffer_remove_from_handle): an orphan's "owner".
   if (handle_count == 0 && buffer->task_comm[0] != '\0') {
-    out += Format(", no handle left: the last was dropped by %s", buffer->task_comm);
+    out += absl::StrFormat(", no handle left: the last was dropped by %s", buffer->task_comm);
   }
   out += "\n";
   if (on_free_list) {
-    out += Format("  on the deferred-free list of heap %s: no reference is left; the heap's free thread frees it\n",
+    out += absl::StrFormat("  on the deferred-free list of heap %s: no reference is left; the heap's free thread frees it\n",
                   buffer->heap->name);
     return out;
   }
@@ -179,7 +170,7 @@ std::string ExplainBuffer(const Snapshot& s, const std::vector<Binding>& binding
           hb = &b;
         }
       }
-      out += Format("  handle id=%d refs=%d kmap_cnt=%u of client c%lu (opened by %s), at %s", h->id,
+      out += absl::StrFormat("  handle id=%d refs=%d kmap_cnt=%u of client c%lu (opened by %s), at %s", h->id,
                     k::kref_read(&h->ref), h->kmap_cnt, client->serial, client->task ? client->task->comm : "kernel",
                     where.c_str());
       out += From(hb, "no operation of the trace bound it") + "\n";
@@ -219,7 +210,7 @@ std::string ExplainBuffer(const Snapshot& s, const std::vector<Binding>& binding
     const long f_count = dmabuf->file->f_count.load();
     std::string att;
     for (const std::string& d : devices) att += (att.empty() ? "" : ",") + d;
-    out += Format("  dma-buf %d (exporter ion, size %s, file count %ld: %ld fd, %ld mapping, %ld other), "
+    out += absl::StrFormat("  dma-buf %d (exporter ion, size %s, file count %ld: %ld fd, %ld mapping, %ld other), "
                   "attachments %zu%s%s, vmap %u\n",
                   n, Size(dmabuf->size).c_str(), f_count, fds, maps, f_count - fds - maps, devices.size(),
                   att.empty() ? "" : ": ", att.c_str(), vmaps);
@@ -277,7 +268,7 @@ std::string Table(const Snapshot& s, const std::vector<Binding>& bindings, const
   std::string out = "dma-buf and ION usage by process (columns: buffers; fd, map: through a dma-buf fd or mapping; "
                     "handle: through a client the process has open)\n";
   std::vector<std::string> head{"process"};
-  for (k::ion_buffer* b : bufs) head.push_back(Format("b%lu(%s)", b->serial, Size(b->size).c_str()));
+  for (k::ion_buffer* b : bufs) head.push_back(absl::StrFormat("b%lu(%s)", b->serial, Size(b->size).c_str()));
   head.push_back("total");
   std::vector<std::vector<std::string>> rows{head};
   std::vector<int> holders(bufs.size(), 0);
