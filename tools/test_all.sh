@@ -59,9 +59,9 @@ tools/qemu/ionsim-qemu run --no-build --timeout 120 \
 # The example programs print in the guest what they print on the model under `ionsim exec` (one boot).
 examples/guest_compare.sh
 
-step "trace crosscheck: the scenario corpus and 1,000 random traces, model vs the module in one QEMU boot"
+step "trace crosscheck: the scenario corpus and 500 random traces, model vs the module in one QEMU boot"
 bazel build //tools/ionsim //tools/trace:ionsim-guest-replay
-bazel-bin/tools/ionsim/ionsim crosscheck --random 1000 --seed 1 --out-dir "$(mktemp -d)" tests/traces/*.trace
+bazel-bin/tools/ionsim/ionsim crosscheck --random 500 --seed 1 --out-dir "$(mktemp -d)" tests/traces/*.trace
 
 step "fuzz corpora on the module: every committed ion_ops_fuzzer input, decoded, on the fuzz board"
 bazel-bin/tools/ionsim/ionsim crosscheck --corpus fuzz/corpus/ion_ops,fuzz/reproducers/ion_ops --out-dir "$(mktemp -d)"
