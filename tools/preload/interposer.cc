@@ -365,28 +365,24 @@ long Interposer::Ioctl(int fd, unsigned long cmd, void* arg) {
   return result;
 }
 
-long Interposer::Read(int fd, void* buf, size_t count) {
+template <typename Op>
+long Interposer::Transfer(int fd, uintptr_t buf, size_t count, Op op) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
   const int mfd = ModelFd(fd);
   if (mfd < 0) return -EBADF;
   std::vector<Mirror> mirrors;
-  const uintptr_t ubuf = reinterpret_cast<uintptr_t>(buf);
-  MirrorIn(ubuf, count, &mirrors);
-  ErrnoOr<long> ret = backend_->read(proc_, mfd, ubuf, count);
+  MirrorIn(buf, count, &mirrors);
+  ErrnoOr<long> ret = (backend_.get()->*op)(proc_, mfd, buf, count);
   MirrorOut(&mirrors);
   return ret.ok() ? ret.value() : ret.error().kernel_ret();
 }
 
+long Interposer::Read(int fd, void* buf, size_t count) {
+  return Transfer(fd, reinterpret_cast<uintptr_t>(buf), count, &ModelBackend::read);
+}
+
 long Interposer::Write(int fd, const void* buf, size_t count) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
-  const int mfd = ModelFd(fd);
-  if (mfd < 0) return -EBADF;
-  std::vector<Mirror> mirrors;
-  const uintptr_t ubuf = reinterpret_cast<uintptr_t>(buf);
-  MirrorIn(ubuf, count, &mirrors);
-  ErrnoOr<long> ret = backend_->write(proc_, mfd, ubuf, count);
-  MirrorOut(&mirrors);
-  return ret.ok() ? ret.value() : ret.error().kernel_ret();
+  return Transfer(fd, reinterpret_cast<uintptr_t>(buf), count, &ModelBackend::write);
 }
 
 long Interposer::Lseek(int fd, off_t offset, int whence) {

@@ -137,6 +137,10 @@ class Interposer {
   void MirrorIn(uintptr_t addr, size_t len, std::vector<Mirror>* mirrors, const std::vector<uint8_t>* bytes = nullptr);
   // Writes back what the model changed, then unmaps the mirrors. fix(after) may edit the bytes first.
   void MirrorOut(std::vector<Mirror>* mirrors);
+  // read() or write() of a model fd: the user buffer mirrored around the backend's call (op: the backend's read
+  // or write member).
+  template <typename Op>
+  long Transfer(int fd, uintptr_t buf, size_t count, Op op);
   void DropMirrorPages(uintptr_t start, uintptr_t end);
   bool CoveredByMapping(uintptr_t page) const;
   void SyncIn();

@@ -329,17 +329,22 @@ IONSIM_EXPORT int dup3(int oldfd, int newfd, int flags) {
   return real(oldfd, newfd, flags);
 }
 
+// fcntl() and fcntl64() of a model fd go to the model; of any other fd to the real function.
+static int Fcntl(int (*real)(int, int, ...), int fd, int cmd, long arg) {
+  if (ModelFd(fd)) {
+    BusyScope busy;
+    return static_cast<int>(SetErrno(g_ip->Fcntl(fd, cmd, arg)));
+  }
+  return real(fd, cmd, arg);
+}
+
 IONSIM_EXPORT int fcntl(int fd, int cmd, ...) {
   va_list ap;
   va_start(ap, cmd);
   const long arg = va_arg(ap, long);
   va_end(ap);
-  if (ModelFd(fd)) {
-    BusyScope busy;
-    return static_cast<int>(SetErrno(g_ip->Fcntl(fd, cmd, arg)));
-  }
   static auto real = Real<int (*)(int, int, ...)>("fcntl");
-  return real(fd, cmd, arg);
+  return Fcntl(real, fd, cmd, arg);
 }
 
 IONSIM_EXPORT int fcntl64(int fd, int cmd, ...) {
@@ -347,12 +352,8 @@ IONSIM_EXPORT int fcntl64(int fd, int cmd, ...) {
   va_start(ap, cmd);
   const long arg = va_arg(ap, long);
   va_end(ap);
-  if (ModelFd(fd)) {
-    BusyScope busy;
-    return static_cast<int>(SetErrno(g_ip->Fcntl(fd, cmd, arg)));
-  }
   static auto real = Real<int (*)(int, int, ...)>("fcntl64");
-  return real(fd, cmd, arg);
+  return Fcntl(real, fd, cmd, arg);
 }
 
 IONSIM_EXPORT pid_t fork(void) {
