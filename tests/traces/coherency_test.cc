@@ -6,16 +6,14 @@
 // device reading what the CPU wrote to a cached buffer without ION_IOC_SYNC is reported naming the missing step,
 // and the same trace with the sync is clean.
 #include <algorithm>
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/traces/corpus_files.h"
 #include "tools/trace/executor.h"
 #include "tools/trace/model_runner.h"
 #include "tools/trace/trace.h"
@@ -25,28 +23,13 @@ namespace {
 
 using ::testing::HasSubstr;
 
+// The coherency scenarios of the corpus (tests/traces/coherency_*.trace), sorted.
 std::vector<std::string> CoherencyTraces() {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const char* workspace = std::getenv("TEST_WORKSPACE");
   std::vector<std::string> paths;
-  if (!srcdir || !workspace) return paths;
-  const std::filesystem::path dir = std::filesystem::path(srcdir) / workspace / "tests" / "traces";
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.rfind("coherency_", 0) == 0 && entry.path().extension() == ".trace") {
-      paths.push_back(entry.path().string());
-    }
+  for (const std::string& path : CorpusPaths()) {
+    if (std::filesystem::path(path).filename().string().rfind("coherency_", 0) == 0) paths.push_back(path);
   }
-  std::sort(paths.begin(), paths.end());
   return paths;
-}
-
-std::string Read(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 ExecReport Replay(const Trace& t, bool noncoherent) {
@@ -79,7 +62,7 @@ TEST(CoherencyTest, EveryRuleHasAScenario) {
   ASSERT_EQ(paths.size(), 5u);
   for (const std::string& path : paths) {
     SCOPED_TRACE(path);
-    const Trace t = Parse(Read(path));
+    const Trace t = Parse(ReadCorpusFile(path));
     EXPECT_TRUE(UsesDevices(t));
   }
 }
@@ -87,7 +70,7 @@ TEST(CoherencyTest, EveryRuleHasAScenario) {
 TEST(CoherencyTest, NonCoherentModeShowsTheStaleBytesWhereTheOracleReports) {
   for (const std::string& path : CoherencyTraces()) {
     SCOPED_TRACE(path);
-    const Trace t = Parse(Read(path));
+    const Trace t = Parse(ReadCorpusFile(path));
     const ExecReport coherent = Replay(t, false);
     EXPECT_TRUE(coherent.ok());
     for (const std::string& f : coherent.failures) ADD_FAILURE() << f;
@@ -113,7 +96,7 @@ TEST(CoherencyTest, NonCoherentModeShowsTheStaleBytesWhereTheOracleReports) {
 TEST(CoherencyTest, TheStaleBytesAreTheOlderOnes) {
   const std::string dir = std::filesystem::path(CoherencyTraces().at(0)).parent_path().string();
   {
-    const Trace t = Parse(Read(dir + "/coherency_clean_before_device_read.trace"));
+    const Trace t = Parse(ReadCorpusFile(dir + "/coherency_clean_before_device_read.trace"));
     const std::vector<std::string> r = ResultsOfOutput(Replay(t, true).output);
     for (size_t i = 0; i < t.ops.size(); ++i) {
       if (t.ops[i].kind == OpKind::kDevRead && t.ops[i].expect_coherency && t.ops[i].off == 0) {
@@ -122,7 +105,7 @@ TEST(CoherencyTest, TheStaleBytesAreTheOlderOnes) {
     }
   }
   {
-    const Trace t = Parse(Read(dir + "/coherency_invalidate_before_cpu_read.trace"));
+    const Trace t = Parse(ReadCorpusFile(dir + "/coherency_invalidate_before_cpu_read.trace"));
     const std::vector<std::string> r = ResultsOfOutput(Replay(t, true).output);
     bool seen = false;
     for (size_t i = 0; i < t.ops.size(); ++i) {

@@ -3,45 +3,19 @@
 // Replays every trace of the scenario corpus (given on the command line) on the model: every expected result
 // must match, the invariant checker must hold after every operation, the machine must shut down without leaks,
 // and a WARN may come only where a line expects one.
-#include <algorithm>
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/traces/corpus_files.h"
 #include "tools/trace/executor.h"
 #include "tools/trace/model_runner.h"
 #include "tools/trace/trace.h"
 
 namespace ionsim::trace {
 namespace {
-
-// The corpus files in the test's runfiles, sorted: tests/traces/*.trace and the profiles' own
-// tests/traces/<profile>/*.trace (each pins its profile with a `profile` line).
-std::vector<std::string> CorpusPaths() {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const char* workspace = std::getenv("TEST_WORKSPACE");
-  std::vector<std::string> paths;
-  if (!srcdir || !workspace) return paths;
-  const std::filesystem::path dir = std::filesystem::path(srcdir) / workspace / "tests" / "traces";
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir, ec)) {
-    if (entry.path().extension() == ".trace") paths.push_back(entry.path().string());
-  }
-  std::sort(paths.begin(), paths.end());
-  return paths;
-}
-
-std::string Read(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 TEST(CorpusTest, EveryTraceMeetsItsExpectedResultsAndTheInvariants) {
   const std::vector<std::string> paths = CorpusPaths();
@@ -51,7 +25,7 @@ TEST(CorpusTest, EveryTraceMeetsItsExpectedResultsAndTheInvariants) {
     SCOPED_TRACE(path);
     Trace t;
     std::string error;
-    ASSERT_TRUE(ParseTrace(Read(path), &t, &error)) << error;
+    ASSERT_TRUE(ParseTrace(ReadCorpusFile(path), &t, &error)) << error;
     std::string board;
     ASSERT_TRUE(ResolveBoard(t.board, &board, &error)) << error;
     std::unique_ptr<ModelRunner> runner = ModelRunner::Create(board, false, &error);
@@ -80,7 +54,7 @@ TEST(CorpusTest, ReplayIsDeterministic) {
     SCOPED_TRACE(path);
     Trace t;
     std::string error;
-    ASSERT_TRUE(ParseTrace(Read(path), &t, &error)) << error;
+    ASSERT_TRUE(ParseTrace(ReadCorpusFile(path), &t, &error)) << error;
     std::unique_ptr<ModelRunner> runner = ModelRunner::Create(t.board.empty() ? "dummy" : t.board, false, &error);
     ASSERT_NE(runner, nullptr) << error;
     ASSERT_TRUE(runner->SetProfile(t.profile, &error)) << error;
