@@ -110,6 +110,24 @@ class IonProfileTest : public ::testing::Test {
     }
   }
 
+  // ALLOC of handle 1, SHARE of it and two IMPORTs of the shared fd: three userspace references to one handle.
+  // Returns the shared fd.
+  int ThreeUserReferences() {
+    EXPECT_THAT(ion_->Alloc(fd_, 4096, 0, kCarveoutMask, 0), IsOkAndHolds(1));
+    ErrnoOr<int> shared = ion_->Share(fd_, 1);
+    EXPECT_THAT(shared, IsOk());
+    const int fd = shared.ok() ? shared.value() : -1;
+    EXPECT_THAT(ion_->Import(fd_, fd), IsOkAndHolds(1));
+    EXPECT_THAT(ion_->Import(fd_, fd), IsOkAndHolds(1));
+    return fd;
+  }
+
+  std::string Dump() {
+    ErrnoOr<std::string> dump = backend_->canonical_dump();
+    EXPECT_THAT(dump, IsOk());
+    return dump.ok() ? dump.value() : "";
+  }
+
   ErrnoOr<long> Query(uint32_t cnt, uint64_t heaps, uint32_t reserved0) {
     ion_heap_query q = {};
     q.cnt = cnt;
@@ -179,13 +197,17 @@ void CountClientLocks(k::LockEvent event, k::LockKind, const void*, const char* 
   if (event == k::LockEvent::kAcquired && std::strcmp(name, "ion_client.lock") == 0) g_client_locks++;
 }
 
-int ClientLocksOfOneFree(LibIon* ion, int fd, int id) {
+// The client->lock acquisitions of op.
+int ClientLocksOf(const std::function<void()>& op) {
   g_client_locks = 0;
   k::set_lock_hook(CountClientLocks);
-  const Errno freed = ion->Free(fd, id);
+  op();
   k::set_lock_hook(nullptr);
-  EXPECT_THAT(freed, IsOk());
   return g_client_locks;
+}
+
+int ClientLocksOfOneFree(LibIon* ion, int fd, int id) {
+  return ClientLocksOf([&] { EXPECT_THAT(ion->Free(fd, id), IsOk()); });
 }
 
 TEST_F(IonProfileTest, FixedFreeTakesTheClientLockOnce) {
@@ -212,47 +234,27 @@ TEST_F(IonProfileTest, PreFixFreeTakesTheClientLockFourTimesWithTheSameResult) {
   EXPECT_THAT(backend_->close(proc_, shared.value()), IsOk());
 }
 
-int ClientLocksOf(const std::function<void()>& op) {
-  g_client_locks = 0;
-  k::set_lock_hook(CountClientLocks);
-  op();
-  k::set_lock_hook(nullptr);
-  return g_client_locks;
-}
-
 // Android 3.18: userspace's references are counted apart; repeated IMPORTs leave the kref alone and every one
 // of them needs its FREE.
 TEST_F(IonProfileTest, AndroidFreeDropsOneUserReferenceAndTheKrefWithTheLast) {
   Boot("android-3.18");
-  ASSERT_THAT(ion_->Alloc(fd_, 4096, 0, kCarveoutMask, 0), IsOkAndHolds(1));
-  ErrnoOr<int> shared = ion_->Share(fd_, 1);
-  ASSERT_THAT(shared, IsOk());
-  EXPECT_THAT(ion_->Import(fd_, shared.value()), IsOkAndHolds(1));
-  EXPECT_THAT(ion_->Import(fd_, shared.value()), IsOkAndHolds(1));
-  ErrnoOr<std::string> dump = backend_->canonical_dump();
-  ASSERT_THAT(dump, IsOk());
-  EXPECT_THAT(dump.value(), HasSubstr("  handle 1 b1 ref=1 kmap=0 user=3\n"));
+  const int shared = ThreeUserReferences();
+  EXPECT_THAT(Dump(), HasSubstr("  handle 1 b1 ref=1 kmap=0 user=3\n"));
   EXPECT_THAT(ion_->Free(fd_, 1), IsOk());
   EXPECT_THAT(ion_->Free(fd_, 1), IsOk());
   EXPECT_THAT(ion_->Free(fd_, 1), IsOk());
   EXPECT_THAT(ion_->Free(fd_, 1), IsErrno(EINVAL));
   EXPECT_EQ(k::bug_event_count(k::BugKind::kWarn), 0u);
-  EXPECT_THAT(backend_->close(proc_, shared.value()), IsOk());
+  EXPECT_THAT(backend_->close(proc_, shared), IsOk());
 }
 
 // The same three references on v4.4 are three krefs of the handle, and no user= column is printed.
 TEST_F(IonProfileTest, V44ImportsMoveTheHandleKref) {
   Boot("4.4");
-  ASSERT_THAT(ion_->Alloc(fd_, 4096, 0, kCarveoutMask, 0), IsOkAndHolds(1));
-  ErrnoOr<int> shared = ion_->Share(fd_, 1);
-  ASSERT_THAT(shared, IsOk());
-  EXPECT_THAT(ion_->Import(fd_, shared.value()), IsOkAndHolds(1));
-  EXPECT_THAT(ion_->Import(fd_, shared.value()), IsOkAndHolds(1));
-  ErrnoOr<std::string> dump = backend_->canonical_dump();
-  ASSERT_THAT(dump, IsOk());
-  EXPECT_THAT(dump.value(), HasSubstr("  handle 1 b1 ref=3 kmap=0\n"));
+  const int shared = ThreeUserReferences();
+  EXPECT_THAT(Dump(), HasSubstr("  handle 1 b1 ref=3 kmap=0\n"));
   for (int i = 0; i < 3; i++) EXPECT_THAT(ion_->Free(fd_, 1), IsOk());
-  EXPECT_THAT(backend_->close(proc_, shared.value()), IsOk());
+  EXPECT_THAT(backend_->close(proc_, shared), IsOk());
 }
 
 // ALLOC on Android 3.18 takes client->lock three times (the grab with ion_handle_add(), pass_to_user(), the
@@ -260,9 +262,7 @@ TEST_F(IonProfileTest, V44ImportsMoveTheHandleKref) {
 TEST_F(IonProfileTest, AndroidAllocHoldsAGrabbedReferenceUntilTheIoctlEnds) {
   Boot("android-3.18");
   EXPECT_EQ(ClientLocksOf([&] { EXPECT_THAT(ion_->Alloc(fd_, 4096, 0, kCarveoutMask, 0), IsOkAndHolds(1)); }), 3);
-  ErrnoOr<std::string> dump = backend_->canonical_dump();
-  ASSERT_THAT(dump, IsOk());
-  EXPECT_THAT(dump.value(), HasSubstr("  handle 1 b1 ref=1 kmap=0 user=1\n"));
+  EXPECT_THAT(Dump(), HasSubstr("  handle 1 b1 ref=1 kmap=0 user=1\n"));
   EXPECT_THAT(ion_->Free(fd_, 1), IsOk());
 }
 
