@@ -43,6 +43,7 @@
 #include "model/backend/model_backend.h"
 #include "model/kernel/bug.h"
 #include "tools/ionsim/cli.h"
+#include "tools/ionsim/decode.h"
 #include "tools/ionsim/flags.h"
 #include "fuzz/fuzz_machine.h"
 #include "fuzz/ion_program.h"
@@ -874,7 +875,10 @@ int CrosscheckMain(const std::vector<std::string>& args) {
                                                           ": run from the repository root, or give --board"));
       }
     }
-    setenv(fuzz::kFuzzBoardEnv, o.board.c_str(), 1);
+    // The decoder's machine: the same board (the fuzz board's embedded text without --board).
+    if (const absl::Status status = SetFuzzMachineFlags(); !status.ok()) {
+      return cli::UsageError("crosscheck", status.message());
+    }
   }
   const absl::StatusOr<std::string> profile = ProfileFlag();
   if (!profile.ok()) return cli::UsageError("crosscheck", profile.status().message());
